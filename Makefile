@@ -1,0 +1,97 @@
+# mille - one Makefile, named variants:
+#   make            CLI build/mille, build/libmille.a, build/libmille.so (-O2)
+#   make test       unit + CLI tests under ASan+UBSan (build/asan/)
+#   make asan       just the sanitizer build
+#   make debug      -O0 -g build in build/debug/
+#   make fuzz       libFuzzer targets (clang), each run FUZZ_SECONDS on its kept corpus
+#   make bench      benchmarks (see bench/ and docs/BENCHMARKS.md)
+#   make lint       clang-format check + banned-function check
+# WERROR=1 turns warnings into errors (CI sets it).
+
+CC       ?= cc
+BUILD    ?= build
+OPT      ?= -O2 -g
+SAN      ?=
+WERROR   ?=
+FUZZ_SECONDS ?= 20
+MASSIVE  ?= ../shared/massive-1.1
+
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wvla
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+CPPFLAGS := -Iinclude -Isrc -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
+CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
+LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz \
+            $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -lpthread
+LDFLAGS  := $(SAN)
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/harness.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+.PHONY: all test asan debug fuzz bench lint clean
+all: $(BUILD)/mille $(BUILD)/libmille.a $(BUILD)/libmille.so
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmille.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libmille.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS)
+
+$(BUILD)/test_mille: $(TEST_OBJ) $(BUILD)/libmille.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libmille.a $(LDLIBS)
+
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(SANFLAGS)" build/asan/mille build/asan/test_mille
+
+debug:
+	$(MAKE) BUILD=build/debug OPT="-O0 -g" build/debug/mille build/debug/test_mille
+
+# Tests run under ASan+UBSan. T=name runs one unit test.
+test: asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test_mille $(T)
+	MILLE=build/asan/mille MASSIVE=$(MASSIVE) sh tests/cli_test.sh
+
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined
+fuzz:
+	$(MAKE) CC=clang BUILD=build/fuzz OPT="-O1 -g" SAN="$(FUZZ_CFLAGS)" build/fuzz/libmille.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz/fuzz_$$t.c build/fuzz/libmille.a $(LDLIBS) -o build/fuzz/fuzz_$$t; \
+	  mkdir -p build/fuzz/corpus_$$t tests/fuzz/corpus/$$t; \
+	  echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    build/fuzz/corpus_$$t tests/fuzz/corpus/$$t 2>build/fuzz/fuzz_$$t.log \
+	    || { tail -50 build/fuzz/fuzz_$$t.log; exit 1; }; \
+	  grep -E '^#[0-9]+ *DONE' build/fuzz/fuzz_$$t.log || tail -2 build/fuzz/fuzz_$$t.log; \
+	done
+
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/%,$(wildcard bench/bench_*.c))
+$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libmille.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmille.a $(LDLIBS)
+
+bench: all $(BENCH_BIN)
+	MASSIVE=$(MASSIVE) BUILD=$(BUILD) sh bench/run.sh
+
+lint:
+	sh tools/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(DEPS)

@@ -1,0 +1,28 @@
+/*
+ * cli.h - what the subcommands of the `mille` binary share: the command table entry and
+ * the exit codes (0 ok, 1 runtime error, 2 usage error).
+ *
+ * Adding a subcommand: write cli/cmd_NAME.c with `int cmd_NAME(int argc, char **argv)`
+ * (argv[0] is the subcommand name; `--help` prints usage with defaults to stdout and returns
+ * 0), declare it here, add one line to the table in cli/main.c.
+ */
+#ifndef MILLE_CLI_H
+#define MILLE_CLI_H
+
+enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
+
+typedef struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary; /* one line for `mille --help` */
+} cli_cmd;
+
+int cmd_eval(int argc, char **argv);
+
+/* 1 if a is "-h" or "--help". */
+int cli_is_help(const char *a);
+/* Option value: for "--name=value" returns value; for "--name" takes argv[*i + 1] and
+ * advances *i; otherwise NULL. Prints a usage error and sets *bad when the value is missing. */
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *bad);
+
+#endif

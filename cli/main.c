@@ -1,0 +1,88 @@
+/*
+ * main.c - the `mille` binary: git-style subcommands dispatched through one table.
+ *
+ *     mille --help            list the subcommands
+ *     mille version           print the version
+ *     mille CMD --help        usage of CMD, with its defaults
+ *
+ * Results go to stdout, messages to stderr; exit codes 0 ok, 1 runtime error, 2 usage error.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mille.h"
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+/* The dispatch table: one line per subcommand (train, predict, inspect, serve go here). */
+static const cli_cmd commands[] = {
+    {"eval", cmd_eval, "score predictions against MASSIVE gold data (official metrics)"},
+    {"version", cmd_version, "print the version"},
+    {"help", cmd_help, "show this help"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0; }
+
+const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *bad)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n] != '\0') return NULL;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "mille %s: option %s needs a value\n", argv[0], name);
+        *bad = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mille <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'mille <command> --help' shows the options of a command and their defaults.\n"
+               "exit codes: 0 ok, 1 runtime error, 2 usage error.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return CLI_OK;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    if (argc > 1 && cli_is_help(argv[1])) {
+        printf("usage: mille version\n\nprints \"mille MAJOR.MINOR.PATCH\".\n");
+        return CLI_OK;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "mille version: unexpected argument '%s'\n", argv[1]);
+        return CLI_USAGE;
+    }
+    printf("mille %s\n", mille_version());
+    return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (cli_is_help(argv[1])) return cmd_help(argc - 1, argv + 1);
+    if (strcmp(argv[1], "--version") == 0) return cmd_version(1, argv + 1);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mille: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,109 @@
+/*
+ * core.h - what every module of mille stands on: error details, checked allocation and size
+ * arithmetic, an always-on assert, a seeded PRNG, whole-file reads and atomic file writes.
+ * Internal: not part of the public API (include/mille.h).
+ */
+#ifndef MILLE_CORE_H
+#define MILLE_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mille.h"
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+/* Fill err (may be NULL) with code and a printf-style message; returns code, so that callers
+ * can write `return err_set(err, MILLE_EIO, "%s: %s", path, strerror(errno));`. */
+int err_set(mille_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prefix the message already in err with more context ("file.jsonl:12: " + old message). */
+int err_prefix(mille_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Broken internal invariants (never bad input): always on, prints file and line, aborts. */
+#define MILLE_ASSERT(c) ((c) ? (void)0 : core_assert_fail(#c, __FILE__, __LINE__))
+_Noreturn void core_assert_fail(const char *expr, const char *file, int line);
+
+/* ---- memory ------------------------------------------------------------------------------ */
+
+/* Overflow-checked size arithmetic: return 0 and set *out, or return -1 on overflow. */
+static inline int size_mul(size_t a, size_t b, size_t *out)
+{
+    if (b != 0 && a > SIZE_MAX / b) return -1;
+    *out = a * b;
+    return 0;
+}
+static inline int size_add(size_t a, size_t b, size_t *out)
+{
+    if (a > SIZE_MAX - b) return -1;
+    *out = a + b;
+    return 0;
+}
+
+/* Grow *buf (of element size `elem`) so that it holds at least `need` elements; capacity is
+ * kept in *cap and doubles. Returns 0 or MILLE_ENOMEM (buffer untouched on failure). */
+int vec_reserve(void **buf, size_t *cap, size_t need, size_t elem);
+
+/* Append-only string store: strings are copied in and referred to by offset, so that the
+ * store can grow (realloc) without invalidating references. */
+typedef struct strstore {
+    char *buf;
+    size_t len, cap;
+} strstore;
+/* Copy s[0..n) plus a NUL; *off receives its offset. Returns 0 or MILLE_ENOMEM. */
+int strstore_add(strstore *st, const char *s, size_t n, uint32_t *off);
+void strstore_free(strstore *st);
+
+/* Interning table: distinct strings get dense ids 0,1,2... in order of first appearance. */
+typedef struct strtab {
+    strstore store;
+    uint32_t *offs; /* (n) offset of string i in store */
+    uint32_t *lens; /* (n) */
+    size_t n, cap;
+    uint32_t *slots; /* (nslots) open addressing: id+1, 0 = empty */
+    size_t nslots;
+} strtab;
+/* Id of s[0..n), adding it if new. Returns id >= 0 or MILLE_ENOMEM. */
+int64_t strtab_intern(strtab *t, const char *s, size_t n);
+/* Id of s[0..n) or -1 if absent. */
+int64_t strtab_find(const strtab *t, const char *s, size_t n);
+static inline const char *strtab_str(const strtab *t, size_t id)
+{
+    return t->store.buf + t->offs[id];
+}
+void strtab_free(strtab *t);
+
+/* 64-bit FNV-1a; used for hashing strings (tables, feature hashing). */
+static inline uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* ---- random numbers ---------------------------------------------------------------------- */
+
+/* xoshiro256** (Blackman & Vigna 2018), seeded through splitmix64: our own PRNG so that runs
+ * are reproducible across libcs. */
+typedef struct rng {
+    uint64_t s[4];
+} rng;
+void rng_seed(rng *r, uint64_t seed);
+uint64_t rng_next(rng *r);
+/* Uniform in [0, n), n > 0, without modulo bias. */
+uint64_t rng_below(rng *r, uint64_t n);
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+/* Read a whole file into a NUL-terminated malloc'd buffer. Returns 0 or MILLE_EIO/ENOMEM. */
+int file_read_all(const char *path, char **data, size_t *len, mille_error *err);
+/* Write data atomically: temp file in the same directory, fflush+fsync, rename over path.
+ * On failure the old file (if any) is untouched and the temp file is removed. */
+int file_write_atomic(const char *path, const void *data, size_t len, mille_error *err);
+
+/* Checked string to integer / double: whole string must parse. Return 0 or MILLE_EINVAL. */
+int parse_long(const char *s, long lo, long hi, long *out);
+int parse_double(const char *s, double *out);
+
+#endif /* MILLE_CORE_H */

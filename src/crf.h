@@ -1,0 +1,40 @@
+/*
+ * crf.h - linear-chain conditional random field over word labels (Lafferty et al. 2001).
+ * Shapes: T words, S labels. score(y) = start[y0] + sum_t E[t,y_t] + sum_t A[y_{t-1},y_t]
+ * + end[y_{T-1}].
+ */
+#ifndef MILLE_CRF_H
+#define MILLE_CRF_H
+
+#include <stddef.h>
+
+/* exp(A - max A), computed once per weight update and shared by every crf_nll call. */
+typedef struct crf_trans {
+    double *expA; /* (S,S) */
+    double amax;
+    size_t S;
+    const float *A; /* (S,S) the weights expA came from */
+} crf_trans;
+/* Fill tr from A (S,S); tr->expA must hold S*S doubles. */
+void crf_prepare(crf_trans *tr, const float *A, size_t S);
+
+/* Doubles of scratch crf_nll needs for T words. */
+static inline size_t crf_scratch_doubles(size_t T, size_t S) { return 3 * T * S + T + S; }
+
+/* Negative log-likelihood of gold labels y (T) and, if dE is non-NULL, ADD its gradients
+ * into dE (T,S), dA (S,S), dstart (S), dend (S). E: (T,S). T >= 1. */
+double crf_nll(const float *E, const crf_trans *tr, const float *start, const float *end, size_t T,
+               const int *y, float *dE, float *dA, float *dstart, float *dend, double *scratch);
+
+/* Best label sequence into y (T); returns its score. scratch: T*S doubles; bp: T*S ints. */
+double crf_viterbi(const float *E, const float *A, const float *start, const float *end, size_t T,
+                   size_t S, int *y, double *scratch, int *bp);
+
+/* Plain reference for tests: log Z by the log-space forward algorithm, and by enumerating
+ * all S^T sequences (tiny inputs only). */
+double crf_logz_ref(const float *E, const float *A, const float *start, const float *end, size_t T,
+                    size_t S);
+double crf_logz_brute(const float *E, const float *A, const float *start, const float *end,
+                      size_t T, size_t S);
+
+#endif

@@ -1,0 +1,493 @@
+/*
+ * model.c - the "hashcnn" joint intent + slot model: features, parameters, forward and
+ * backward passes, decoding. Training (optimizer, threads, data) is in train.c; files in
+ * modelio.c. Shapes are named in model.h (B D H I S N U).
+ *
+ * Why this design (measured ablations in docs/design.md):
+ *   - hashed character n-grams (fastText, Bojanowski et al. 2017) give every script and
+ *     every misspelling a representation without a vocabulary, in a fixed memory budget;
+ *   - convolutions over words (Collobert et al. 2011) are cheap on a CPU and see +-2 words;
+ *     conv 2 also gets the utterance mean, so each word knows what the request is about;
+ *   - a CRF over word labels (Lample et al. 2016) learns which labels follow which;
+ *   - one softmax on [mean; max] pooled features gives the intent; both heads share the
+ *     encoder and are trained on the sum of their losses.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crf.h"
+#include "kern.h"
+
+model_config model_default_config(void)
+{
+    model_config c = {1u << 18, 48, 192, 0, 0, 3, 5, TEXT_NORM_DEFAULT};
+    return c;
+}
+
+size_t model_layout(const model_config *c, tensor_info t[T_COUNT])
+{
+    size_t B = c->buckets, D = c->dim, H = c->hidden, I = c->n_intents, S = c->n_slots;
+    const tensor_info shapes[T_COUNT] = {
+        {"emb", B, D, 0},         {"conv1.w", H, 3 * D, 0},  {"conv1.b", H, 1, 0},
+        {"conv2.w", H, 4 * H, 0}, {"conv2.b", H, 1, 0},      {"slot.w", S, H, 0},
+        {"slot.b", S, 1, 0},      {"crf.trans", S, S, 0},    {"crf.start", S, 1, 0},
+        {"crf.end", S, 1, 0},     {"intent.w", I, 2 * H, 0}, {"intent.b", I, 1, 0},
+    };
+    size_t off = 0;
+    for (int i = 0; i < T_COUNT; i++) {
+        t[i] = shapes[i];
+        t[i].off = off;
+        off += t[i].rows * t[i].cols;
+    }
+    return off;
+}
+
+int model_new(model *m, const model_config *cfg, mille_error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    if (!cfg->buckets || !cfg->dim || !cfg->hidden || !cfg->n_intents || !cfg->n_slots ||
+        cfg->buckets > (1u << 26) || cfg->dim > 4096 || cfg->hidden > 4096 || cfg->n_slots > 512 ||
+        cfg->n_intents > 65536 || cfg->minn < 1 || cfg->maxn < cfg->minn || cfg->maxn > 16)
+        return err_set(err, MILLE_EINVAL, "model: configuration out of range");
+    m->n_params = model_layout(cfg, m->t);
+    m->p = calloc(m->n_params, sizeof *m->p);
+    m->intent_scenario = calloc(cfg->n_intents, sizeof *m->intent_scenario);
+    if (!m->p || !m->intent_scenario) {
+        model_free(m);
+        return err_set(err, MILLE_ENOMEM, "model: out of memory for %zu parameters", m->n_params);
+    }
+    m->owns_p = 1;
+    for (int i = 0; i < T_COUNT; i++) m->w[i] = m->p + m->t[i].off;
+    return MILLE_OK;
+}
+
+static void uniform(rng *r, float *v, size_t n, double a)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(a * (2.0 * (double)(rng_next(r) >> 11) / 9007199254740992.0 - 1.0));
+}
+
+void model_init_params(model *m, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed);
+    memset(m->p, 0, m->n_params * sizeof *m->p);
+    uniform(&r, model_tensor(m, T_EMB), m->t[T_EMB].rows * m->t[T_EMB].cols, 0.5);
+    /* He-uniform for the ReLU layers, Glorot-uniform for the output layers */
+    const int he[] = {T_W1, T_W2}, gl[] = {T_WS, T_WI};
+    for (int i = 0; i < 2; i++) {
+        const tensor_info *t = &m->t[he[i]];
+        uniform(&r, model_tensor(m, he[i]), t->rows * t->cols, sqrt(6.0 / (double)t->cols));
+        t = &m->t[gl[i]];
+        uniform(&r, model_tensor(m, gl[i]), t->rows * t->cols,
+                sqrt(6.0 / (double)(t->cols + t->rows)));
+    }
+}
+
+void model_free(model *m)
+{
+    if (!m) return;
+    if (m->owns_p) free(m->p);
+    free(m->intent_scenario);
+    strtab_free(&m->intents);
+    strtab_free(&m->slots);
+    strtab_free(&m->scenarios);
+    if (m->map) modelio_unmap(m->map, m->map_len);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- features ------------------------------------------------------------------------------ */
+
+int model_word_features(const model_config *cfg, const char *w, size_t n, text_buf *nb,
+                        uint32_t *out, size_t cap, mille_error *err)
+{
+    int rc = text_normalize(w, n, cfg->norm_flags, nb, err);
+    if (rc) return rc;
+    size_t k = 0;
+    /* the whole word, in its own hash space ("W" prefix) */
+    uint64_t h = hash_bytes("W", 1);
+    for (size_t i = 0; i < nb->len; i++) h = (h ^ (unsigned char)nb->s[i]) * 1099511628211ULL;
+    if (k < cap) out[k++] = (uint32_t)(h % cfg->buckets);
+    /* character n-grams of "<word>": code point starts, with virtual markers at both ends */
+    uint32_t starts[MODEL_MAX_FEATS + 2];
+    size_t ncp = 0;
+    for (size_t i = 0; i < nb->len && ncp < MODEL_MAX_FEATS; i++)
+        if (((unsigned char)nb->s[i] & 0xC0) != 0x80) starts[ncp++] = (uint32_t)i;
+    size_t end_byte = ncp < MODEL_MAX_FEATS ? nb->len : starts[ncp - 1];
+    if (ncp == MODEL_MAX_FEATS) ncp--; /* truncated word: end at a code point boundary */
+    size_t total = ncp + 2;            /* positions: 0 = '<', 1..ncp = code points, ncp+1 = '>' */
+    for (size_t nlen = cfg->minn; nlen <= cfg->maxn; nlen++)
+        for (size_t a = 0; a + nlen <= total && k < cap; a++) {
+            size_t b = a + nlen; /* positions [a, b) */
+            uint64_t g = 1469598103934665603ULL ^ nlen;
+            if (a == 0) g = (g ^ 0x02) * 1099511628211ULL;
+            size_t from = a == 0 ? 0 : starts[a - 1];
+            size_t to = b >= ncp + 1 ? end_byte : starts[b - 1];
+            for (size_t i = from; i < to; i++) g = (g ^ (unsigned char)nb->s[i]) * 1099511628211ULL;
+            if (b == total) g = (g ^ 0x03) * 1099511628211ULL;
+            out[k++] = (uint32_t)(g % cfg->buckets);
+        }
+    return (int)k;
+}
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+int batch_add(batch *b, const uint32_t *f, const uint32_t *fo, size_t n, uint32_t intent,
+              const int *tags)
+{
+    size_t nf = fo[n] - fo[0];
+    if (vec_reserve((void **)&b->utt_off, &b->cap_uo, b->n_utt + 2, sizeof *b->utt_off) ||
+        vec_reserve((void **)&b->intent, &b->cap_in, b->n_utt + 1, sizeof *b->intent) ||
+        vec_reserve((void **)&b->feat_off, &b->cap_fo, b->n_words + n + 1, sizeof *b->feat_off) ||
+        vec_reserve((void **)&b->tags, &b->cap_tg, b->n_words + n, sizeof *b->tags) ||
+        vec_reserve((void **)&b->feats, &b->cap_ft, b->n_feats + nf + 1, sizeof *b->feats))
+        return MILLE_ENOMEM;
+    b->utt_off[0] = 0;
+    b->feat_off[0] = 0;
+    memcpy(b->feats + b->n_feats, f + fo[0], nf * sizeof *f);
+    for (size_t k = 0; k < n; k++) {
+        b->feat_off[b->n_words + k + 1] = (uint32_t)(b->n_feats + fo[k + 1] - fo[0]);
+        b->tags[b->n_words + k] = tags ? tags[k] : 0;
+    }
+    b->n_feats += nf;
+    b->n_words += n;
+    b->intent[b->n_utt] = intent;
+    b->utt_off[++b->n_utt] = (uint32_t)b->n_words;
+    return MILLE_OK;
+}
+
+void batch_clear(batch *b) { b->n_utt = b->n_words = b->n_feats = 0; }
+
+void batch_free(batch *b)
+{
+    free(b->utt_off);
+    free(b->feat_off);
+    free(b->feats);
+    free(b->intent);
+    free(b->tags);
+    memset(b, 0, sizeof *b);
+}
+
+void model_ws_free(model_ws *ws)
+{
+    free(ws->buf);
+    free(ws->crf);
+    free(ws->ibuf);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* ---- forward ------------------------------------------------------------------------------- */
+
+/* float32 of an IEEE half (no NaN/Inf payload handling needed: we never store them) */
+static inline float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalize */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) man <<= 1, exp--;
+            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* Sizes of the activation views for N words and U utterances (forward, then backward). */
+static size_t ws_floats(const model_config *c, size_t N, size_t U)
+{
+    size_t D = c->dim, H = c->hidden, S = c->n_slots, I = c->n_intents;
+    size_t fwd =
+        N * D + N * 3 * D + N * H + U * H + N * 4 * H + 2 * N * H + N * S + U * 2 * H + U * I;
+    size_t bwd =
+        N * S + U * I + U * 2 * H + N * H + N * H + N * 4 * H + U * H + N * 3 * D + S * S + 2 * S;
+    return fwd + bwd;
+}
+
+int model_forward(const model *m, const batch *b, model_ws *ws)
+{
+    const model_config *c = &m->cfg;
+    size_t N = b->n_words, U = b->n_utt, D = c->dim, H = c->hidden, S = c->n_slots,
+           I = c->n_intents;
+    if (vec_reserve((void **)&ws->buf, &ws->cap, ws_floats(c, N, U), sizeof(float)) ||
+        vec_reserve((void **)&ws->ibuf, &ws->icap, U * H + N, sizeof(int)))
+        return MILLE_ENOMEM;
+    float *p = ws->buf;
+    ws->X = p, p += N * D;
+    ws->U1 = p, p += N * 3 * D;
+    ws->H1 = p, p += N * H;
+    ws->G = p, p += U * H;
+    ws->U2 = p, p += N * 4 * H;
+    ws->H2p = p, p += N * H;
+    ws->H2 = p, p += N * H;
+    ws->E = p, p += N * S;
+    ws->P = p, p += U * 2 * H;
+    ws->L = p;
+    ws->amax = ws->ibuf;
+
+    /* X: mean of each word's feature embeddings */
+    const float *emb = model_tensor(m, T_EMB);
+    for (size_t i = 0; i < N; i++) {
+        float *x = ws->X + i * D;
+        memset(x, 0, D * sizeof *x);
+        uint32_t f0 = b->feat_off[i], f1 = b->feat_off[i + 1];
+        for (uint32_t f = f0; f < f1; f++) {
+            size_t row = (size_t)b->feats[f] * D;
+            if (m->emb16)
+                for (size_t d = 0; d < D; d++) x[d] += half_to_float(m->emb16[row + d]);
+            else
+                for (size_t d = 0; d < D; d++) x[d] += emb[row + d];
+        }
+        float inv = f1 > f0 ? 1.0f / (float)(f1 - f0) : 0.0f;
+        for (size_t d = 0; d < D; d++) x[d] *= inv;
+    }
+    /* U1: windows [x(i-1), x(i), x(i+1)], zero outside the utterance */
+    for (size_t u = 0; u < U; u++)
+        for (size_t i = b->utt_off[u]; i < b->utt_off[u + 1]; i++) {
+            float *w = ws->U1 + i * 3 * D;
+            if (i > b->utt_off[u])
+                memcpy(w, ws->X + (i - 1) * D, D * sizeof *w);
+            else
+                memset(w, 0, D * sizeof *w);
+            memcpy(w + D, ws->X + i * D, D * sizeof *w);
+            if (i + 1 < b->utt_off[u + 1])
+                memcpy(w + 2 * D, ws->X + (i + 1) * D, D * sizeof *w);
+            else
+                memset(w + 2 * D, 0, D * sizeof *w);
+        }
+    /* H1 = relu(U1 W1^T + b1) */
+    kern_gemm(0, 1, N, H, 3 * D, 1, ws->U1, 3 * D, model_tensor(m, T_W1), 3 * D, 0, ws->H1, H);
+    const float *b1 = model_tensor(m, T_B1);
+    for (size_t i = 0; i < N; i++)
+        for (size_t h = 0; h < H; h++) {
+            float v = ws->H1[i * H + h] + b1[h];
+            ws->H1[i * H + h] = v > 0 ? v : 0;
+        }
+    /* G: utterance means of H1; U2: [h1(i-1), h1(i), h1(i+1), g] */
+    for (size_t u = 0; u < U; u++) {
+        size_t a = b->utt_off[u], e = b->utt_off[u + 1];
+        float *g = ws->G + u * H;
+        memset(g, 0, H * sizeof *g);
+        for (size_t i = a; i < e; i++)
+            for (size_t h = 0; h < H; h++) g[h] += ws->H1[i * H + h];
+        for (size_t h = 0; h < H; h++) g[h] /= (float)(e - a);
+        for (size_t i = a; i < e; i++) {
+            float *w = ws->U2 + i * 4 * H;
+            if (i > a)
+                memcpy(w, ws->H1 + (i - 1) * H, H * sizeof *w);
+            else
+                memset(w, 0, H * sizeof *w);
+            memcpy(w + H, ws->H1 + i * H, H * sizeof *w);
+            if (i + 1 < e)
+                memcpy(w + 2 * H, ws->H1 + (i + 1) * H, H * sizeof *w);
+            else
+                memset(w + 2 * H, 0, H * sizeof *w);
+            memcpy(w + 3 * H, g, H * sizeof *w);
+        }
+    }
+    /* H2 = relu(U2 W2^T + b2) + H1 (residual) */
+    kern_gemm(0, 1, N, H, 4 * H, 1, ws->U2, 4 * H, model_tensor(m, T_W2), 4 * H, 0, ws->H2p, H);
+    const float *b2 = model_tensor(m, T_B2);
+    for (size_t i = 0; i < N * H; i++) {
+        float v = ws->H2p[i] + b2[i % H];
+        ws->H2p[i] = v;
+        ws->H2[i] = (v > 0 ? v : 0) + ws->H1[i];
+    }
+    /* E = H2 Ws^T + bs */
+    kern_gemm(0, 1, N, S, H, 1, ws->H2, H, model_tensor(m, T_WS), H, 0, ws->E, S);
+    const float *bs = model_tensor(m, T_BS);
+    for (size_t i = 0; i < N; i++)
+        for (size_t s = 0; s < S; s++) ws->E[i * S + s] += bs[s];
+    /* P = [mean; max] of H2 over each utterance; L = P Wi^T + bi */
+    for (size_t u = 0; u < U; u++) {
+        size_t a = b->utt_off[u], e = b->utt_off[u + 1];
+        float *mean = ws->P + u * 2 * H, *mx = mean + H;
+        int *am = ws->amax + u * H;
+        for (size_t h = 0; h < H; h++) {
+            float s = 0, best = ws->H2[a * H + h];
+            int arg = (int)a;
+            for (size_t i = a; i < e; i++) {
+                float v = ws->H2[i * H + h];
+                s += v;
+                if (v > best) best = v, arg = (int)i;
+            }
+            mean[h] = s / (float)(e - a);
+            mx[h] = best;
+            am[h] = arg;
+        }
+    }
+    kern_gemm(0, 1, U, I, 2 * H, 1, ws->P, 2 * H, model_tensor(m, T_WI), 2 * H, 0, ws->L, I);
+    const float *bi = model_tensor(m, T_BI);
+    for (size_t u = 0; u < U; u++)
+        for (size_t k = 0; k < I; k++) ws->L[u * I + k] += bi[k];
+    return MILLE_OK;
+}
+
+/* ---- backward ------------------------------------------------------------------------------ */
+
+static void add_colsum(float *g, const float *M, size_t rows, size_t cols, float scale)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++) g[c] += scale * M[r * cols + c];
+}
+
+double model_backward(const model *m, const batch *b, model_ws *ws, const crf_trans *tr,
+                      float scale, float *g, float *dX)
+{
+    const model_config *c = &m->cfg;
+    size_t N = b->n_words, U = b->n_utt, D = c->dim, H = c->hidden, S = c->n_slots,
+           I = c->n_intents;
+    size_t dense0 = m->t[T_W1].off;
+#define G(id) (g + m->t[id].off - dense0)
+    float *p = ws->L + U * I;
+    float *dE = p;
+    p += N * S;
+    float *dL = p;
+    p += U * I;
+    float *dP = p;
+    p += U * 2 * H;
+    float *dH2 = p;
+    p += N * H;
+    float *dH1 = p;
+    p += N * H;
+    float *dU2 = p;
+    p += N * 4 * H;
+    float *dG = p;
+    p += U * H;
+    float *dU1 = p;
+    p += N * 3 * D;
+    float *dA = p;
+    p += S * S;
+    float *dst = p, *den = p + S;
+    double loss = 0;
+
+    /* CRF over each utterance's emissions; intent cross-entropy */
+    size_t maxT = 0;
+    for (size_t u = 0; u < U; u++)
+        if (b->utt_off[u + 1] - b->utt_off[u] > maxT) maxT = b->utt_off[u + 1] - b->utt_off[u];
+    if (g) {
+        memset(dE, 0, N * S * sizeof *dE);
+        memset(dA, 0, (S * S + 2 * S) * sizeof *dA);
+    }
+    if (vec_reserve((void **)&ws->crf, &ws->crf_cap, crf_scratch_doubles(maxT, S), sizeof(double)))
+        return NAN;
+    for (size_t u = 0; u < U; u++) {
+        size_t a = b->utt_off[u], T = b->utt_off[u + 1] - a;
+        loss += crf_nll(ws->E + a * S, tr, model_tensor(m, T_START), model_tensor(m, T_END), T,
+                        b->tags + a, g ? dE + a * S : NULL, dA, dst, den, ws->crf);
+        const float *l = ws->L + u * I;
+        float mx = l[0];
+        for (size_t k = 1; k < I; k++)
+            if (l[k] > mx) mx = l[k];
+        double z = 0;
+        for (size_t k = 0; k < I; k++) z += exp((double)(l[k] - mx));
+        loss += log(z) - (double)(l[b->intent[u]] - mx);
+        if (g)
+            for (size_t k = 0; k < I; k++)
+                dL[u * I + k] = scale * (float)(exp((double)(l[k] - mx)) / z - (k == b->intent[u]));
+    }
+    if (!g) return loss;
+    for (size_t i = 0; i < N * S; i++) dE[i] *= scale;
+    for (size_t i = 0; i < S * S; i++) G(T_TRANS)[i] += scale * dA[i];
+    for (size_t s = 0; s < S; s++) {
+        G(T_START)[s] += scale * dst[s];
+        G(T_END)[s] += scale * den[s];
+    }
+    /* slot head */
+    kern_gemm(1, 0, S, H, N, 1, dE, S, ws->H2, H, 1, G(T_WS), H);
+    add_colsum(G(T_BS), dE, N, S, 1);
+    kern_gemm(0, 0, N, H, S, 1, dE, S, model_tensor(m, T_WS), H, 0, dH2, H);
+    /* intent head and pooling */
+    kern_gemm(1, 0, I, 2 * H, U, 1, dL, I, ws->P, 2 * H, 1, G(T_WI), 2 * H);
+    add_colsum(G(T_BI), dL, U, I, 1);
+    kern_gemm(0, 0, U, 2 * H, I, 1, dL, I, model_tensor(m, T_WI), 2 * H, 0, dP, 2 * H);
+    for (size_t u = 0; u < U; u++) {
+        size_t a = b->utt_off[u], e = b->utt_off[u + 1];
+        float inv = 1.0f / (float)(e - a);
+        for (size_t i = a; i < e; i++)
+            for (size_t h = 0; h < H; h++) dH2[i * H + h] += dP[u * 2 * H + h] * inv;
+        for (size_t h = 0; h < H; h++)
+            dH2[(size_t)ws->amax[u * H + h] * H + h] += dP[u * 2 * H + H + h];
+    }
+    /* H2 = relu(H2p) + H1: the residual passes dH2 to H1; the ReLU gates it to H2p */
+    for (size_t i = 0; i < N * H; i++) {
+        dH1[i] = dH2[i];
+        dH2[i] = ws->H2p[i] > 0 ? dH2[i] : 0; /* now dH2p */
+    }
+    kern_gemm(1, 0, H, 4 * H, N, 1, dH2, H, ws->U2, 4 * H, 1, G(T_W2), 4 * H);
+    add_colsum(G(T_B2), dH2, N, H, 1);
+    kern_gemm(0, 0, N, 4 * H, H, 1, dH2, H, model_tensor(m, T_W2), 4 * H, 0, dU2, 4 * H);
+    /* scatter the windows back: U2[i] = [h1(i-1), h1(i), h1(i+1), g(u)] */
+    for (size_t u = 0; u < U; u++) {
+        size_t a = b->utt_off[u], e = b->utt_off[u + 1];
+        float *dg = dG + u * H;
+        memset(dg, 0, H * sizeof *dg);
+        for (size_t i = a; i < e; i++) {
+            const float *w = dU2 + i * 4 * H;
+            for (size_t h = 0; h < H; h++) {
+                dH1[i * H + h] += w[H + h];
+                if (i > a) dH1[(i - 1) * H + h] += w[h];
+                if (i + 1 < e) dH1[(i + 1) * H + h] += w[2 * H + h];
+                dg[h] += w[3 * H + h];
+            }
+        }
+        float inv = 1.0f / (float)(e - a);
+        for (size_t i = a; i < e; i++)
+            for (size_t h = 0; h < H; h++) dH1[i * H + h] += dg[h] * inv;
+    }
+    for (size_t i = 0; i < N * H; i++)
+        if (ws->H1[i] <= 0) dH1[i] = 0; /* now dH1p */
+    kern_gemm(1, 0, H, 3 * D, N, 1, dH1, H, ws->U1, 3 * D, 1, G(T_W1), 3 * D);
+    add_colsum(G(T_B1), dH1, N, H, 1);
+    kern_gemm(0, 0, N, 3 * D, H, 1, dH1, H, model_tensor(m, T_W1), 3 * D, 0, dU1, 3 * D);
+    for (size_t u = 0; u < U; u++) {
+        size_t a = b->utt_off[u], e = b->utt_off[u + 1];
+        for (size_t i = a; i < e; i++)
+            for (size_t d = 0; d < D; d++) {
+                float v = dU1[i * 3 * D + D + d];
+                if (i + 1 < e) v += dU1[(i + 1) * 3 * D + d];
+                if (i > a) v += dU1[(i - 1) * 3 * D + 2 * D + d];
+                dX[i * D + d] = v;
+            }
+    }
+#undef G
+    return loss;
+}
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+void model_decode(const model *m, const batch *b, model_ws *ws, uint32_t *intent, float *prob,
+                  int *tags)
+{
+    size_t U = b->n_utt, S = m->cfg.n_slots, I = m->cfg.n_intents;
+    for (size_t u = 0; u < U; u++) {
+        const float *l = ws->L + u * I;
+        size_t best = 0;
+        for (size_t k = 1; k < I; k++)
+            if (l[k] > l[best]) best = k;
+        double z = 0;
+        for (size_t k = 0; k < I; k++) z += exp((double)(l[k] - l[best]));
+        intent[u] = (uint32_t)best;
+        if (prob) prob[u] = (float)(1.0 / z);
+        size_t a = b->utt_off[u], T = b->utt_off[u + 1] - a;
+        /* Viterbi scratch: reuse the crf buffer (T*S doubles) and ibuf past amax */
+        if (vec_reserve((void **)&ws->crf, &ws->crf_cap, T * S, sizeof(double)) ||
+            vec_reserve((void **)&ws->ibuf, &ws->icap, U * m->cfg.hidden + T * S, sizeof(int))) {
+            for (size_t i = 0; i < T; i++) tags[a + i] = 0; /* out of memory: all Other */
+            continue;
+        }
+        crf_viterbi(ws->E + a * S, model_tensor(m, T_TRANS), model_tensor(m, T_START),
+                    model_tensor(m, T_END), T, S, tags + a, ws->crf, ws->ibuf + U * m->cfg.hidden);
+    }
+}

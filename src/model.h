@@ -1,0 +1,154 @@
+/*
+ * model.h - mille's joint intent + slot model ("hashcnn"): hashed word and character
+ * n-gram embeddings, two convolution layers over words (the second also sees a pooled
+ * summary of the whole utterance), a CRF over word slot labels and an intent classifier on
+ * mean+max pooled features. Words are MASSIVE's words (whitespace split; characters in
+ * ja/zh), so predictions line up with the official metric one to one.
+ *
+ * Shape vocabulary: B feature buckets, D embedding width, H hidden width, I intents,
+ * S slot labels (0 = Other), N words in a batch, U utterances in a batch.
+ *
+ * A model is read-only after load and may be shared by threads; all per-call memory lives
+ * in a model_ws (workspace) used by one thread at a time.
+ */
+#ifndef MILLE_MODEL_H
+#define MILLE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "text.h"
+
+typedef struct model_config {
+    uint32_t buckets;    /* B: rows of the hashed embedding table                 */
+    uint32_t dim;        /* D                                                     */
+    uint32_t hidden;     /* H                                                     */
+    uint32_t n_intents;  /* I                                                     */
+    uint32_t n_slots;    /* S, label 0 = Other                                    */
+    uint32_t minn, maxn; /* character n-gram lengths (code points, with < and >)  */
+    uint32_t norm_flags; /* TEXT_NORM_* applied to every word before hashing      */
+} model_config;
+
+model_config model_default_config(void);
+
+/* Named tensors, in the order they sit in the parameter block. Gradients and AdamW moments
+ * are blocks of the same layout; the dense tensors (everything after emb) are contiguous,
+ * so their gradient is one flat range. */
+enum {
+    T_EMB = 0, /* (B, D) */
+    T_W1,      /* (H, 3D)  conv 1: windows of 3 word vectors              */
+    T_B1,      /* (H)                                                     */
+    T_W2,      /* (H, 4H)  conv 2: 3 conv-1 outputs + utterance mean       */
+    T_B2,      /* (H)                                                     */
+    T_WS,      /* (S, H)   slot emissions                                 */
+    T_BS,      /* (S)                                                     */
+    T_TRANS,   /* (S, S)   CRF transitions, from row to column            */
+    T_START,   /* (S)                                                     */
+    T_END,     /* (S)                                                     */
+    T_WI,      /* (I, 2H)  intent classifier on [mean; max] pooling       */
+    T_BI,      /* (I)                                                     */
+    T_COUNT
+};
+
+typedef struct tensor_info {
+    const char *name;
+    size_t rows, cols; /* a vector is (n, 1) */
+    size_t off;        /* offset in floats inside the block */
+} tensor_info;
+
+/* Layout of the blocks for cfg; returns the total number of floats. */
+size_t model_layout(const model_config *cfg, tensor_info t[T_COUNT]);
+
+typedef struct model {
+    model_config cfg;
+    tensor_info t[T_COUNT];
+    size_t n_params;
+    float *p;                  /* (n_params) all parameters, layout above (training); NULL
+                                  for a loaded model, whose tensors live in the file map   */
+    float *w[T_COUNT];         /* each tensor: into p, or into the mapped file             */
+    const uint16_t *emb16;     /* (B, D) half-precision embedding when loaded from a file
+                                  that stores it so (then p's T_EMB range is unused) */
+    strtab intents;            /* intent names, id = class index                         */
+    strtab slots;              /* slot names, id 0 = "Other"                              */
+    uint32_t *intent_scenario; /* (I) id in scenarios                             */
+    strtab scenarios;
+    /* storage owned by the model (set by model_new / model_load) */
+    void *map;
+    size_t map_len;
+    int owns_p;
+} model;
+
+/* Allocate a model with cfg and zero parameters (tables empty). Returns 0 or MILLE_ENOMEM. */
+int model_new(model *m, const model_config *cfg, mille_error *err);
+/* Random initialization (seeded; uniform fan-in scaling). */
+void model_init_params(model *m, uint64_t seed);
+void model_free(model *m);
+
+static inline float *model_tensor(const model *m, int id) { return m->w[id]; }
+
+/* ---- features ------------------------------------------------------------------------------ */
+
+/* Hashed feature ids of one word: the whole normalized word and its character n-grams.
+ * Writes at most cap ids and returns how many (>= 1 for a non-empty word), or a negative
+ * code (invalid UTF-8). nb is the caller's reusable normalization buffer. */
+int model_word_features(const model_config *cfg, const char *w, size_t n, text_buf *nb,
+                        uint32_t *out, size_t cap, mille_error *err);
+#define MODEL_MAX_FEATS 64 /* per word: longer words keep their first n-grams */
+
+/* ---- batches and the forward / backward pass ----------------------------------------------- */
+
+/* U utterances, N words: word i of the batch has features feats[feat_off[i]..feat_off[i+1]);
+ * utterance u has words utt_off[u]..utt_off[u+1] (at least one). Labels for training. */
+typedef struct batch {
+    size_t n_utt, n_words, n_feats;
+    uint32_t *utt_off;  /* (U+1) */
+    uint32_t *feat_off; /* (N+1) */
+    uint32_t *feats;
+    uint32_t *intent;                              /* (U) gold intents (training) */
+    int *tags;                                     /* (N) gold slot labels (training) */
+    size_t cap_uo, cap_in, cap_fo, cap_tg, cap_ft; /* capacities of the arrays above */
+} batch;
+/* Append one utterance of n words (word k's features: f[fo[k]..fo[k+1])). */
+int batch_add(batch *b, const uint32_t *f, const uint32_t *fo, size_t n, uint32_t intent,
+              const int *tags);
+void batch_clear(batch *b);
+void batch_free(batch *b);
+
+/* Workspace of one thread: activations and scratch, grown on demand. */
+typedef struct model_ws {
+    float *buf;
+    size_t cap;
+    double *crf;
+    size_t crf_cap;
+    int *ibuf;
+    size_t icap;
+    /* views into buf for the last forward pass */
+    float *X, *U1, *H1, *G, *U2, *H2p, *H2, *E, *P, *L;
+    int *amax;
+} model_ws;
+void model_ws_free(model_ws *ws);
+
+/* Forward pass over a batch: fills ws views; E (N,S) emissions and L (U,I) intent logits. */
+int model_forward(const model *m, const batch *b, model_ws *ws);
+
+/* Loss of the last forward pass and, when g != NULL, its gradient ADDED to g (a block of
+ * the model's layout, dense part only; the embedding gradient goes to dX (N,D), which the
+ * caller scatters to rows), all scaled by `scale`. tr: prepared CRF transitions. */
+struct crf_trans;
+double model_backward(const model *m, const batch *b, model_ws *ws, const struct crf_trans *tr,
+                      float scale, float *g, float *dX);
+
+/* Decode the last forward pass: intent (U), its probability (U) and tags (N) by Viterbi. */
+void model_decode(const model *m, const batch *b, model_ws *ws, uint32_t *intent, float *prob,
+                  int *tags);
+
+/* ---- files (modelio.c) --------------------------------------------------------------------- */
+
+/* Save atomically; the embedding is stored in half precision when half != 0. */
+int model_save(const model *m, const char *path, int half, mille_error *err);
+/* Load (mmap); every length, offset and shape is checked. */
+int model_load(model *m, const char *path, mille_error *err);
+void modelio_unmap(void *map, size_t len);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * modelio.c - the model file: save (atomic) and load (mmap, every field checked).
+ *
+ *   offset 0   "MILLEMDL"                      magic, 8 bytes
+ *          8   u32 version (1)                 little-endian
+ *         12   u32 header_len                  bytes of the JSON header (<= 16 MiB)
+ *         16   header: JSON object             config, normalization, labels, tensor table
+ *              zero padding to a multiple of 64
+ *   data_start tensor data, each tensor at a 64-byte-aligned offset from data_start,
+ *              row-major, little-endian f32 (the embedding may be f16)
+ *   size - 8   u32 CRC-32 (zlib) of bytes [0, size - 8), then "MEND"
+ *
+ * The JSON header holds "config" {buckets, dim, hidden, minn, maxn, norm_flags}, "intents",
+ * "scenarios", "intent_scenario", "slots" (slots[0] == "Other") and "tensors": a list of
+ * {name, dtype, shape, offset, size}. The loader treats the file as hostile: every count,
+ * offset, size, dtype and shape is checked against the file size and against the
+ * architecture before any tensor is touched. The version changes only when the structure
+ * changes; a newer version is refused with a message naming both.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "model.h"
+
+#define MODEL_MAGIC      "MILLEMDL"
+#define MODEL_VERSION    1u
+#define MODEL_ALIGN      64u
+#define MODEL_MAX_HEADER (16u << 20)
+
+void modelio_unmap(void *map, size_t len) { munmap(map, len); }
+
+/* ---- save ---------------------------------------------------------------------------------- */
+
+static uint16_t float_to_half(float f)
+{
+    /* round to nearest even; values beyond the half range saturate to +-65504 */
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t man = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7bff); /* no inf/nan: clamp */
+    if (exp >= 31) return (uint16_t)(sign | 0x7bff);
+    if (exp <= 0) { /* subnormal or zero */
+        if (exp < -10) return (uint16_t)sign;
+        man |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp), half = man >> shift, rem = man & ((1u << shift) - 1),
+                 mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (man >> 13), rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++; /* may carry into exp: fine */
+    if ((half & 0x7fff) >= 0x7c00) half = sign | 0x7bff;
+    return (uint16_t)half;
+}
+
+static json_t *names_json(const strtab *t)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < t->n; i++)
+        json_array_append_new(a, json_stringn(strtab_str(t, i), t->lens[i]));
+    return a;
+}
+
+int model_save(const model *m, const char *path, int half, mille_error *err)
+{
+    const model_config *c = &m->cfg;
+    json_t *h = json_object(), *tensors = json_array(), *is = json_array();
+    json_object_set_new(h, "format", json_string("mille-model"));
+    json_object_set_new(h, "arch", json_string("hashcnn"));
+    json_object_set_new(h, "config",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "buckets", (json_int_t)c->buckets,
+                                  "dim", (json_int_t)c->dim, "hidden", (json_int_t)c->hidden,
+                                  "minn", (json_int_t)c->minn, "maxn", (json_int_t)c->maxn,
+                                  "norm_flags", (json_int_t)c->norm_flags));
+    json_object_set_new(h, "intents", names_json(&m->intents));
+    json_object_set_new(h, "scenarios", names_json(&m->scenarios));
+    json_object_set_new(h, "slots", names_json(&m->slots));
+    for (size_t i = 0; i < c->n_intents; i++)
+        json_array_append_new(is, json_integer(m->intent_scenario[i]));
+    json_object_set_new(h, "intent_scenario", is);
+    size_t off = 0;
+    for (int i = 0; i < T_COUNT; i++) {
+        int f16 = half && i == T_EMB;
+        size_t size = m->t[i].rows * m->t[i].cols * (f16 ? 2 : 4);
+        json_array_append_new(tensors,
+                              json_pack("{s:s,s:s,s:[I,I],s:I,s:I}", "name", m->t[i].name, "dtype",
+                                        f16 ? "f16" : "f32", "shape", (json_int_t)m->t[i].rows,
+                                        (json_int_t)m->t[i].cols, "offset", (json_int_t)off, "size",
+                                        (json_int_t)size));
+        off += (size + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+    }
+    json_object_set_new(h, "tensors", tensors);
+    char *hs = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    if (!hs) return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
+    size_t hlen = strlen(hs),
+           data_start = (16 + hlen + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+    size_t total = data_start + off + 8;
+    unsigned char *buf = calloc(1, total);
+    if (!buf) {
+        free(hs);
+        return err_set(err, MILLE_ENOMEM, "%s: out of memory (%zu bytes)", path, total);
+    }
+    uint32_t v = MODEL_VERSION, hl = (uint32_t)hlen;
+    memcpy(buf, MODEL_MAGIC, 8);
+    memcpy(buf + 8, &v, 4);
+    memcpy(buf + 12, &hl, 4);
+    memcpy(buf + 16, hs, hlen);
+    free(hs);
+    off = 0;
+    for (int i = 0; i < T_COUNT; i++) {
+        int f16 = half && i == T_EMB;
+        size_t n = m->t[i].rows * m->t[i].cols;
+        const float *src = model_tensor(m, i);
+        unsigned char *dst = buf + data_start + off;
+        if (f16) {
+            for (size_t k = 0; k < n; k++) {
+                uint16_t q = float_to_half(src[k]);
+                memcpy(dst + 2 * k, &q, 2);
+            }
+        } else {
+            memcpy(dst, src, n * 4);
+        }
+        size_t size = n * (f16 ? 2 : 4);
+        off += (size + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+    }
+    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(total - 8));
+    memcpy(buf + total - 8, &crc, 4);
+    memcpy(buf + total - 4, "MEND", 4);
+    int rc = file_write_atomic(path, buf, total, err);
+    free(buf);
+    return rc;
+}
+
+/* ---- load ---------------------------------------------------------------------------------- */
+
+/* Fill a strtab from a JSON array of distinct strings. */
+static int names_from(json_t *a, strtab *t, const char *what, const char *path, mille_error *err)
+{
+    if (!json_is_array(a) || json_array_size(a) == 0)
+        return err_set(err, MILLE_EFORMAT, "%s: header field \"%s\" must be a non-empty list", path,
+                       what);
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_t *s = json_array_get(a, i);
+        if (!json_is_string(s))
+            return err_set(err, MILLE_EFORMAT, "%s: %s[%zu] is not a string", path, what, i);
+        int64_t id = strtab_intern(t, json_string_value(s), json_string_length(s));
+        if (id < 0) return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
+        if ((size_t)id != i)
+            return err_set(err, MILLE_EFORMAT, "%s: %s[%zu] is a duplicate", path, what, i);
+    }
+    return MILLE_OK;
+}
+
+static int get_uint(json_t *o, const char *key, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v)) return -1;
+    json_int_t x = json_integer_value(v);
+    if (x < (json_int_t)lo || x > (json_int_t)hi) return -1;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static int load_header(model *m, json_t *h, const unsigned char *data, size_t data_len,
+                       const char *path, mille_error *err)
+{
+    model_config c = model_default_config();
+    json_t *cfg = json_object_get(h, "config");
+    const char *arch = json_string_value(json_object_get(h, "arch"));
+    if (!arch || strcmp(arch, "hashcnn") != 0)
+        return err_set(err, MILLE_EFORMAT, "%s: unknown model architecture \"%s\"", path,
+                       arch ? arch : "");
+    if (!json_is_object(cfg) || get_uint(cfg, "buckets", 1, 1u << 26, &c.buckets) ||
+        get_uint(cfg, "dim", 1, 4096, &c.dim) || get_uint(cfg, "hidden", 1, 4096, &c.hidden) ||
+        get_uint(cfg, "minn", 1, 16, &c.minn) || get_uint(cfg, "maxn", c.minn, 16, &c.maxn) ||
+        get_uint(cfg, "norm_flags", 0, TEXT_NORM_ALL, &c.norm_flags))
+        return err_set(err, MILLE_EFORMAT, "%s: header \"config\" missing or out of range", path);
+    strtab intents = {0}, slots = {0}, scen = {0};
+    int rc;
+    if ((rc = names_from(json_object_get(h, "intents"), &intents, "intents", path, err)) ||
+        (rc = names_from(json_object_get(h, "slots"), &slots, "slots", path, err)) ||
+        (rc = names_from(json_object_get(h, "scenarios"), &scen, "scenarios", path, err)))
+        goto fail;
+    if (slots.n > 512 || intents.n > 65536 || strcmp(strtab_str(&slots, 0), "Other") != 0) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: bad slot or intent list (slots[0] must be \"Other\")",
+                     path);
+        goto fail;
+    }
+    c.n_intents = (uint32_t)intents.n;
+    c.n_slots = (uint32_t)slots.n;
+    memset(m, 0, sizeof *m);
+    m->cfg = c;
+    m->n_params = model_layout(&c, m->t);
+    m->intent_scenario = calloc(c.n_intents, sizeof *m->intent_scenario);
+    if (!m->intent_scenario) {
+        rc = err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    json_t *is = json_object_get(h, "intent_scenario");
+    if (!json_is_array(is) || json_array_size(is) != c.n_intents) {
+        rc = err_set(err, MILLE_EFORMAT,
+                     "%s: \"intent_scenario\" must list one scenario per intent", path);
+        goto fail;
+    }
+    for (size_t i = 0; i < c.n_intents; i++) {
+        json_t *v = json_array_get(is, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            (size_t)json_integer_value(v) >= scen.n) {
+            rc = err_set(err, MILLE_EFORMAT, "%s: intent_scenario[%zu] out of range", path, i);
+            goto fail;
+        }
+        m->intent_scenario[i] = (uint32_t)json_integer_value(v);
+    }
+    json_t *tl = json_object_get(h, "tensors");
+    if (!json_is_array(tl) || json_array_size(tl) != T_COUNT) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: expected %d tensors in the header", path, T_COUNT);
+        goto fail;
+    }
+    for (int i = 0; i < T_COUNT; i++) {
+        json_t *t = json_array_get(tl, (size_t)i);
+        const char *name = json_string_value(json_object_get(t, "name"));
+        const char *dtype = json_string_value(json_object_get(t, "dtype"));
+        json_t *shape = json_object_get(t, "shape");
+        json_t *jo = json_object_get(t, "offset"), *js = json_object_get(t, "size");
+        if (!name || strcmp(name, m->t[i].name) != 0 || !dtype || !json_is_array(shape) ||
+            json_array_size(shape) != 2 || !json_is_integer(jo) || !json_is_integer(js)) {
+            rc = err_set(err, MILLE_EFORMAT,
+                         "%s: tensor %d: expected \"%s\" with dtype, shape, offset, size", path, i,
+                         m->t[i].name);
+            goto fail;
+        }
+        int f16 = strcmp(dtype, "f16") == 0;
+        if (!f16 && strcmp(dtype, "f32") != 0) {
+            rc = err_set(err, MILLE_EFORMAT, "%s: tensor %s: unknown dtype \"%s\"", path, name,
+                         dtype);
+            goto fail;
+        }
+        if (f16 && i != T_EMB) {
+            rc = err_set(err, MILLE_EFORMAT, "%s: tensor %s: only emb may be f16", path, name);
+            goto fail;
+        }
+        json_int_t r0 = json_integer_value(json_array_get(shape, 0)),
+                   r1 = json_integer_value(json_array_get(shape, 1));
+        json_int_t off = json_integer_value(jo), size = json_integer_value(js);
+        size_t want = m->t[i].rows * m->t[i].cols * (f16 ? 2 : 4);
+        if (r0 != (json_int_t)m->t[i].rows || r1 != (json_int_t)m->t[i].cols) {
+            rc = err_set(err, MILLE_EFORMAT,
+                         "%s: tensor %s: shape [%lld, %lld], expected [%zu, %zu]", path, name,
+                         (long long)r0, (long long)r1, m->t[i].rows, m->t[i].cols);
+            goto fail;
+        }
+        if (size != (json_int_t)want || off < 0 || off % MODEL_ALIGN || (size_t)off > data_len ||
+            want > data_len - (size_t)off) {
+            rc = err_set(err, MILLE_EFORMAT,
+                         "%s: tensor %s: offset %lld size %lld outside the data (%zu bytes)", path,
+                         name, (long long)off, (long long)size, data_len);
+            goto fail;
+        }
+        if (f16) {
+            m->emb16 = (const uint16_t *)(const void *)(data + off);
+            m->w[i] = NULL;
+        } else {
+            m->w[i] = (float *)(uintptr_t)(const void *)(data + off); /* read-only map */
+        }
+    }
+    m->intents = intents;
+    m->slots = slots;
+    m->scenarios = scen;
+    return MILLE_OK;
+fail:
+    free(m->intent_scenario);
+    m->intent_scenario = NULL;
+    strtab_free(&intents);
+    strtab_free(&slots);
+    strtab_free(&scen);
+    return rc;
+}
+
+int model_load(model *m, const char *path, mille_error *err)
+{
+    memset(m, 0, sizeof *m);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return err_set(err, MILLE_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set(err, MILLE_EIO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    if (size < 16 + 8) {
+        close(fd);
+        return err_set(err, MILLE_EFORMAT, "%s: %zu bytes is too short for a mille model", path,
+                       size);
+    }
+    unsigned char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return err_set(err, MILLE_EIO, "%s: mmap: %s", path, strerror(errno));
+    int rc = MILLE_OK;
+    uint32_t version, hlen, crc;
+    json_t *h = NULL;
+    if (memcmp(map, MODEL_MAGIC, 8) != 0) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: not a mille model (bad magic)", path);
+        goto out;
+    }
+    memcpy(&version, map + 8, 4);
+    memcpy(&hlen, map + 12, 4);
+    if (version > MODEL_VERSION || version == 0) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: model file version %u, this mille reads version %u%s",
+                     path, version, MODEL_VERSION,
+                     version > MODEL_VERSION ? " (upgrade mille)" : "");
+        goto out;
+    }
+    if (memcmp(map + size - 4, "MEND", 4) != 0) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: truncated model file (no end marker)", path);
+        goto out;
+    }
+    memcpy(&crc, map + size - 8, 4);
+    /* crc32 takes uInt lengths: feed large files in chunks */
+    uLong c = crc32(0L, Z_NULL, 0);
+    for (size_t o = 0; o < size - 8;) {
+        size_t n = size - 8 - o > (1u << 30) ? (1u << 30) : size - 8 - o;
+        c = crc32(c, map + o, (uInt)n);
+        o += n;
+    }
+    if ((uint32_t)c != crc) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: checksum mismatch (file corrupt)", path);
+        goto out;
+    }
+    if (hlen > MODEL_MAX_HEADER || hlen > size - 16 - 8) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: header length %u out of range", path, hlen);
+        goto out;
+    }
+    size_t data_start = (16 + (size_t)hlen + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+    if (data_start > size - 8) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: no tensor data after the header", path);
+        goto out;
+    }
+    json_error_t je;
+    h = json_loadb((const char *)map + 16, hlen, JSON_REJECT_DUPLICATES, &je);
+    if (!h || !json_is_object(h)) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: header is not a JSON object (%s at %d)", path,
+                     h ? "" : je.text, je.position);
+        goto out;
+    }
+    rc = load_header(m, h, map + data_start, size - 8 - data_start, path, err);
+out:
+    json_decref(h);
+    if (rc) {
+        munmap(map, size);
+        memset(m, 0, sizeof *m);
+        return rc;
+    }
+    m->map = map;
+    m->map_len = size;
+    return MILLE_OK;
+}

@@ -1,0 +1,181 @@
+#!/bin/sh
+# cli_test.sh - tests of the `mille` binary (POSIX sh). Run by `make test` as
+#   MILLE=build/asan/mille MASSIVE=../shared/massive-1.1 sh tests/cli_test.sh
+# Needs python3 (stdlib only) and no network. Uses the bundled sample data/sample (52
+# locales, train + dev) and the fixtures tests/data/eval_*. The binary is normally the
+# ASan+UBSan build, so every run is also checked for sanitizer reports.
+# Ends with "N passed, N failed"; exit status 1 if anything failed.
+
+MILLE=${MILLE:-build/mille}
+SAMPLE=${SAMPLE:-data/sample}
+PY=${PYTHON:-python3}
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in tests/ref
+REF=tests/ref
+DATA=tests/data
+SEEDS=${SEEDS:-"1 2 3"}
+# Sanitizer reports must fail the test even where the expected exit status is 1 (ASan's).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mille_cli.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*" >&2
+    if [ -s "$T/err" ]; then sed 's/^/  stderr: /' "$T/err" | head -n 8 >&2; fi
+}
+
+# run CMD...: stdout to $T/out, stderr to $T/err, exit status in $rc.
+run() {
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+# check NAME RC [STDERR-PATTERN [STDOUT-PATTERN]]: the last run exited with RC, did not trip a
+# sanitizer, and its stderr / stdout match the (grep -E) patterns.
+check() {
+    name=$1 # (sh has no local variables: names here must not clash)
+    want_rc=$2
+    if grep -Eq 'Sanitizer|runtime error:' "$T/err"; then
+        bad "$name: sanitizer report"
+        return
+    fi
+    if [ "$rc" -ne "$want_rc" ]; then
+        bad "$name: exit status $rc, expected $want_rc"
+        return
+    fi
+    if [ -n "$3" ] && ! grep -Eq -- "$3" "$T/err"; then
+        bad "$name: stderr does not match /$3/"
+        return
+    fi
+    if [ -n "$4" ] && ! grep -Eq -- "$4" "$T/out"; then
+        bad "$name: stdout does not match /$4/"
+        return
+    fi
+    ok
+}
+
+if [ ! -x "$MILLE" ]; then
+    echo "cli_test: $MILLE is not built" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# ---- top level ----------------------------------------------------------------------------
+run "$MILLE" --help
+check "mille --help" 0 "" "eval"
+run "$MILLE" version
+check "mille version" 0 "" "^mille [0-9]+\.[0-9]+\.[0-9]+$"
+run "$MILLE"
+check "mille (no command)" 2 "usage"
+run "$MILLE" frobnicate
+check "mille unknown command" 2 "unknown command 'frobnicate'"
+run "$MILLE" version extra
+check "mille version extra" 2 "unexpected argument"
+
+# ---- eval: usage --------------------------------------------------------------------------
+run "$MILLE" eval --help
+check "eval --help" 0 "" "default"
+run "$MILLE" eval
+check "eval no args" 2 "expected GOLD and PRED"
+run "$MILLE" eval "$DATA/eval_gold.jsonl"
+check "eval one arg" 2 "expected GOLD and PRED"
+run "$MILLE" eval a b c
+check "eval three args" 2 "unexpected argument 'c'"
+run "$MILLE" eval --bogus "$DATA/eval_gold.jsonl" "$DATA/eval_pred.jsonl"
+check "eval unknown option" 2 "unknown option '--bogus'"
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$DATA/eval_pred.jsonl" --locales
+check "eval --locales without value" 2 "needs a value"
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$DATA/eval_pred.jsonl" --partition=
+check "eval empty --partition" 2 "empty"
+
+# ---- eval: hand-worked fixture -----------------------------------------------------------
+# en-US: spans gold 3 pred 2 ok 2 -> F1 80; intent 2/3; exact 1/3 (id 3 has no prediction,
+# id 2 is one word short). ja-JP: spans gold 3 pred 3 ok 1 -> F1 33.3; exact 0; intent 2/2.
+want='{"average": {"exact_match": 16.666667, "intent_accuracy": 83.333333, "slot_f1": 56.666667, "locales": 2}, "by_locale": {"en-US": {"n": 3, "exact_match": 33.333333, "intent_accuracy": 66.666667, "slot_f1": 80.0}, "ja-JP": {"n": 2, "exact_match": 0.0, "intent_accuracy": 100.0, "slot_f1": 33.333333}}}'
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$DATA/eval_pred.jsonl" --partition dev --json
+check "eval fixture" 0 "1 duplicate predictions"
+if [ "$(cat "$T/out")" != "$want" ]; then bad "eval fixture JSON: $(cat "$T/out")"; else ok; fi
+grep -q 'eval_pred.jsonl:3: duplicate' "$T/err" && grep -q 'eval_gold.jsonl:3: no prediction' "$T/err" &&
+    grep -q 'eval_pred.jsonl:2: text differs' "$T/err" && grep -q 'eval_pred.jsonl:4: no gold' "$T/err"
+if [ $? -eq 0 ]; then ok; else bad "eval fixture: notes should name file and line"; fi
+run "$PY" "$REF/massive_eval_ref.py" "$DATA/eval_gold.jsonl" "$DATA/eval_pred.jsonl" --partition dev
+if [ "$(cat "$T/out")" = "$want" ]; then ok; else bad "reference on the fixture: $(cat "$T/out")"; fi
+# stdin, and --locales narrowing
+run sh -c "\"$MILLE\" eval \"$DATA/eval_gold.jsonl\" - --partition dev --locales ja-JP --json < \"$DATA/eval_pred.jsonl\""
+check "eval PRED from stdin, --locales" 0 "" '"locales": 1}, "by_locale": \{"ja-JP"'
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$DATA/eval_pred.jsonl"
+check "eval table" 0 "" "^average +6 "
+
+# ---- eval: the sample against itself ------------------------------------------------------
+for f in "$SAMPLE"/*.jsonl.gz; do gzip -dc "$f"; done >"$T/self.jsonl"
+run "$MILLE" eval "$SAMPLE" "$T/self.jsonl" --json
+check "sample vs itself" 0 "" '^\{"average": \{"exact_match": 100.0, "intent_accuracy": 100.0, "slot_f1": 100.0, "locales": 52\}'
+if grep -q 'differs\|without\|skipped' "$T/err"; then bad "sample vs itself: unexpected notes"; else ok; fi
+run "$MILLE" eval "$SAMPLE" "$T/self.jsonl" --partition dev
+check "sample dev vs itself (table)" 0 "" "^average +[0-9]+ +100.00 +100.00 +100.00"
+
+# ---- eval: perturbed predictions against the Python reference ----------------------------
+for part in dev train; do
+    for seed in $SEEDS; do
+        rate=0.1
+        [ "$seed" = 3 ] && rate=0.35
+        "$PY" "$REF/perturb.py" "$SAMPLE" --seed "$seed" --rate "$rate" --partition "$part" >"$T/p.jsonl" ||
+            { bad "perturb.py seed $seed"; continue; }
+        "$PY" "$REF/massive_eval_ref.py" "$SAMPLE" "$T/p.jsonl" --partition "$part" >"$T/ref.json" ||
+            { bad "massive_eval_ref.py seed $seed"; continue; }
+        run "$MILLE" eval "$SAMPLE" "$T/p.jsonl" --partition "$part" --json
+        check "perturbed $part seed $seed: mille eval" 0 "text differs"
+        cp "$T/out" "$T/mille.json"
+        run "$PY" "$REF/compare_json.py" "$T/mille.json" "$T/ref.json" 0.01
+        check "perturbed $part seed $seed: mille = reference within 0.01" 0
+    done
+done
+
+# ---- eval: bad inputs ----------------------------------------------------------------------
+run "$MILLE" eval "$T/no-such-gold.jsonl" "$DATA/eval_pred.jsonl"
+check "missing GOLD" 1 "no-such-gold.jsonl"
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$T/no-such-pred.jsonl"
+check "missing PRED" 1 "no-such-pred.jsonl"
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$DATA/eval_pred_bad.jsonl" --partition dev
+check "malformed PRED lines skipped" 0 "eval_pred_bad.jsonl:2: bad JSON"
+grep -q 'eval_pred_bad.jsonl:3: annot_utt' "$T/err" && grep -q 'eval_pred_bad.jsonl:4: missing field' "$T/err"
+if [ $? -eq 0 ]; then ok; else bad "malformed PRED: bad annot_utt / missing field not named"; fi
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$DATA/eval_pred_bad.jsonl" --strict
+check "malformed PRED --strict" 1 "eval_pred_bad.jsonl:2: bad JSON"
+# a malformed GOLD line
+{ head -n 2 "$DATA/eval_gold.jsonl"; echo '{"id": "7", "locale": "en-US"'; } >"$T/gold_bad.jsonl"
+run "$MILLE" eval "$T/gold_bad.jsonl" "$DATA/eval_pred.jsonl" --strict
+check "malformed GOLD --strict" 1 "gold_bad.jsonl:3: "
+run "$MILLE" eval "$T/gold_bad.jsonl" "$DATA/eval_pred.jsonl"
+check "malformed GOLD skipped" 0 "gold_bad.jsonl:3: "
+# invalid UTF-8 (a lone 0xFF byte) in annot_utt and in utt
+{ head -n 1 "$DATA/eval_pred.jsonl"; printf '{"id": "2", "locale": "en-US", "intent": "x", "annot_utt": "bad \377 byte"}\n'; } >"$T/pred_utf8.jsonl"
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$T/pred_utf8.jsonl" --strict
+check "invalid UTF-8 in PRED --strict" 1 "pred_utf8.jsonl:2: "
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$T/pred_utf8.jsonl"
+check "invalid UTF-8 in PRED skipped" 0 "pred_utf8.jsonl:2: "
+printf '{"id": "1", "locale": "en-US", "intent": "a", "utt": "x\377y", "annot_utt": "x\377y"}\n' >"$T/gold_utf8.jsonl"
+run "$MILLE" eval "$T/gold_utf8.jsonl" "$DATA/eval_pred.jsonl" --strict
+check "invalid UTF-8 in GOLD --strict" 1 "gold_utf8.jsonl:1: "
+# a bad annot_utt in GOLD: the only record is skipped, so nothing is left to score
+printf '{"id": "1", "locale": "en-US", "intent": "a", "utt": "x y", "annot_utt": "x [t : y"}\n' >"$T/gold_annot.jsonl"
+run "$MILLE" eval "$T/gold_annot.jsonl" "$DATA/eval_pred.jsonl"
+check "bad annot_utt in GOLD" 1 "gold_annot.jsonl:1: .*never closed"
+# nothing selected
+run "$MILLE" eval "$DATA/eval_gold.jsonl" "$DATA/eval_pred.jsonl" --locales xx-XX
+check "no gold records selected" 1 "no gold records"
+# a corrupt gzip file
+gzip -c "$DATA/eval_gold.jsonl" | head -c 60 >"$T/trunc.jsonl.gz"
+run "$MILLE" eval "$T/trunc.jsonl.gz" "$DATA/eval_pred.jsonl"
+check "truncated .jsonl.gz" 1 "trunc.jsonl.gz"
+# a directory without data
+mkdir "$T/empty"
+run "$MILLE" eval "$T/empty" "$DATA/eval_pred.jsonl"
+check "empty GOLD directory" 1 "no \.jsonl"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,120 @@
+/* test_crf.c - the CRF against brute-force enumeration and finite differences. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core.h"
+#include "crf.h"
+#include "harness.h"
+
+static void fill(rng *r, float *v, size_t n, double scale)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(scale * ((double)rng_below(r, 2001) / 1000.0 - 1.0));
+}
+
+enum { MT = 5, MS = 4 };
+
+/* nll through the scaled forward pass */
+static double nll(const float *E, const float *A, const float *st, const float *en, size_t T,
+                  size_t S, const int *y, float *dE, float *dA, float *ds, float *de)
+{
+    double expA[MS * MS], scratch[3 * MT * MS + MT + MS];
+    crf_trans tr = {expA, 0, 0, NULL};
+    crf_prepare(&tr, A, S);
+    return crf_nll(E, &tr, st, en, T, y, dE, dA, ds, de, scratch);
+}
+
+static double gold_score(const float *E, const float *A, const float *st, const float *en, size_t T,
+                         size_t S, const int *y)
+{
+    double g = st[y[0]] + en[y[T - 1]];
+    for (size_t t = 0; t < T; t++)
+        g += E[t * S + (size_t)y[t]] + (t ? A[y[t - 1] * (int)S + y[t]] : 0);
+    return g;
+}
+
+TEST(crf_logz_matches_brute_force)
+{
+    rng r;
+    rng_seed(&r, 7);
+    for (size_t T = 1; T <= MT; T++)
+        for (size_t S = 1; S <= MS; S++) {
+            float E[MT * MS], A[MS * MS], st[MS], en[MS];
+            fill(&r, E, T * S, 3);
+            fill(&r, A, S * S, 3);
+            fill(&r, st, S, 1);
+            fill(&r, en, S, 1);
+            int y[MT];
+            for (size_t t = 0; t < T; t++) y[t] = (int)rng_below(&r, S);
+            double brute = crf_logz_brute(E, A, st, en, T, S);
+            CHECK_NEAR(crf_logz_ref(E, A, st, en, T, S), brute, 1e-9);
+            double z = nll(E, A, st, en, T, S, y, NULL, NULL, NULL, NULL) +
+                       gold_score(E, A, st, en, T, S, y);
+            CHECK_NEAR(z, brute, 1e-4); /* float inputs, double sums */
+        }
+    /* large transition weights must not overflow the scaled pass */
+    float E[2 * 2] = {0, 0, 0, 0}, A[4] = {400, -400, -400, 400}, st[2] = {0, 0}, en[2] = {0, 0};
+    int y[2] = {0, 0};
+    CHECK_NEAR(nll(E, A, st, en, 2, 2, y, NULL, NULL, NULL, NULL) + 400,
+               crf_logz_brute(E, A, st, en, 2, 2), 1e-3);
+}
+
+TEST(crf_gradient_matches_finite_differences)
+{
+    rng r;
+    rng_seed(&r, 11);
+    size_t T = 4, S = 3;
+    float E[MT * MS], A[MS * MS], st[MS], en[MS];
+    fill(&r, E, T * S, 2);
+    fill(&r, A, S * S, 2);
+    fill(&r, st, S, 1);
+    fill(&r, en, S, 1);
+    int y[4] = {0, 2, 2, 1};
+    float dE[MT * MS] = {0}, dA[MS * MS] = {0}, ds[MS] = {0}, de[MS] = {0};
+    nll(E, A, st, en, T, S, y, dE, dA, ds, de);
+    /* central differences on every parameter; tolerance covers float rounding at h=1e-2 */
+    float *params[4] = {E, A, st, en}, *grads[4] = {dE, dA, ds, de};
+    size_t sizes[4] = {T * S, S * S, S, S};
+    for (int p = 0; p < 4; p++)
+        for (size_t i = 0; i < sizes[p]; i++) {
+            float keep = params[p][i], h = 1e-2f;
+            params[p][i] = keep + h;
+            double up = nll(E, A, st, en, T, S, y, NULL, NULL, NULL, NULL);
+            params[p][i] = keep - h;
+            double down = nll(E, A, st, en, T, S, y, NULL, NULL, NULL, NULL);
+            params[p][i] = keep;
+            CHECK_NEAR(grads[p][i], (up - down) / (2 * h), 2e-3);
+        }
+}
+
+TEST(crf_viterbi_matches_brute_force)
+{
+    rng r;
+    rng_seed(&r, 5);
+    for (int trial = 0; trial < 20; trial++) {
+        size_t T = 1 + rng_below(&r, MT), S = 1 + rng_below(&r, MS);
+        float E[MT * MS], A[MS * MS], st[MS], en[MS];
+        fill(&r, E, T * S, 3);
+        fill(&r, A, S * S, 3);
+        fill(&r, st, S, 1);
+        fill(&r, en, S, 1);
+        int y[MT], bp[MT * MS], best_y[MT];
+        double scratch[MT * MS];
+        double got = crf_viterbi(E, A, st, en, T, S, y, scratch, bp);
+        double best = -INFINITY;
+        size_t total = 1;
+        for (size_t t = 0; t < T; t++) total *= S;
+        for (size_t code = 0; code < total; code++) {
+            int cand[MT];
+            size_t c = code;
+            for (size_t t = 0; t < T; t++, c /= S) cand[t] = (int)(c % S);
+            double sc = gold_score(E, A, st, en, T, S, cand);
+            if (sc > best) {
+                best = sc;
+                for (size_t t = 0; t < T; t++) best_y[t] = cand[t];
+            }
+        }
+        CHECK_NEAR(got, best, 1e-4);
+        for (size_t t = 0; t < T; t++) CHECK_INT(y[t], best_y[t]);
+    }
+}

@@ -1,0 +1,182 @@
+/* test_model.c - kernels against their reference, the model's gradient against finite
+ * differences, features. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crf.h"
+#include "harness.h"
+#include "kern.h"
+#include "model.h"
+
+TEST(kern_gemm_matches_reference)
+{
+    rng r;
+    rng_seed(&r, 3);
+    kern_init();
+    for (int trial = 0; trial < 8; trial++) {
+        size_t M = 1 + rng_below(&r, 40), N = 1 + rng_below(&r, 40), K = 1 + rng_below(&r, 70);
+        int ta = (int)rng_below(&r, 2), tb = (int)rng_below(&r, 2);
+        float *A = malloc(M * K * sizeof *A), *B = malloc(K * N * sizeof *B);
+        float *C1 = malloc(M * N * sizeof *C1), *C2 = malloc(M * N * sizeof *C2);
+        for (size_t i = 0; i < M * K; i++) A[i] = (float)rng_below(&r, 2001) / 1000.0f - 1;
+        for (size_t i = 0; i < K * N; i++) B[i] = (float)rng_below(&r, 2001) / 1000.0f - 1;
+        for (size_t i = 0; i < M * N; i++) C1[i] = C2[i] = (float)rng_below(&r, 2001) / 1000.0f - 1;
+        float beta = trial & 1 ? 1.0f : 0.0f;
+        kern_gemm(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, beta, C1, N);
+        kern_gemm_ref(ta, tb, M, N, K, 0.5f, A, ta ? M : K, B, tb ? K : N, beta, C2, N);
+        /* float accumulation over K <= 70 terms of size <= 1: 1e-4 is ~100 ulps of the sum */
+        for (size_t i = 0; i < M * N; i++) CHECK_NEAR(C1[i], C2[i], 1e-4);
+        free(A), free(B), free(C1), free(C2);
+    }
+}
+
+static model_config tiny_config(void)
+{
+    model_config c = model_default_config();
+    c.buckets = 64, c.dim = 4, c.hidden = 5, c.n_intents = 3, c.n_slots = 4;
+    return c;
+}
+
+static void tiny_batch(batch *b, rng *r)
+{
+    uint32_t f[16], fo[5];
+    int tags[4];
+    size_t lens[2] = {4, 1};
+    for (int u = 0; u < 2; u++) {
+        fo[0] = 0;
+        for (size_t k = 0; k < lens[u]; k++) {
+            size_t nf = 1 + rng_below(r, 3);
+            for (size_t j = 0; j < nf; j++) f[fo[k] + j] = (uint32_t)rng_below(r, 64);
+            fo[k + 1] = fo[k] + (uint32_t)nf;
+            tags[k] = (int)rng_below(r, 4);
+        }
+        batch_add(b, f, fo, lens[u], (uint32_t)rng_below(r, 3), tags);
+    }
+}
+
+static double loss_of(model *m, batch *b, model_ws *ws)
+{
+    double expA[16];
+    crf_trans tr = {expA, 0, 0, NULL};
+    crf_prepare(&tr, model_tensor(m, T_TRANS), m->cfg.n_slots);
+    model_forward(m, b, ws);
+    return model_backward(m, b, ws, &tr, 1, NULL, NULL);
+}
+
+/* Smallest distance from a kink: |ReLU input| of both conv layers and, per utterance and
+ * hidden unit, the gap between the max-pooled word and the runner-up. */
+static double min_margin(model *m, batch *b, model_ws *ws)
+{
+    size_t N = b->n_words, H = m->cfg.hidden, D = m->cfg.dim;
+    model_forward(m, b, ws);
+    float *pre = malloc(N * H * sizeof *pre);
+    kern_gemm_ref(0, 1, N, H, 3 * D, 1, ws->U1, 3 * D, model_tensor(m, T_W1), 3 * D, 0, pre, H);
+    double mm = INFINITY;
+    for (size_t i = 0; i < N * H; i++) mm = fmin(mm, fabs(pre[i] + model_tensor(m, T_B1)[i % H]));
+    for (size_t i = 0; i < N * H; i++) mm = fmin(mm, fabs(ws->H2p[i]));
+    for (size_t u = 0; u < b->n_utt; u++)
+        for (size_t h = 0; h < H; h++) {
+            float best = ws->P[u * 2 * H + H + h];
+            for (size_t i = b->utt_off[u]; i < b->utt_off[u + 1]; i++)
+                if ((int)i != ws->amax[u * H + h]) mm = fmin(mm, best - ws->H2[i * H + h]);
+        }
+    free(pre);
+    return mm;
+}
+
+TEST(model_gradient_matches_finite_differences)
+{
+    kern_set_reference(1); /* double accumulation keeps the differences clean */
+    model_config c = tiny_config();
+    model m;
+    mille_error e;
+    CHECK_INT(model_new(&m, &c, &e), 0);
+    /* Central differences are only valid away from kinks: a ReLU input or a max-pool gap
+     * within ~h of zero makes them average two slopes. Take the first seed whose point has
+     * every ReLU input and every max-pool margin at least 2e-2 from zero (checked below),
+     * with non-zero CRF and bias parameters so that every path is exercised. */
+    batch b = {0};
+    model_ws ws = {0};
+    uint64_t seed;
+    for (seed = 17; seed < 117; seed++) {
+        rng r;
+        rng_seed(&r, seed);
+        model_init_params(&m, seed);
+        for (size_t i = m.t[T_B1].off; i < m.n_params; i++)
+            if (m.p[i] == 0) m.p[i] = (float)rng_below(&r, 2001) / 2000.0f - 0.5f;
+        batch_clear(&b);
+        tiny_batch(&b, &r);
+        if (min_margin(&m, &b, &ws) >= 2e-2) break;
+    }
+    CHECK(seed < 117);
+    size_t dense0 = m.t[T_W1].off, ndense = m.n_params - dense0;
+    float *g = calloc(ndense, sizeof *g), *dX = calloc(b.n_words * c.dim, sizeof *dX);
+    double expA[16];
+    crf_trans tr = {expA, 0, 0, NULL};
+    crf_prepare(&tr, model_tensor(&m, T_TRANS), c.n_slots);
+    model_forward(&m, &b, &ws);
+    model_backward(&m, &b, &ws, &tr, 1, g, dX);
+    /* the embedding gradient: dX scattered to the rows, divided by the feature count */
+    float *gemb = calloc(m.t[T_EMB].rows * c.dim, sizeof *gemb);
+    for (size_t i = 0; i < b.n_words; i++) {
+        uint32_t f0 = b.feat_off[i], f1 = b.feat_off[i + 1];
+        for (uint32_t f = f0; f < f1; f++)
+            for (size_t d = 0; d < c.dim; d++)
+                gemb[b.feats[f] * c.dim + d] += dX[i * c.dim + d] / (float)(f1 - f0);
+    }
+    size_t checked = 0, bad = 0;
+    for (size_t i = 0; i < m.n_params; i++) {
+        double an = i < dense0 ? gemb[i] : g[i - dense0];
+        float keep = m.p[i];
+        const float h = 1e-3f;
+        m.p[i] = keep + h;
+        double up = loss_of(&m, &b, &ws);
+        m.p[i] = keep - h;
+        double down = loss_of(&m, &b, &ws);
+        m.p[i] = keep;
+        double num = (up - down) / (2.0 * h);
+        /* float parameters: tolerance 1e-3 absolute plus 1% relative */
+        if (fabs(an - num) > 1e-3 + 0.01 * fabs(num)) {
+            int ti = 0;
+            while (ti + 1 < T_COUNT && m.t[ti + 1].off <= i) ti++;
+            if (bad++ < 10)
+                fprintf(stderr, "param %zu (%s): analytic %g numeric %g\n", i, m.t[ti].name, an,
+                        num);
+        }
+        checked++;
+    }
+    CHECK_INT(bad, 0);
+    CHECK(checked == m.n_params);
+    free(g), free(dX), free(gemb);
+    batch_free(&b);
+    model_ws_free(&ws);
+    model_free(&m);
+    kern_set_reference(0);
+}
+
+TEST(model_features)
+{
+    model_config c = model_default_config();
+    text_buf nb = {0};
+    uint32_t f1[MODEL_MAX_FEATS], f2[MODEL_MAX_FEATS];
+    mille_error e;
+    /* "Alarm" and "ALARM" normalize (case fold) to the same features */
+    int n1 = model_word_features(&c, "Alarm", 5, &nb, f1, MODEL_MAX_FEATS, &e);
+    int n2 = model_word_features(&c, "ALARM", 5, &nb, f2, MODEL_MAX_FEATS, &e);
+    CHECK_INT(n1, n2);
+    CHECK(n1 > 0 && memcmp(f1, f2, (size_t)n1 * sizeof *f1) == 0);
+    /* "<alarm>" has 7 positions: 5 trigrams + 4 four-grams + 3 five-grams + the word */
+    CHECK_INT(n1, 1 + 5 + 4 + 3);
+    /* one CJK character: "<日>" gives one trigram, no longer n-grams */
+    CHECK_INT(model_word_features(&c, "日", 3, &nb, f1, MODEL_MAX_FEATS, &e), 2);
+    for (int i = 0; i < n1; i++) CHECK(f1[i] < c.buckets);
+    /* a very long word is capped, not overflowed */
+    char longw[400];
+    memset(longw, 'a', sizeof longw);
+    int n3 = model_word_features(&c, longw, sizeof longw, &nb, f1, MODEL_MAX_FEATS, &e);
+    CHECK(n3 > 0 && n3 <= MODEL_MAX_FEATS);
+    CHECK_INT(model_word_features(&c, "a\xff", 2, &nb, f1, MODEL_MAX_FEATS, &e), MILLE_EUTF8);
+    text_buf_free(&nb);
+}
