@@ -29,7 +29,7 @@
 typedef struct corpus {
     char *buf; /* all utterances, back to back */
     size_t len, cap;
-    size_t *off; /* (n + 1) start of utterance i in buf */
+    size_t *off;              /* (n + 1) start of utterance i in buf */
     unsigned char *spaceless; /* (n) 1 if its locale is written without spaces */
     size_t n, cap_n, cap_sl;
 } corpus;
@@ -92,8 +92,8 @@ static void load(corpus *c, const char *dir)
     static char line[1 << 16];
     for (size_t f = 0; f < g.gl_pathc; f++) {
         const char *base = strrchr(g.gl_pathv[f], '/') + 1;
-        int sl = !strncmp(base, "th-", 3) || !strncmp(base, "km-", 3) ||
-                 !strncmp(base, "my-", 3) || !strncmp(base, "ja-", 3) || !strncmp(base, "zh-", 3);
+        int sl = !strncmp(base, "th-", 3) || !strncmp(base, "km-", 3) || !strncmp(base, "my-", 3) ||
+                 !strncmp(base, "ja-", 3) || !strncmp(base, "zh-", 3);
         gzFile z = gzopen(g.gl_pathv[f], "rb");
         if (!z) die("gzopen failed");
         while (gzgets(z, line, sizeof line)) {
@@ -155,8 +155,8 @@ static void run(const corpus *c, text_pretok_ctx *ctx, text_buf *nb, int which, 
     double med = t[REPS / 2];
     printf("bench=%s group=%s utts=%zu bytes=%zu tokens=%zu median_s=%.4f utt_per_s=%.0f "
            "mb_per_s=%.2f\n",
-           which ? "normalize" : "pretok", gname[group], utts, bytes, toks, med,
-           (double)utts / med, (double)bytes / med / 1e6);
+           which ? "normalize" : "pretok", gname[group], utts, bytes, toks, med, (double)utts / med,
+           (double)bytes / med / 1e6);
 }
 
 int main(int argc, char **argv)

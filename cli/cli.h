@@ -18,6 +18,9 @@ typedef struct cli_cmd {
 } cli_cmd;
 
 int cmd_eval(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 /* 1 if a is "-h" or "--help". */
 int cli_is_help(const char *a);

@@ -18,6 +18,9 @@ static int cmd_help(int argc, char **argv);
 
 /* The dispatch table: one line per subcommand (train, predict, inspect, serve go here). */
 static const cli_cmd commands[] = {
+    {"train", cmd_train, "train a joint intent + slot model on MASSIVE-format data"},
+    {"predict", cmd_predict, "parse utterances with a model (JSON lines out)"},
+    {"inspect", cmd_inspect, "check a model file and print its description"},
     {"eval", cmd_eval, "score predictions against MASSIVE gold data (official metrics)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},

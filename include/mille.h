@@ -1,15 +1,31 @@
 /*
  * mille.h - the one public header of mille, a multilingual intent + slot NLU engine.
  *
- * Thread safety: every function here is safe to call from several threads at once as long as
- * each thread passes its own mille_error. Later: a model is read-only after load and shared by
- * threads; per-call scratch lives in a session used by one thread at a time.
+ * Thread safety: a mille_model is read-only after load and may be shared by any number of
+ * threads; each thread parses through its own mille_session (per-call scratch). Functions
+ * that take a mille_error* are safe to call concurrently as long as each thread passes its
+ * own.
  *
- * Usage (error reporting, the part that exists today):
+ * Usage:
  *
  *     mille_error err;
- *     int rc = some_mille_call(..., &err);
- *     if (rc < 0) fprintf(stderr, "mille: %s: %s\n", mille_strerror(rc), err.msg);
+ *     mille_model *model;
+ *     mille_session *session;
+ *     if (mille_model_load("massive.mille", &model, &err) < 0 ||
+ *         mille_session_new(model, &session, &err) < 0) {
+ *         fprintf(stderr, "mille: %s\n", err.msg);
+ *         return 1;
+ *     }
+ *     mille_result r;
+ *     const char *text = "wake me up at five am this week";
+ *     if (mille_parse(session, text, strlen(text), "en-US", &r, &err) == 0) {
+ *         printf("%s (%.2f)\n", r.intent, r.confidence);          // alarm_set (0.97)
+ *         for (size_t i = 0; i < r.n_slots; i++)                     // time = "five am" ...
+ *             printf("  %s = \"%.*s\"\n", r.slots[i].slot,
+ *                    (int)(r.slots[i].end - r.slots[i].start), text + r.slots[i].start);
+ *     }
+ *     mille_session_free(session);
+ *     mille_model_free(model);
  *
  * Conventions:
  *   - functions return 0 (or a count) on success and a negative MILLE_E* code on failure;
@@ -62,6 +78,61 @@ MILLE_API const char *mille_strerror(int code);
 
 /* The library version as "MAJOR.MINOR.PATCH"; static storage. */
 MILLE_API const char *mille_version(void);
+
+/* ---- models and parsing ------------------------------------------------------------------ */
+
+typedef struct mille_model mille_model;     /* read-only after load; share it freely  */
+typedef struct mille_session mille_session; /* per-thread scratch; one thread at a time */
+
+/* A slot found in the text: [start, end) are byte offsets into the caller's text. */
+typedef struct mille_slot {
+    const char *slot; /* slot type, e.g. "time" (owned by the model)                    */
+    size_t start, end;
+} mille_slot;
+
+typedef struct mille_intent_score {
+    const char *intent; /* owned by the model */
+    float score;        /* probability        */
+} mille_intent_score;
+
+/* One parse. Every pointer is owned by the session (or the model) and stays valid until the
+ * next mille_parse on the same session or until the session is freed. */
+typedef struct mille_result {
+    const char *intent;   /* best intent                                                  */
+    const char *scenario; /* its scenario                                                 */
+    float confidence;     /* its probability                                              */
+    const mille_intent_score *top; /* the MILLE_TOP_K best intents, best first             */
+    size_t n_top;
+    const mille_slot *slots; /* slots in text order; adjacent words of one type are one slot */
+    size_t n_slots;
+    const char *annot_utt; /* the text annotated in MASSIVE's format ("wake me up at [time :
+                              five am]"); for ja-JP/zh-CN/zh-TW with spaces around brackets */
+    size_t n_words;        /* words the text was split into                                 */
+} mille_result;
+
+#define MILLE_TOP_K 5
+
+/* Load a model file (memory-mapped). *out receives a model to free with mille_model_free.
+ * Errors: MILLE_EIO (cannot open), MILLE_EFORMAT (not a mille model, truncated, corrupt,
+ * newer version). */
+MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error *err);
+/* NULL is a no-op. Free every session of a model before the model. */
+MILLE_API void mille_model_free(mille_model *m);
+
+/* The model's description: a JSON object with its configuration, intents, scenarios, slot
+ * types and tensors. Owned by the model. */
+MILLE_API const char *mille_model_metadata(const mille_model *m);
+
+/* A session for parsing with m (which must outlive it). */
+MILLE_API int mille_session_new(const mille_model *m, mille_session **out, mille_error *err);
+MILLE_API void mille_session_free(mille_session *s); /* NULL is a no-op */
+
+/* Parse text[0..len) (UTF-8). locale (e.g. "fr-FR") may be NULL: words are then split the
+ * way the text's script needs (characters for Chinese and Japanese). Errors: MILLE_EUTF8
+ * (invalid UTF-8, with the byte offset in err), MILLE_EINVAL (empty text, no words, bad
+ * locale syntax), MILLE_ERANGE (text longer than the session limit, 64 KiB by default). */
+MILLE_API int mille_parse(mille_session *s, const char *text, size_t len, const char *locale,
+                          mille_result *res, mille_error *err);
 
 #ifdef __cplusplus
 }

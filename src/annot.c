@@ -144,6 +144,40 @@ static int annot_stream(const char *s, size_t n, achar *out, size_t *n_out, mill
     return MILLE_OK;
 }
 
+/* Words from the plain stream u (n code points) and its labeled twin a (a == u when the
+ * text has no annotation): a word starts after whitespace, at a slot bracket, and in
+ * char-split locales at every code point except inside runs of ASCII. */
+static int segment(const achar *u, const achar *a, size_t n, int char_split, annot_word *words)
+{
+    int nw = 0;
+    for (size_t k = 0; k < n; k++) {
+        int start = k == 0 || u[k].space_before || a[k].bracket_before ||
+                    (char_split && !(u[k - 1].cp < 0x80 && u[k].cp < 0x80));
+        if (start) {
+            words[nw++] =
+                (annot_word){u[k].off, u[k].off + u[k].len, a[k].label_off, a[k].label_len};
+        } else {
+            /* labels change only at brackets, and a bracket always starts a word */
+            MILLE_ASSERT(a[k].label_off == words[nw - 1].label_off);
+            words[nw - 1].end = u[k].off + u[k].len;
+        }
+    }
+    return nw;
+}
+
+int annot_words(const char *text, size_t len, int char_split, annot_word *words,
+                annot_scratch *scratch, mille_error *err)
+{
+    if (len > UINT32_MAX / 2) return err_set(err, MILLE_ERANGE, "text longer than 2 GiB");
+    if (vec_reserve(&scratch->buf, &scratch->cap, len + 1, sizeof(achar)))
+        return err_set(err, MILLE_ENOMEM, "out of memory");
+    achar *u = scratch->buf;
+    size_t n = 0;
+    int rc = utt_stream(text, len, u, &n, err);
+    if (rc < 0) return rc;
+    return segment(u, u, n, char_split, words);
+}
+
 int annot_parse(const char *utt, size_t utt_len, const char *annot, size_t annot_len,
                 int char_split, annot_word *words, annot_scratch *scratch, mille_error *err)
 {
@@ -184,18 +218,5 @@ int annot_parse(const char *utt, size_t utt_len, const char *annot, size_t annot
         nu = na;
     }
 
-    int n = 0;
-    for (size_t k = 0; k < nu; k++) {
-        int start = k == 0 || u[k].space_before || a[k].bracket_before ||
-                    (char_split && !(u[k - 1].cp < 0x80 && u[k].cp < 0x80));
-        if (start) {
-            words[n++] =
-                (annot_word){u[k].off, u[k].off + u[k].len, a[k].label_off, a[k].label_len};
-        } else {
-            /* labels change only at brackets, and a bracket always starts a word */
-            MILLE_ASSERT(a[k].label_off == words[n - 1].label_off);
-            words[n - 1].end = u[k].off + u[k].len;
-        }
-    }
-    return n;
+    return segment(u, a, nu, char_split, words);
 }

@@ -57,6 +57,12 @@ int annot_char_split(const char *locale, size_t len);
 int annot_parse(const char *utt, size_t utt_len, const char *annot, size_t annot_len,
                 int char_split, annot_word *words, annot_scratch *scratch, mille_error *err);
 
+/* Words of a plain text under the same rules (no annotation: every label is Other).
+ * words must have room for len entries. Returns the number of words or MILLE_EUTF8 /
+ * MILLE_ENOMEM / MILLE_ERANGE. */
+int annot_words(const char *text, size_t len, int char_split, annot_word *words,
+                annot_scratch *scratch, mille_error *err);
+
 /* ---- records and data sets --------------------------------------------------------------- */
 
 /* Slot label id 0 is always "Other". */

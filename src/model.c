@@ -96,6 +96,8 @@ void model_free(model *m)
     strtab_free(&m->intents);
     strtab_free(&m->slots);
     strtab_free(&m->scenarios);
+    strtab_free(&m->locales);
+    free(m->meta);
     if (m->map) modelio_unmap(m->map, m->map_len);
     memset(m, 0, sizeof *m);
 }

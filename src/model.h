@@ -73,6 +73,8 @@ typedef struct model {
     strtab slots;              /* slot names, id 0 = "Other"                              */
     uint32_t *intent_scenario; /* (I) id in scenarios                             */
     strtab scenarios;
+    strtab locales; /* locales the model was trained on (information)         */
+    char *meta;     /* the file's JSON header (loaded models), else NULL        */
     /* storage owned by the model (set by model_new / model_load) */
     void *map;
     size_t map_len;

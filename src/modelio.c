@@ -86,6 +86,7 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
     json_object_set_new(h, "intents", names_json(&m->intents));
     json_object_set_new(h, "scenarios", names_json(&m->scenarios));
     json_object_set_new(h, "slots", names_json(&m->slots));
+    json_object_set_new(h, "locales", names_json(&m->locales));
     for (size_t i = 0; i < c->n_intents; i++)
         json_array_append_new(is, json_integer(m->intent_scenario[i]));
     json_object_set_new(h, "intent_scenario", is);
@@ -187,9 +188,12 @@ static int load_header(model *m, json_t *h, const unsigned char *data, size_t da
         get_uint(cfg, "minn", 1, 16, &c.minn) || get_uint(cfg, "maxn", c.minn, 16, &c.maxn) ||
         get_uint(cfg, "norm_flags", 0, TEXT_NORM_ALL, &c.norm_flags))
         return err_set(err, MILLE_EFORMAT, "%s: header \"config\" missing or out of range", path);
-    strtab intents = {0}, slots = {0}, scen = {0};
+    strtab intents = {0}, slots = {0}, scen = {0}, locs = {0};
     int rc;
-    if ((rc = names_from(json_object_get(h, "intents"), &intents, "intents", path, err)) ||
+    /* "locales" is information only (optional) */
+    json_t *jl = json_object_get(h, "locales");
+    if ((jl && (rc = names_from(jl, &locs, "locales", path, err))) ||
+        (rc = names_from(json_object_get(h, "intents"), &intents, "intents", path, err)) ||
         (rc = names_from(json_object_get(h, "slots"), &slots, "slots", path, err)) ||
         (rc = names_from(json_object_get(h, "scenarios"), &scen, "scenarios", path, err)))
         goto fail;
@@ -278,6 +282,7 @@ static int load_header(model *m, json_t *h, const unsigned char *data, size_t da
     m->intents = intents;
     m->slots = slots;
     m->scenarios = scen;
+    m->locales = locs;
     return MILLE_OK;
 fail:
     free(m->intent_scenario);
@@ -285,6 +290,7 @@ fail:
     strtab_free(&intents);
     strtab_free(&slots);
     strtab_free(&scen);
+    strtab_free(&locs);
     return rc;
 }
 
@@ -308,7 +314,7 @@ int model_load(model *m, const char *path, mille_error *err)
     close(fd);
     if (map == MAP_FAILED) return err_set(err, MILLE_EIO, "%s: mmap: %s", path, strerror(errno));
     int rc = MILLE_OK;
-    uint32_t version, hlen, crc;
+    uint32_t version = 0, hlen = 0, crc = 0;
     json_t *h = NULL;
     if (memcmp(map, MODEL_MAGIC, 8) != 0) {
         rc = err_set(err, MILLE_EFORMAT, "%s: not a mille model (bad magic)", path);
@@ -364,5 +370,11 @@ out:
     }
     m->map = map;
     m->map_len = size;
+    if (!(m->meta = malloc((size_t)hlen + 1))) {
+        model_free(m);
+        return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(m->meta, map + 16, hlen);
+    m->meta[hlen] = '\0';
     return MILLE_OK;
 }

@@ -136,8 +136,7 @@ int text_normalize(const char *s, size_t n, unsigned flags, text_buf *out, mille
     utf8proc_option_t opt = norm_options(flags);
     int fold = (flags & TEXT_NORM_CASEFOLD) != 0;
     norm_bounds nb;
-    if (bounds_init(&nb, flags))
-        return err_set(err, MILLE_EIO, "ICU normalizer data is missing");
+    if (bounds_init(&nb, flags)) return err_set(err, MILLE_EIO, "ICU normalizer data is missing");
     /* ASCII needs at most one output byte per input byte: reserve that much up front. */
     if (buf_reserve(out, n + 1)) goto nomem;
     size_t len = 0, i = 0;
@@ -207,8 +206,8 @@ int text_normalize_ref(const char *s, size_t n, unsigned flags, text_buf *out, m
     size_t bad;
     if (text_utf8_check(s, n, &bad)) return bad_utf8(err, s, bad);
     utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
-                                      norm_options(flags));
+    utf8proc_ssize_t m =
+        utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, norm_options(flags));
     if (m < 0) return err_set(err, MILLE_EINVAL, "utf8proc_map: %s", utf8proc_errmsg(m));
     if (buf_reserve(out, (size_t)m + 1)) {
         free(dst);

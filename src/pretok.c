@@ -70,22 +70,28 @@ static int cp_class(int32_t cp)
     case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO: return C_LETTER;
+    case UTF8PROC_CATEGORY_LO:
+        return C_LETTER;
     case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME: return C_MARK;
+    case UTF8PROC_CATEGORY_ME:
+        return C_MARK;
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: return C_DIGIT;
+    case UTF8PROC_CATEGORY_NO:
+        return C_DIGIT;
     case UTF8PROC_CATEGORY_PC:
     case UTF8PROC_CATEGORY_PD:
     case UTF8PROC_CATEGORY_PS:
     case UTF8PROC_CATEGORY_PE:
     case UTF8PROC_CATEGORY_PI:
     case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO: return C_PUNCT;
-    case UTF8PROC_CATEGORY_CF: return C_FORMAT;
-    default: return C_SYMBOL; /* S*, Cc, Co, Cn */
+    case UTF8PROC_CATEGORY_PO:
+        return C_PUNCT;
+    case UTF8PROC_CATEGORY_CF:
+        return C_FORMAT;
+    default:
+        return C_SYMBOL; /* S*, Cc, Co, Cn */
     }
 }
 
@@ -103,10 +109,9 @@ static int is_midletter(int32_t cp)
 /* MidNum, plus U+066B ARABIC DECIMAL SEPARATOR (Word_Break=Numeric, but category Po). */
 static int is_midnum(int32_t cp)
 {
-    return cp == ',' || cp == ';' || cp == 0x037E || cp == 0x0589 || cp == 0x060C ||
-           cp == 0x060D || cp == 0x066B || cp == 0x066C || cp == 0x07F8 || cp == 0x2044 ||
-           cp == 0xFE10 || cp == 0xFE14 || cp == 0xFE50 || cp == 0xFE54 || cp == 0xFF0C ||
-           cp == 0xFF1B;
+    return cp == ',' || cp == ';' || cp == 0x037E || cp == 0x0589 || cp == 0x060C || cp == 0x060D ||
+           cp == 0x066B || cp == 0x066C || cp == 0x07F8 || cp == 0x2044 || cp == 0xFE10 ||
+           cp == 0xFE14 || cp == 0xFE50 || cp == 0xFE54 || cp == 0xFF0C || cp == 0xFF1B;
 }
 static int is_hebrew_letter(int32_t cp) { return cp >= 0x05D0 && cp <= 0x05F2; }
 
@@ -182,8 +187,8 @@ static void classify(const char *s, size_t a, size_t b, text_token *t)
     t->start = (uint32_t)a;
     t->end = (uint32_t)b;
     t->script = (uint8_t)script;
-    t->kind = letter ? TEXT_TOK_WORD
-              : digit ? TEXT_TOK_NUMBER
+    t->kind = letter             ? TEXT_TOK_WORD
+              : digit            ? TEXT_TOK_NUMBER
               : first == C_PUNCT ? TEXT_TOK_PUNCT
                                  : TEXT_TOK_SYMBOL;
 }
@@ -265,8 +270,8 @@ static int all_format(const char *s, size_t a, size_t b)
 }
 
 /* ICU split of the chunk s[cs..ce). Returns the number of tokens, or a MILLE_E* code. */
-static int64_t split_icu(text_pretok_ctx *ctx, const char *s, size_t cs, size_t ce,
-                         text_token *out, mille_error *err)
+static int64_t split_icu(text_pretok_ctx *ctx, const char *s, size_t cs, size_t ce, text_token *out,
+                         mille_error *err)
 {
     /* A UTF-8 sequence of b bytes never needs more than b UTF-16 units. */
     size_t need = ce - cs + 1, cap = ctx->u16_cap;
@@ -320,8 +325,7 @@ int text_pretokenize(text_pretok_ctx *ctx, const char *s, size_t n, const text_t
 {
     *toks = ctx->toks;
     *ntoks = 0;
-    if (n > INT32_MAX)
-        return err_set(err, MILLE_ERANGE, "text of %zu bytes: longer than 2 GiB", n);
+    if (n > INT32_MAX) return err_set(err, MILLE_ERANGE, "text of %zu bytes: longer than 2 GiB", n);
     size_t nt = 0, i = 0;
     while (i < n) {
         /* Skip whitespace, then find the chunk [cs, i), validating as we go. */
@@ -387,8 +391,8 @@ int text_pretok_verify(const char *s, size_t n, const text_token *t, size_t nt, 
         if (k < nt && t[k].start == i) {
             /* Walk the whole token: it must end on a code point boundary, hold no space. */
             if (t[k].end <= t[k].start || t[k].end > n)
-                return err_set(err, MILLE_EINVAL, "token %zu: bad span [%u, %u)", k,
-                               t[k].start, t[k].end);
+                return err_set(err, MILLE_EINVAL, "token %zu: bad span [%u, %u)", k, t[k].start,
+                               t[k].end);
             if (t[k].kind > TEXT_TOK_SYMBOL || t[k].script >= TEXT_SCRIPT_COUNT)
                 return err_set(err, MILLE_EINVAL, "token %zu: bad kind or script", k);
             while (i < t[k].end) {
@@ -405,13 +409,18 @@ int text_pretok_verify(const char *s, size_t n, const text_token *t, size_t nt, 
             continue;
         }
         if (k < nt && t[k].start < i)
-            return err_set(err, MILLE_EINVAL, "token %zu starts at %u: out of order, overlapping "
-                           "or inside a character", k, t[k].start);
+            return err_set(err, MILLE_EINVAL,
+                           "token %zu starts at %u: out of order, overlapping "
+                           "or inside a character",
+                           k, t[k].start);
         if (!text_is_space(cp))
-            return err_set(err, MILLE_EINVAL, "non-space character at byte offset %zu is in no "
-                           "token", i);
+            return err_set(err, MILLE_EINVAL,
+                           "non-space character at byte offset %zu is in no "
+                           "token",
+                           i);
         i += (size_t)len;
     }
-    if (k != nt) return err_set(err, MILLE_EINVAL, "token %zu starts past the end (%u)", k, t[k].start);
+    if (k != nt)
+        return err_set(err, MILLE_EINVAL, "token %zu starts past the end (%u)", k, t[k].start);
     return MILLE_OK;
 }

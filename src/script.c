@@ -80,32 +80,58 @@ int text_script(int32_t cp)
     UScriptCode sc = uscript_getScript(cp, &st);
     if (U_FAILURE(st)) return TEXT_SCRIPT_COMMON;
     switch (sc) {
-    case USCRIPT_COMMON: return TEXT_SCRIPT_COMMON;
-    case USCRIPT_INHERITED: return TEXT_SCRIPT_INHERITED;
-    case USCRIPT_LATIN: return TEXT_SCRIPT_LATIN;
-    case USCRIPT_CYRILLIC: return TEXT_SCRIPT_CYRILLIC;
-    case USCRIPT_GREEK: return TEXT_SCRIPT_GREEK;
-    case USCRIPT_ARMENIAN: return TEXT_SCRIPT_ARMENIAN;
-    case USCRIPT_GEORGIAN: return TEXT_SCRIPT_GEORGIAN;
-    case USCRIPT_HEBREW: return TEXT_SCRIPT_HEBREW;
-    case USCRIPT_ARABIC: return TEXT_SCRIPT_ARABIC;
-    case USCRIPT_ETHIOPIC: return TEXT_SCRIPT_ETHIOPIC;
-    case USCRIPT_DEVANAGARI: return TEXT_SCRIPT_DEVANAGARI;
-    case USCRIPT_BENGALI: return TEXT_SCRIPT_BENGALI;
-    case USCRIPT_TAMIL: return TEXT_SCRIPT_TAMIL;
-    case USCRIPT_TELUGU: return TEXT_SCRIPT_TELUGU;
-    case USCRIPT_KANNADA: return TEXT_SCRIPT_KANNADA;
-    case USCRIPT_MALAYALAM: return TEXT_SCRIPT_MALAYALAM;
-    case USCRIPT_THAI: return TEXT_SCRIPT_THAI;
-    case USCRIPT_LAO: return TEXT_SCRIPT_LAO;
-    case USCRIPT_KHMER: return TEXT_SCRIPT_KHMER;
-    case USCRIPT_MYANMAR: return TEXT_SCRIPT_MYANMAR;
-    case USCRIPT_HAN: return TEXT_SCRIPT_HAN;
-    case USCRIPT_HIRAGANA: return TEXT_SCRIPT_HIRAGANA;
-    case USCRIPT_KATAKANA: return TEXT_SCRIPT_KATAKANA;
-    case USCRIPT_HANGUL: return TEXT_SCRIPT_HANGUL;
-    case USCRIPT_MONGOLIAN: return TEXT_SCRIPT_MONGOLIAN;
-    default: return TEXT_SCRIPT_OTHER;
+    case USCRIPT_COMMON:
+        return TEXT_SCRIPT_COMMON;
+    case USCRIPT_INHERITED:
+        return TEXT_SCRIPT_INHERITED;
+    case USCRIPT_LATIN:
+        return TEXT_SCRIPT_LATIN;
+    case USCRIPT_CYRILLIC:
+        return TEXT_SCRIPT_CYRILLIC;
+    case USCRIPT_GREEK:
+        return TEXT_SCRIPT_GREEK;
+    case USCRIPT_ARMENIAN:
+        return TEXT_SCRIPT_ARMENIAN;
+    case USCRIPT_GEORGIAN:
+        return TEXT_SCRIPT_GEORGIAN;
+    case USCRIPT_HEBREW:
+        return TEXT_SCRIPT_HEBREW;
+    case USCRIPT_ARABIC:
+        return TEXT_SCRIPT_ARABIC;
+    case USCRIPT_ETHIOPIC:
+        return TEXT_SCRIPT_ETHIOPIC;
+    case USCRIPT_DEVANAGARI:
+        return TEXT_SCRIPT_DEVANAGARI;
+    case USCRIPT_BENGALI:
+        return TEXT_SCRIPT_BENGALI;
+    case USCRIPT_TAMIL:
+        return TEXT_SCRIPT_TAMIL;
+    case USCRIPT_TELUGU:
+        return TEXT_SCRIPT_TELUGU;
+    case USCRIPT_KANNADA:
+        return TEXT_SCRIPT_KANNADA;
+    case USCRIPT_MALAYALAM:
+        return TEXT_SCRIPT_MALAYALAM;
+    case USCRIPT_THAI:
+        return TEXT_SCRIPT_THAI;
+    case USCRIPT_LAO:
+        return TEXT_SCRIPT_LAO;
+    case USCRIPT_KHMER:
+        return TEXT_SCRIPT_KHMER;
+    case USCRIPT_MYANMAR:
+        return TEXT_SCRIPT_MYANMAR;
+    case USCRIPT_HAN:
+        return TEXT_SCRIPT_HAN;
+    case USCRIPT_HIRAGANA:
+        return TEXT_SCRIPT_HIRAGANA;
+    case USCRIPT_KATAKANA:
+        return TEXT_SCRIPT_KATAKANA;
+    case USCRIPT_HANGUL:
+        return TEXT_SCRIPT_HANGUL;
+    case USCRIPT_MONGOLIAN:
+        return TEXT_SCRIPT_MONGOLIAN;
+    default:
+        return TEXT_SCRIPT_OTHER;
     }
 }
 

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* test_core.c - error table, string tables, PRNG and atomic writes. */
 #include <stdlib.h>
 #include <unistd.h>

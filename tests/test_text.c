@@ -40,8 +40,8 @@ static int same_as_ref(const char *s, size_t n)
     for (unsigned f = 0; f <= TEXT_NORM_ALL; f++) {
         int ra = text_normalize(s, n, f, &a, NULL), rr = text_normalize_ref(s, n, f, &r, NULL);
         if (ra != rr || a.len != r.len || (a.len && memcmp(a.s, r.s, a.len) != 0)) {
-            fprintf(stderr, "flags 0x%x: \"%.*s\" -> \"%s\" (%d) vs ref \"%s\" (%d)\n", f,
-                    (int)n, s, a.s ? a.s : "", ra, r.s ? r.s : "", rr);
+            fprintf(stderr, "flags 0x%x: \"%.*s\" -> \"%s\" (%d) vs ref \"%s\" (%d)\n", f, (int)n,
+                    s, a.s ? a.s : "", ra, r.s ? r.s : "", rr);
             ok = 0;
         }
         if (ra == 0) check_offsets(&a, n);
@@ -61,9 +61,13 @@ TEST(text_invalid_utf8)
         size_t n, off;
         const char *what;
     } cases[] = {
-        {"ab\xff" "cd", 5, 2, "0xff never appears"},
+        {"ab\xff"
+         "cd",
+         5, 2, "0xff never appears"},
         {"abc\xe2\x82", 5, 3, "truncated 3-byte sequence at the end"},
-        {"\xe2\x82" "abc", 5, 0, "truncated sequence followed by ASCII"},
+        {"\xe2\x82"
+         "abc",
+         5, 0, "truncated sequence followed by ASCII"},
         {"x\xc0\xaf", 3, 1, "overlong '/'"},
         {"xy\xe0\x80\xaf", 5, 2, "overlong 3-byte"},
         {"caf\xc3\xa9\xed\xa0\x80", 8, 5, "UTF-16 surrogate D800"},
@@ -133,7 +137,10 @@ TEST(text_norm_fullwidth)
 TEST(text_norm_casefold)
 {
     text_buf b = {0};
-    CHECK_INT(norm("Stra\xc3\x9f" "e", TEXT_NORM_DEFAULT, &b), 0); /* Straße */
+    CHECK_INT(norm("Stra\xc3\x9f"
+                   "e",
+                   TEXT_NORM_DEFAULT, &b),
+              0); /* Straße */
     CHECK_STR(b.s, "strasse");
     size_t a, e;
     text_buf_span(&b, 4, 6, &a, &e); /* "ss" <- "ß" at bytes 4..6 */
@@ -151,9 +158,9 @@ TEST(text_norm_casefold)
     CHECK_INT(b.src_end[2], 2);
     CHECK_INT(b.src[3], 2); /* "s" */
     /* Greek final sigma folds to σ; Cyrillic and Armenian fold. */
-    CHECK_INT(norm("\xce\x9f\xce\xb4\xce\xbf\xcf\x82 \xd0\x9c\xd0\x98\xd0\xa0", TEXT_NORM_DEFAULT,
-                   &b),
-              0); /* Οδος МИР */
+    CHECK_INT(
+        norm("\xce\x9f\xce\xb4\xce\xbf\xcf\x82 \xd0\x9c\xd0\x98\xd0\xa0", TEXT_NORM_DEFAULT, &b),
+        0); /* Οδος МИР */
     CHECK_STR(b.s, "\xce\xbf\xce\xb4\xce\xbf\xcf\x83 \xd0\xbc\xd0\xb8\xd1\x80");
     text_buf_free(&b);
 }
@@ -202,9 +209,15 @@ TEST(text_norm_composition_offsets)
     CHECK_INT(b.src[3], 3);
     CHECK_INT(b.src_end[3], 6);
     /* Ignorables: ZWSP and ZWNJ dropped only on request. */
-    CHECK_INT(norm("a\xe2\x80\x8b" "b", TEXT_NORM_DEFAULT, &b), 0);
+    CHECK_INT(norm("a\xe2\x80\x8b"
+                   "b",
+                   TEXT_NORM_DEFAULT, &b),
+              0);
     CHECK_INT(b.len, 5);
-    CHECK_INT(norm("a\xe2\x80\x8b" "b", TEXT_NORM_DEFAULT | TEXT_NORM_IGNORABLE, &b), 0);
+    CHECK_INT(norm("a\xe2\x80\x8b"
+                   "b",
+                   TEXT_NORM_DEFAULT | TEXT_NORM_IGNORABLE, &b),
+              0);
     CHECK_STR(b.s, "ab");
     CHECK_INT(b.src[1], 4);
     /* flags 0 copies; unknown bits are refused; the empty string is fine. */
@@ -230,9 +243,11 @@ TEST(text_norm_matches_reference)
         "e\xcc\x81\xcc\xa3 o\xcc\x88\xcc\x84 \xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab",
         "\xef\xbd\xb6\xef\xbe\x9e\xef\xbd\xb7\xef\xbe\x9f \xe3\x8d\xbf \xe3\x88\xb1",
         "\xc4\xb0\xc4\xb1\xc7\x85\xe1\xba\x9e\xef\xac\x81\xef\xac\x86 \xe2\x84\xab",
-        "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd \xf0\x9f\x87\xaf\xf0\x9f\x87\xb5 \xe2\x9d\xa4\xef\xb8\x8f",
+        "\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd \xf0\x9f\x87\xaf\xf0\x9f\x87\xb5 "
+        "\xe2\x9d\xa4\xef\xb8\x8f",
         "\xcc\x81\xcc\x81 leading marks, \r\n CRLF and \xc2\xa0 NBSP",
-        "\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa4\xb7 \xe0\xaa\x95\xe0\xab\x8d \xe0\xb8\x81\xe0\xb9\x8d\xe0\xb8\xb2",
+        "\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa4\xb7 \xe0\xaa\x95\xe0\xab\x8d "
+        "\xe0\xb8\x81\xe0\xb9\x8d\xe0\xb8\xb2",
         /* found by the fuzzer: compatibility jamo U+3161 decomposes to a V jamo that composes
          * with the L before it, across what would be a grapheme cluster boundary */
         "\xe1\x84\x92\xe3\x85\xa1\xe1\x86\xab",
@@ -264,34 +279,34 @@ TEST(text_scripts)
         int32_t cp;
         int script;
     } cases[] = {
-        {'a', TEXT_SCRIPT_LATIN},       {'Z', TEXT_SCRIPT_LATIN},
-        {'7', TEXT_SCRIPT_COMMON},      {' ', TEXT_SCRIPT_COMMON},
-        {0x00E9, TEXT_SCRIPT_LATIN},    {0x1EA1, TEXT_SCRIPT_LATIN},   /* é ạ */
-        {0xFF21, TEXT_SCRIPT_LATIN},    {0x0301, TEXT_SCRIPT_INHERITED}, /* Ａ, acute */
-        {0x0436, TEXT_SCRIPT_CYRILLIC}, {0x04E9, TEXT_SCRIPT_CYRILLIC}, /* ж ө (mn) */
-        {0x03C9, TEXT_SCRIPT_GREEK},    {0x0561, TEXT_SCRIPT_ARMENIAN},
-        {0x10D0, TEXT_SCRIPT_GEORGIAN}, {0x05D0, TEXT_SCRIPT_HEBREW},
-        {0x0628, TEXT_SCRIPT_ARABIC},   {0x06CC, TEXT_SCRIPT_ARABIC},  /* ب ی (fa) */
-        {0x06D2, TEXT_SCRIPT_ARABIC},   {0x1200, TEXT_SCRIPT_ETHIOPIC}, /* ے (ur), ሀ */
+        {'a', TEXT_SCRIPT_LATIN},         {'Z', TEXT_SCRIPT_LATIN},
+        {'7', TEXT_SCRIPT_COMMON},        {' ', TEXT_SCRIPT_COMMON},
+        {0x00E9, TEXT_SCRIPT_LATIN},      {0x1EA1, TEXT_SCRIPT_LATIN},     /* é ạ */
+        {0xFF21, TEXT_SCRIPT_LATIN},      {0x0301, TEXT_SCRIPT_INHERITED}, /* Ａ, acute */
+        {0x0436, TEXT_SCRIPT_CYRILLIC},   {0x04E9, TEXT_SCRIPT_CYRILLIC},  /* ж ө (mn) */
+        {0x03C9, TEXT_SCRIPT_GREEK},      {0x0561, TEXT_SCRIPT_ARMENIAN},
+        {0x10D0, TEXT_SCRIPT_GEORGIAN},   {0x05D0, TEXT_SCRIPT_HEBREW},
+        {0x0628, TEXT_SCRIPT_ARABIC},     {0x06CC, TEXT_SCRIPT_ARABIC},   /* ب ی (fa) */
+        {0x06D2, TEXT_SCRIPT_ARABIC},     {0x1200, TEXT_SCRIPT_ETHIOPIC}, /* ے (ur), ሀ */
         {0x0915, TEXT_SCRIPT_DEVANAGARI}, {0x0995, TEXT_SCRIPT_BENGALI},
-        {0x0B95, TEXT_SCRIPT_TAMIL},    {0x0C15, TEXT_SCRIPT_TELUGU},
-        {0x0C95, TEXT_SCRIPT_KANNADA},  {0x0D15, TEXT_SCRIPT_MALAYALAM},
-        {0x0E01, TEXT_SCRIPT_THAI},     {0x0E81, TEXT_SCRIPT_LAO},
-        {0x1780, TEXT_SCRIPT_KHMER},    {0x1000, TEXT_SCRIPT_MYANMAR},
-        {0x4E2D, TEXT_SCRIPT_HAN},      {0x20000, TEXT_SCRIPT_HAN},    /* 中, ext. B */
-        {0x3042, TEXT_SCRIPT_HIRAGANA}, {0x30A2, TEXT_SCRIPT_KATAKANA},
-        {0xFF76, TEXT_SCRIPT_KATAKANA}, {0xAC00, TEXT_SCRIPT_HANGUL},  /* ｶ, 가 */
-        {0x1820, TEXT_SCRIPT_MONGOLIAN}, {0x0D85, TEXT_SCRIPT_OTHER},  /* Sinhala */
-        {0x30FC, TEXT_SCRIPT_COMMON},   {0x3001, TEXT_SCRIPT_COMMON},  /* ー 、 */
-        {0x200C, TEXT_SCRIPT_INHERITED}, {0x0964, TEXT_SCRIPT_COMMON}, /* ZWNJ, danda */
-        {0x1F600, TEXT_SCRIPT_COMMON},  {0xD800, TEXT_SCRIPT_COMMON},  /* emoji, surrogate */
-        {-1, TEXT_SCRIPT_COMMON},       {0x110000, TEXT_SCRIPT_COMMON},
+        {0x0B95, TEXT_SCRIPT_TAMIL},      {0x0C15, TEXT_SCRIPT_TELUGU},
+        {0x0C95, TEXT_SCRIPT_KANNADA},    {0x0D15, TEXT_SCRIPT_MALAYALAM},
+        {0x0E01, TEXT_SCRIPT_THAI},       {0x0E81, TEXT_SCRIPT_LAO},
+        {0x1780, TEXT_SCRIPT_KHMER},      {0x1000, TEXT_SCRIPT_MYANMAR},
+        {0x4E2D, TEXT_SCRIPT_HAN},        {0x20000, TEXT_SCRIPT_HAN}, /* 中, ext. B */
+        {0x3042, TEXT_SCRIPT_HIRAGANA},   {0x30A2, TEXT_SCRIPT_KATAKANA},
+        {0xFF76, TEXT_SCRIPT_KATAKANA},   {0xAC00, TEXT_SCRIPT_HANGUL}, /* ｶ, 가 */
+        {0x1820, TEXT_SCRIPT_MONGOLIAN},  {0x0D85, TEXT_SCRIPT_OTHER},  /* Sinhala */
+        {0x30FC, TEXT_SCRIPT_COMMON},     {0x3001, TEXT_SCRIPT_COMMON}, /* ー 、 */
+        {0x200C, TEXT_SCRIPT_INHERITED},  {0x0964, TEXT_SCRIPT_COMMON}, /* ZWNJ, danda */
+        {0x1F600, TEXT_SCRIPT_COMMON},    {0xD800, TEXT_SCRIPT_COMMON}, /* emoji, surrogate */
+        {-1, TEXT_SCRIPT_COMMON},         {0x110000, TEXT_SCRIPT_COMMON},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int got = text_script(cases[c].cp);
         if (got != cases[c].script)
-            fprintf(stderr, "U+%04X: %s, want %s\n", (unsigned)cases[c].cp,
-                    text_script_name(got), text_script_name(cases[c].script));
+            fprintf(stderr, "U+%04X: %s, want %s\n", (unsigned)cases[c].cp, text_script_name(got),
+                    text_script_name(cases[c].script));
         CHECK_INT(got, cases[c].script);
     }
     CHECK_STR(text_script_name(TEXT_SCRIPT_HAN), "han");
@@ -377,7 +392,8 @@ TEST(text_pretok_cases)
         /* Chinese with Latin and a full-width comma: 播放Taylor，谢谢 */
         {"\xe6\x92\xad\xe6\x94\xbeTaylor\xef\xbc\x8c\xe8\xb0\xa2\xe8\xb0\xa2",
          "\xe6\x92\xad\xe6\x94\xbe|Taylor|\xef\xbc\x8c|\xe8\xb0\xa2\xe8\xb0\xa2", "wwpw"},
-        /* Khmer words separated by ZWSP: ខ្ញុំ​ចង់​ទៅ, the ZWSPs stay with the word before */
+        /* Khmer words separated by ZWSP: ខ្ញុំ​ចង់​ទៅ, the ZWSPs stay with the word before
+         */
         {"\xe1\x9e\x81\xe1\x9f\x92\xe1\x9e\x89\xe1\x9e\xbb\xe1\x9f\x86\xe2\x80\x8b\xe1\x9e\x85"
          "\xe1\x9e\x84\xe1\x9f\x8b\xe2\x80\x8b\xe1\x9e\x91\xe1\x9f\x85",
          "\xe1\x9e\x81\xe1\x9f\x92\xe1\x9e\x89\xe1\x9e\xbb\xe1\x9f\x86\xe2\x80\x8b|\xe1\x9e\x85"

@@ -13,12 +13,12 @@
 
 #include "text.h"
 
-#define FUZZ_ASSERT(c)                                                                   \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "fuzz_utf8: %s failed at %s:%d\n", #c, __FILE__, __LINE__);  \
-            abort();                                                                     \
-        }                                                                                \
+#define FUZZ_ASSERT(c)                                                                             \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "fuzz_utf8: %s failed at %s:%d\n", #c, __FILE__, __LINE__);            \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* Kept across inputs, as a real caller would: this also exercises buffer reuse. */

@@ -1,0 +1,208 @@
+/*
+ * cmd_train.c - `mille train --data PATH [--locales L] --out MODEL [options]`: train a joint
+ * intent + slot model on MASSIVE-format data, select it on the dev partition, save it.
+ * Settings go to stderr at start; a live progress line (percent, loss, dev exact match,
+ * utterances/s, ETA) to stderr; a JSON summary line to stdout at the end.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "train.h"
+
+static void usage(FILE *f, const train_params *d)
+{
+    fprintf(
+        f,
+        "usage: mille train --data PATH --out MODEL [options]\n\n"
+        "Trains one model for all locales in PATH (or --locales), selects it by dev exact "
+        "match.\n\n"
+        "  --data PATH          MASSIVE data: .jsonl(.gz) file, directory, or release .tar.gz\n"
+        "  --out MODEL          model file to write (atomically)\n"
+        "  --locales L1,L2      locales to train on (default: all in PATH)\n"
+        "  --epochs N           maximum epochs (default %d)\n"
+        "  --batch N            utterances per step (default %d)\n"
+        "  --lr X               AdamW learning rate of the dense layers (default %g)\n"
+        "  --emb-lr X           learning rate of the embedding rows (default %g)\n"
+        "  --weight-decay X     AdamW decoupled weight decay (default %g)\n"
+        "  --dim N              embedding width (default %u)\n"
+        "  --hidden N           hidden width (default %u)\n"
+        "  --buckets N          hashed feature rows (default %u)\n"
+        "  --minn N --maxn N    character n-gram lengths (default %u..%u)\n"
+        "  --threads N          worker threads; results do not depend on it (default %d)\n"
+        "  --seed N             random seed (default %llu)\n"
+        "  --time-budget SEC    stop after SEC seconds, keeping the best model (default none)\n"
+        "  --patience N         dev evaluations without improvement before stopping (default %d)\n"
+        "  --evals-per-epoch N  dev evaluations per epoch (default %d)\n"
+        "  --max-train N        use only the first N training utterances (default all)\n"
+        "  --checkpoint PATH    checkpoint file (default MODEL.ckpt)\n"
+        "  --resume             continue exactly from the checkpoint\n"
+        "  --f32                store the embedding in float32 (default float16)\n"
+        "  --strict             stop at the first malformed record\n"
+        "  --quiet              no progress line\n",
+        d->epochs, d->batch, (double)d->lr, (double)d->emb_lr, (double)d->weight_decay, d->cfg.dim,
+        d->cfg.hidden, d->cfg.buckets, d->cfg.minn, d->cfg.maxn, d->threads,
+        (unsigned long long)d->seed, d->patience, d->evals_per_epoch);
+}
+
+typedef struct ui {
+    int tty, quiet;
+    size_t skipped;
+} ui;
+
+static void fmt_time(char *buf, size_t n, double s)
+{
+    if (s < 0) s = 0;
+    int h = (int)(s / 3600), mi = (int)(s / 60) % 60, se = (int)s % 60;
+    if (h)
+        snprintf(buf, n, "%dh%02dm", h, mi);
+    else
+        snprintf(buf, n, "%dm%02ds", mi, se);
+}
+
+static void on_progress(void *ud, const train_progress *p)
+{
+    ui *u = ud;
+    if (u->quiet) return;
+    char eta[32], el[32], dev[32] = "  -  ";
+    fmt_time(eta, sizeof eta, p->eta_s);
+    fmt_time(el, sizeof el, p->elapsed_s);
+    if (p->dev_em >= 0) snprintf(dev, sizeof dev, "%5.2f", p->dev_em);
+    double pct = p->total_steps ? 100.0 * (double)p->step / (double)p->total_steps : 0;
+    if (p->evaluated) {
+        fprintf(stderr,
+                "%sstep %llu epoch %d: dev exact %.2f intent %.2f slot F1 %.2f (best %.2f) [%s]\n",
+                u->tty ? "\r\033[K" : "", (unsigned long long)p->step, p->epoch, p->dev.exact_match,
+                p->dev.intent_accuracy, p->dev.slot_f1, p->best_dev_em, el);
+        return;
+    }
+    if (!u->tty) return; /* a live line only on a terminal; evaluations are logged always */
+    fprintf(stderr, "\r\033[K%5.1f%% epoch %d/%d  loss %.3f  dev EM %s  %.0f utt/s  ETA %s", pct,
+            p->epoch, p->epochs, p->loss, dev, p->utt_per_s, eta);
+    fflush(stderr);
+}
+
+static void on_skip(void *ud, const mille_error *e)
+{
+    ui *u = ud;
+    if (u->skipped++ < 10) fprintf(stderr, "mille train: skipped: %s\n", e->msg);
+}
+
+/* Parse an integer option into *out; returns 0 or prints an error. */
+static int opt_long(const char *name, const char *v, long lo, long hi, long *out)
+{
+    if (parse_long(v, lo, hi, out) == 0) return 0;
+    fprintf(stderr, "mille train: %s must be an integer in %ld..%ld, got '%s'\n", name, lo, hi, v);
+    return -1;
+}
+
+static int opt_double(const char *name, const char *v, double lo, double hi, double *out)
+{
+    if (parse_double(v, out) == 0 && *out >= lo && *out <= hi) return 0;
+    fprintf(stderr, "mille train: %s must be a number in %g..%g, got '%s'\n", name, lo, hi, v);
+    return -1;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_params p = train_default_params();
+    ui u = {isatty(2), 0, 0};
+    int strict = 0, bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        const char *v;
+        long l;
+        double d;
+        if (cli_is_help(argv[i])) {
+            usage(stdout, &p);
+            return CLI_OK;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--data", &bad))) {
+            p.data = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--out", &bad))) {
+            p.out = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
+            p.locales = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--checkpoint", &bad))) {
+            p.checkpoint = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--epochs", &bad))) {
+            bad = opt_long("--epochs", v, 1, 1000, &l) || (p.epochs = (int)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--batch", &bad))) {
+            bad = opt_long("--batch", v, 1, 65536, &l) || (p.batch = (int)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &bad))) {
+            bad = opt_long("--threads", v, 1, 64, &l) || (p.threads = (int)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--seed", &bad))) {
+            bad = opt_long("--seed", v, 0, 2147483647L, &l) || (p.seed = (uint64_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--dim", &bad))) {
+            bad = opt_long("--dim", v, 1, 4096, &l) || (p.cfg.dim = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--hidden", &bad))) {
+            bad = opt_long("--hidden", v, 1, 4096, &l) || (p.cfg.hidden = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--buckets", &bad))) {
+            bad = opt_long("--buckets", v, 1, 1L << 26, &l) || (p.cfg.buckets = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--minn", &bad))) {
+            bad = opt_long("--minn", v, 1, 16, &l) || (p.cfg.minn = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--maxn", &bad))) {
+            bad = opt_long("--maxn", v, 1, 16, &l) || (p.cfg.maxn = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--patience", &bad))) {
+            bad = opt_long("--patience", v, 1, 1000, &l) || (p.patience = (int)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--evals-per-epoch", &bad))) {
+            bad = opt_long("--evals-per-epoch", v, 1, 1000, &l) || (p.evals_per_epoch = (int)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--max-train", &bad))) {
+            bad = opt_long("--max-train", v, 1, 2147483647L, &l) || (p.max_train = (size_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--lr", &bad))) {
+            bad = opt_double("--lr", v, 1e-7, 10, &d) || (p.lr = (float)d, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--emb-lr", &bad))) {
+            bad = opt_double("--emb-lr", v, 1e-7, 10, &d) || (p.emb_lr = (float)d, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--weight-decay", &bad))) {
+            bad = opt_double("--weight-decay", v, 0, 1, &d) || (p.weight_decay = (float)d, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--time-budget", &bad))) {
+            bad = opt_double("--time-budget", v, 1, 1e7, &d) || (p.time_budget = d, 0);
+        } else if (strcmp(argv[i], "--resume") == 0) {
+            p.resume = 1;
+        } else if (strcmp(argv[i], "--f32") == 0) {
+            p.half = 0;
+        } else if (strcmp(argv[i], "--strict") == 0) {
+            strict = 1;
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            u.quiet = 1;
+        } else if (!bad) {
+            fprintf(stderr, "mille train: unknown option '%s' (see --help)\n", argv[i]);
+            bad = 1;
+        }
+    }
+    if (bad) return CLI_USAGE;
+    if (!p.data || !p.out) {
+        fprintf(stderr, "mille train: --data and --out are required (see --help)\n");
+        return CLI_USAGE;
+    }
+    if (p.cfg.maxn < p.cfg.minn) {
+        fprintf(stderr, "mille train: --maxn must be >= --minn\n");
+        return CLI_USAGE;
+    }
+    (void)strict; /* strict loading: TODO when data_opts is exposed through train_params */
+    p.progress = on_progress;
+    p.on_skip = on_skip;
+    p.ud = &u;
+    if (!u.quiet)
+        fprintf(
+            stderr,
+            "mille train: data=%s locales=%s out=%s epochs=%d batch=%d lr=%g emb_lr=%g wd=%g "
+            "dim=%u hidden=%u buckets=%u ngrams=%u..%u threads=%d seed=%llu time_budget=%gs%s\n",
+            p.data, p.locales ? p.locales : "all", p.out, p.epochs, p.batch, (double)p.lr,
+            (double)p.emb_lr, (double)p.weight_decay, p.cfg.dim, p.cfg.hidden, p.cfg.buckets,
+            p.cfg.minn, p.cfg.maxn, p.threads, (unsigned long long)p.seed, p.time_budget,
+            p.resume ? " (resuming)" : "");
+    mille_error err;
+    eval_metrics best;
+    int rc = train_run(&p, NULL, &best, &err);
+    if (u.tty && !u.quiet) fprintf(stderr, "\r\033[K");
+    if (u.skipped) fprintf(stderr, "mille train: %zu malformed records skipped\n", u.skipped);
+    if (rc) {
+        fprintf(stderr, "mille train: %s: %s\n", mille_strerror(rc), err.msg);
+        return CLI_ERR;
+    }
+    printf("{\"model\": \"%s\", \"dev\": {\"exact_match\": %.2f, \"intent_accuracy\": %.2f, "
+           "\"slot_f1\": %.2f, \"locales\": %zu, \"n\": %llu}}\n",
+           p.out, best.exact_match, best.intent_accuracy, best.slot_f1, best.n_locales,
+           (unsigned long long)best.n);
+    return CLI_OK;
+}
