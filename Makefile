@@ -78,7 +78,7 @@ fuzz:
 	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 	    build/fuzz/corpus_$$t tests/fuzz/corpus/$$t 2>build/fuzz/fuzz_$$t.log \
 	    || { tail -50 build/fuzz/fuzz_$$t.log; exit 1; }; \
-	  grep -E '^#[0-9]+ *DONE' build/fuzz/fuzz_$$t.log || tail -2 build/fuzz/fuzz_$$t.log; \
+	  grep -E '^Done [0-9]+ runs' build/fuzz/fuzz_$$t.log || tail -2 build/fuzz/fuzz_$$t.log; \
 	done
 
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/%,$(wildcard bench/bench_*.c))

@@ -187,7 +187,8 @@ int cmd_eval(int argc, char **argv)
     go.on_skip = on_skip;
     data_opts po = go;
     po.mode = DATA_PRED;
-    po.partitions = NULL; /* predictions need not carry a partition */
+    /* predictions need not carry a partition; those that do (mille predict copies it) and
+     * name another one are left out silently */
 
     if (data_load(&gold, paths[0], &go, &err) < 0 || data_load(&pred, paths[1], &po, &err) < 0) {
         fprintf(stderr, "mille eval: %s\n", err.msg);

@@ -36,8 +36,8 @@ typedef struct out_ctx {
 } out_ctx;
 
 /* Parse one utterance and print its JSON line; id/locale may be NULL. */
-static void emit(out_ctx *o, const char *id, const char *locale, const char *utt, size_t len,
-                 const char *where)
+static void emit(out_ctx *o, const char *id, const char *locale, const char *partition,
+                 const char *utt, size_t len, const char *where)
 {
     mille_result r;
     mille_error err;
@@ -49,6 +49,7 @@ static void emit(out_ctx *o, const char *id, const char *locale, const char *utt
     json_t *j = json_object();
     if (id) json_object_set_new(j, "id", json_string(id));
     if (locale) json_object_set_new(j, "locale", json_string(locale));
+    if (partition && *partition) json_object_set_new(j, "partition", json_string(partition));
     json_object_set_new(j, "utt", json_stringn(utt, len));
     json_object_set_new(j, "intent", json_string(r.intent));
     json_object_set_new(j, "scenario", json_string(r.scenario));
@@ -115,7 +116,7 @@ static int predict_text(out_ctx *o, const char *path, const char *locale)
         while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = '\0';
         if (len == 0) continue;
         snprintf(where, sizeof where, "%s:%lu", strcmp(path, "-") ? path : "<stdin>", line);
-        emit(o, NULL, locale, buf, len, where);
+        emit(o, NULL, locale, NULL, buf, len, where);
     }
     gzclose(gz);
     return CLI_OK;
@@ -179,7 +180,8 @@ int cmd_predict(int argc, char **argv)
             const data_record *r = &ds.recs[i];
             const char *loc = strtab_str(&ds.locales, r->locale);
             snprintf(where, sizeof where, "%s:%u", strtab_str(&ds.srcs, r->src), r->line);
-            emit(&o, data_str(&ds, r->id), *loc ? loc : locale, data_str(&ds, r->utt), r->utt_len,
+            emit(&o, data_str(&ds, r->id), *loc ? loc : locale,
+                 strtab_str(&ds.partitions, r->partition), data_str(&ds, r->utt), r->utt_len,
                  where);
         }
         data_free(&ds);

@@ -28,8 +28,13 @@ static void usage(FILE *f, const train_params *d)
         "  --weight-decay X     AdamW decoupled weight decay (default %g)\n"
         "  --dim N              embedding width (default %u)\n"
         "  --hidden N           hidden width (default %u)\n"
+        "  --layers N           convolution layers, 2..6 (default %u)\n"
         "  --buckets N          hashed feature rows (default %u)\n"
         "  --minn N --maxn N    character n-gram lengths (default %u..%u)\n"
+        "  --bigrams 0|1        hashed bigrams of neighbouring words as features (default %u)\n"
+        "  --subwords 0|1       pre-tokens (dictionary words in th/km/my/ja/zh) as features\n"
+        "                       (default %u)\n"
+        "  --dropout X          dropout rate on word vectors and encoder outputs (default %g)\n"
         "  --threads N          worker threads; results do not depend on it (default %d)\n"
         "  --seed N             random seed (default %llu)\n"
         "  --time-budget SEC    stop after SEC seconds, keeping the best model (default none)\n"
@@ -42,8 +47,9 @@ static void usage(FILE *f, const train_params *d)
         "  --strict             stop at the first malformed record\n"
         "  --quiet              no progress line\n",
         d->epochs, d->batch, (double)d->lr, (double)d->emb_lr, (double)d->weight_decay, d->cfg.dim,
-        d->cfg.hidden, d->cfg.buckets, d->cfg.minn, d->cfg.maxn, d->threads,
-        (unsigned long long)d->seed, d->patience, d->evals_per_epoch);
+        d->cfg.hidden, d->cfg.layers, d->cfg.buckets, d->cfg.minn, d->cfg.maxn, d->cfg.bigrams,
+        d->cfg.subwords, (double)d->dropout, d->threads, (unsigned long long)d->seed, d->patience,
+        d->evals_per_epoch);
 }
 
 typedef struct ui {
@@ -136,12 +142,20 @@ int cmd_train(int argc, char **argv)
             bad = opt_long("--dim", v, 1, 4096, &l) || (p.cfg.dim = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--hidden", &bad))) {
             bad = opt_long("--hidden", v, 1, 4096, &l) || (p.cfg.hidden = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--layers", &bad))) {
+            bad = opt_long("--layers", v, 2, 6, &l) || (p.cfg.layers = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--buckets", &bad))) {
             bad = opt_long("--buckets", v, 1, 1L << 26, &l) || (p.cfg.buckets = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--minn", &bad))) {
             bad = opt_long("--minn", v, 1, 16, &l) || (p.cfg.minn = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--maxn", &bad))) {
             bad = opt_long("--maxn", v, 1, 16, &l) || (p.cfg.maxn = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--bigrams", &bad))) {
+            bad = opt_long("--bigrams", v, 0, 1, &l) || (p.cfg.bigrams = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--subwords", &bad))) {
+            bad = opt_long("--subwords", v, 0, 1, &l) || (p.cfg.subwords = (uint32_t)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--dropout", &bad))) {
+            bad = opt_double("--dropout", v, 0, 0.9, &d) || (p.dropout = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--patience", &bad))) {
             bad = opt_long("--patience", v, 1, 1000, &l) || (p.patience = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--evals-per-epoch", &bad))) {
@@ -178,19 +192,21 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mille train: --maxn must be >= --minn\n");
         return CLI_USAGE;
     }
-    (void)strict; /* strict loading: TODO when data_opts is exposed through train_params */
+    p.strict = strict;
     p.progress = on_progress;
     p.on_skip = on_skip;
     p.ud = &u;
     if (!u.quiet)
-        fprintf(
-            stderr,
-            "mille train: data=%s locales=%s out=%s epochs=%d batch=%d lr=%g emb_lr=%g wd=%g "
-            "dim=%u hidden=%u buckets=%u ngrams=%u..%u threads=%d seed=%llu time_budget=%gs%s\n",
-            p.data, p.locales ? p.locales : "all", p.out, p.epochs, p.batch, (double)p.lr,
-            (double)p.emb_lr, (double)p.weight_decay, p.cfg.dim, p.cfg.hidden, p.cfg.buckets,
-            p.cfg.minn, p.cfg.maxn, p.threads, (unsigned long long)p.seed, p.time_budget,
-            p.resume ? " (resuming)" : "");
+        fprintf(stderr,
+                "mille train: data=%s locales=%s out=%s epochs=%d batch=%d lr=%g emb_lr=%g wd=%g "
+                "dim=%u hidden=%u layers=%u buckets=%u ngrams=%u..%u bigrams=%u subwords=%u "
+                "dropout=%g threads=%d "
+                "seed=%llu time_budget=%gs%s\n",
+                p.data, p.locales ? p.locales : "all", p.out, p.epochs, p.batch, (double)p.lr,
+                (double)p.emb_lr, (double)p.weight_decay, p.cfg.dim, p.cfg.hidden, p.cfg.layers,
+                p.cfg.buckets, p.cfg.minn, p.cfg.maxn, p.cfg.bigrams, p.cfg.subwords,
+                (double)p.dropout, p.threads, (unsigned long long)p.seed, p.time_budget,
+                p.resume ? " (resuming)" : "");
     mille_error err;
     eval_metrics best;
     int rc = train_run(&p, NULL, &best, &err);

@@ -26,7 +26,7 @@ struct mille_session {
     const mille_model *mm;
     batch b;
     model_ws ws;
-    text_buf nb;
+    feat_scratch fsc;
     annot_scratch sc;
     annot_word *words;
     size_t cap_words;
@@ -81,7 +81,7 @@ MILLE_API void mille_session_free(mille_session *s)
     if (!s) return;
     batch_free(&s->b);
     model_ws_free(&s->ws);
-    text_buf_free(&s->nb);
+    feat_scratch_free(&s->fsc);
     annot_scratch_free(&s->sc);
     free(s->words);
     free(s->feats);
@@ -175,17 +175,9 @@ MILLE_API int mille_parse(mille_session *s, const char *text, size_t len, const 
     if (vec_reserve((void **)&s->foff, &s->cap_foff, (size_t)nw + 1, sizeof *s->foff) ||
         vec_reserve((void **)&s->tags, &s->cap_tags, (size_t)nw, sizeof *s->tags))
         return err_set(err, MILLE_ENOMEM, "out of memory");
-    s->foff[0] = 0;
-    for (int i = 0; i < nw; i++) {
-        if (vec_reserve((void **)&s->feats, &s->cap_feats, nf + MODEL_MAX_FEATS, sizeof *s->feats))
-            return err_set(err, MILLE_ENOMEM, "out of memory");
-        const annot_word *w = &s->words[i];
-        int k = model_word_features(&m->cfg, text + w->start, w->end - w->start, &s->nb,
-                                    s->feats + nf, MODEL_MAX_FEATS, err);
-        if (k < 0) return k;
-        nf += (size_t)k;
-        s->foff[i + 1] = (uint32_t)nf;
-    }
+    int rc = model_utt_features(&m->cfg, text, s->words, sizeof *s->words, (size_t)nw, &s->fsc,
+                                &s->feats, &nf, &s->cap_feats, s->foff, err);
+    if (rc) return rc;
     batch_clear(&s->b);
     if (batch_add(&s->b, s->feats, s->foff, (size_t)nw, 0, NULL) || model_forward(m, &s->b, &s->ws))
         return err_set(err, MILLE_ENOMEM, "out of memory");

@@ -101,8 +101,10 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
         (rc = get_field(obj, "utt", gold || text, &utt, err)) ||
         (rc = get_field(obj, "annot_utt", !text, &annot, err)))
         goto out;
-    if (!list_has(o->locales, locale.s, locale.n) ||
-        !list_has(o->partitions, partition.s, partition.n))
+    /* a prediction without a partition field passes the partition filter */
+    int part_ok = list_has(o->partitions, partition.s, partition.n) ||
+                  (o->mode == DATA_PRED && partition.n == 0);
+    if (!list_has(o->locales, locale.s, locale.n) || !part_ok)
         goto out; /* filtered out: rc stays 0 */
 
     int have_utt = utt.n > 0;

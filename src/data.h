@@ -104,7 +104,8 @@ enum {
 typedef struct data_opts {
     int mode;               /* DATA_GOLD, DATA_PRED or DATA_TEXT                            */
     const char *locales;    /* comma-separated list to keep, NULL = all                     */
-    const char *partitions; /* comma-separated list to keep (train,dev,test), NULL = all    */
+    const char *partitions; /* comma-separated list to keep (train,dev,test), NULL = all;
+                               DATA_PRED records without a partition always pass          */
     int strict;             /* 1: the first malformed record is fatal; 0: report and skip   */
     /* Called for each skipped record (file, line and reason in e->msg); may be NULL. */
     void (*on_skip)(void *ud, const mille_error *e);

@@ -23,25 +23,38 @@
 
 model_config model_default_config(void)
 {
-    model_config c = {1u << 18, 48, 192, 0, 0, 3, 5, TEXT_NORM_DEFAULT};
+    model_config c = {1u << 18, 48, 192, 0, 0, 3, 5, TEXT_NORM_DEFAULT, 0, 2, 1};
     return c;
 }
 
-size_t model_layout(const model_config *c, tensor_info t[T_COUNT])
+size_t model_layout(const model_config *c, tensor_info *t, int *n_tensors)
 {
     size_t B = c->buckets, D = c->dim, H = c->hidden, I = c->n_intents, S = c->n_slots;
+    static const char *const conv_names[MODEL_MAX_LAYERS + 1][2] = {{"", ""},
+                                                                    {"", ""},
+                                                                    {"", ""},
+                                                                    {"conv3.w", "conv3.b"},
+                                                                    {"conv4.w", "conv4.b"},
+                                                                    {"conv5.w", "conv5.b"},
+                                                                    {"conv6.w", "conv6.b"}};
     const tensor_info shapes[T_COUNT] = {
         {"emb", B, D, 0},         {"conv1.w", H, 3 * D, 0},  {"conv1.b", H, 1, 0},
         {"conv2.w", H, 4 * H, 0}, {"conv2.b", H, 1, 0},      {"slot.w", S, H, 0},
         {"slot.b", S, 1, 0},      {"crf.trans", S, S, 0},    {"crf.start", S, 1, 0},
         {"crf.end", S, 1, 0},     {"intent.w", I, 2 * H, 0}, {"intent.b", I, 1, 0},
     };
+    int n = T_COUNT;
+    for (int i = 0; i < T_COUNT; i++) t[i] = shapes[i];
+    for (int l = 3; l <= (int)c->layers && l <= MODEL_MAX_LAYERS; l++) {
+        t[n++] = (tensor_info){conv_names[l][0], H, 4 * H, 0};
+        t[n++] = (tensor_info){conv_names[l][1], H, 1, 0};
+    }
     size_t off = 0;
-    for (int i = 0; i < T_COUNT; i++) {
-        t[i] = shapes[i];
+    for (int i = 0; i < n; i++) {
         t[i].off = off;
         off += t[i].rows * t[i].cols;
     }
+    *n_tensors = n;
     return off;
 }
 
@@ -51,9 +64,10 @@ int model_new(model *m, const model_config *cfg, mille_error *err)
     m->cfg = *cfg;
     if (!cfg->buckets || !cfg->dim || !cfg->hidden || !cfg->n_intents || !cfg->n_slots ||
         cfg->buckets > (1u << 26) || cfg->dim > 4096 || cfg->hidden > 4096 || cfg->n_slots > 512 ||
-        cfg->n_intents > 65536 || cfg->minn < 1 || cfg->maxn < cfg->minn || cfg->maxn > 16)
+        cfg->n_intents > 65536 || cfg->minn < 1 || cfg->maxn < cfg->minn || cfg->maxn > 16 ||
+        cfg->layers < 2 || cfg->layers > MODEL_MAX_LAYERS)
         return err_set(err, MILLE_EINVAL, "model: configuration out of range");
-    m->n_params = model_layout(cfg, m->t);
+    m->n_params = model_layout(cfg, m->t, &m->n_tensors);
     m->p = calloc(m->n_params, sizeof *m->p);
     m->intent_scenario = calloc(cfg->n_intents, sizeof *m->intent_scenario);
     if (!m->p || !m->intent_scenario) {
@@ -61,7 +75,7 @@ int model_new(model *m, const model_config *cfg, mille_error *err)
         return err_set(err, MILLE_ENOMEM, "model: out of memory for %zu parameters", m->n_params);
     }
     m->owns_p = 1;
-    for (int i = 0; i < T_COUNT; i++) m->w[i] = m->p + m->t[i].off;
+    for (int i = 0; i < m->n_tensors; i++) m->w[i] = m->p + m->t[i].off;
     return MILLE_OK;
 }
 
@@ -78,11 +92,14 @@ void model_init_params(model *m, uint64_t seed)
     memset(m->p, 0, m->n_params * sizeof *m->p);
     uniform(&r, model_tensor(m, T_EMB), m->t[T_EMB].rows * m->t[T_EMB].cols, 0.5);
     /* He-uniform for the ReLU layers, Glorot-uniform for the output layers */
-    const int he[] = {T_W1, T_W2}, gl[] = {T_WS, T_WI};
+    const int gl[] = {T_WS, T_WI};
+    for (int l = 1; l <= (int)m->cfg.layers; l++) {
+        int id = l == 1 ? T_W1 : T_WL(l);
+        const tensor_info *t = &m->t[id];
+        uniform(&r, model_tensor(m, id), t->rows * t->cols, sqrt(6.0 / (double)t->cols));
+    }
     for (int i = 0; i < 2; i++) {
-        const tensor_info *t = &m->t[he[i]];
-        uniform(&r, model_tensor(m, he[i]), t->rows * t->cols, sqrt(6.0 / (double)t->cols));
-        t = &m->t[gl[i]];
+        const tensor_info *t = &m->t[gl[i]];
         uniform(&r, model_tensor(m, gl[i]), t->rows * t->cols,
                 sqrt(6.0 / (double)(t->cols + t->rows)));
     }
@@ -105,7 +122,7 @@ void model_free(model *m)
 /* ---- features ------------------------------------------------------------------------------ */
 
 int model_word_features(const model_config *cfg, const char *w, size_t n, text_buf *nb,
-                        uint32_t *out, size_t cap, mille_error *err)
+                        uint32_t *out, size_t cap, uint64_t *word_hash, mille_error *err)
 {
     int rc = text_normalize(w, n, cfg->norm_flags, nb, err);
     if (rc) return rc;
@@ -114,6 +131,7 @@ int model_word_features(const model_config *cfg, const char *w, size_t n, text_b
     uint64_t h = hash_bytes("W", 1);
     for (size_t i = 0; i < nb->len; i++) h = (h ^ (unsigned char)nb->s[i]) * 1099511628211ULL;
     if (k < cap) out[k++] = (uint32_t)(h % cfg->buckets);
+    if (word_hash) *word_hash = h;
     /* character n-grams of "<word>": code point starts, with virtual markers at both ends */
     uint32_t starts[MODEL_MAX_FEATS + 2];
     size_t ncp = 0;
@@ -134,6 +152,89 @@ int model_word_features(const model_config *cfg, const char *w, size_t n, text_b
             out[k++] = (uint32_t)(g % cfg->buckets);
         }
     return (int)k;
+}
+
+void feat_scratch_free(feat_scratch *s)
+{
+    text_buf_free(&s->nb);
+    text_pretok_free(s->pt);
+    free(s->wh);
+    free(s->tmp);
+    free(s->toff);
+    memset(s, 0, sizeof *s);
+}
+
+/* Bigram feature of two word hashes (0 = utterance boundary), in its own hash space. */
+static uint32_t bigram(const model_config *cfg, uint64_t a, uint64_t b)
+{
+    uint64_t h = (a * 0x9e3779b97f4a7c15ULL) ^ (b + 0x632be59bd9b4e019ULL + (a << 6) + (a >> 2));
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+    return (uint32_t)(h % cfg->buckets);
+}
+
+int model_utt_features(const model_config *cfg, const char *text, const void *words, size_t stride,
+                       size_t n, feat_scratch *sc, uint32_t **feats, size_t *nf, size_t *cap,
+                       uint32_t *off, mille_error *err)
+{
+    if (vec_reserve((void **)&sc->wh, &sc->cap_wh, n + 1, sizeof *sc->wh) ||
+        vec_reserve((void **)&sc->toff, &sc->cap_toff, n + 1, sizeof *sc->toff) ||
+        vec_reserve((void **)&sc->tmp, &sc->cap_tmp, n * (MODEL_MAX_FEATS + MODEL_MAX_SUBWORDS) + 1,
+                    sizeof *sc->tmp))
+        return err_set(err, MILLE_ENOMEM, "features: out of memory");
+    /* pass 1: each word's own features, and its hash for the bigrams */
+    const text_token *tok = NULL;
+    size_t ntok = 0, j = 0;
+    if (cfg->subwords && n) {
+        uint32_t last[2];
+        memcpy(last, (const char *)words + (n - 1) * stride, sizeof last);
+        if (!sc->pt && !(sc->pt = text_pretok_new(err))) return err->code;
+        int rc = text_pretokenize(sc->pt, text, last[1], &tok, &ntok, err);
+        if (rc) return rc;
+    }
+    size_t t = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t span[2];
+        memcpy(span, (const char *)words + k * stride, sizeof span);
+        sc->toff[k] = (uint32_t)t;
+        int r = model_word_features(cfg, text + span[0], span[1] - span[0], &sc->nb, sc->tmp + t,
+                                    MODEL_MAX_FEATS, &sc->wh[k], err);
+        if (r < 0) return r;
+        t += (size_t)r;
+        /* pre-tokens overlapping the word, whole (a Chinese character gets the dictionary
+         * word it is part of; a long Thai "word" gets the words inside it) */
+        while (j < ntok && tok[j].end <= span[0]) j++;
+        int added = 0;
+        for (size_t q = j; q < ntok && tok[q].start < span[1] && added < MODEL_MAX_SUBWORDS; q++) {
+            if (tok[q].start == span[0] && tok[q].end == span[1]) continue; /* = the word */
+            int rc = text_normalize(text + tok[q].start, tok[q].end - tok[q].start, cfg->norm_flags,
+                                    &sc->nb, err);
+            if (rc) return rc;
+            uint64_t h = hash_bytes("P", 1);
+            for (size_t i = 0; i < sc->nb.len; i++)
+                h = (h ^ (unsigned char)sc->nb.s[i]) * 1099511628211ULL;
+            sc->tmp[t++] = (uint32_t)(h % cfg->buckets);
+            added++;
+        }
+    }
+    sc->toff[n] = (uint32_t)t;
+    /* pass 2: copy out, appending the left and right bigrams */
+    size_t extra = cfg->bigrams ? 2 * n : 0;
+    if (vec_reserve((void **)feats, cap, *nf + t + extra + 1, sizeof **feats))
+        return err_set(err, MILLE_ENOMEM, "features: out of memory");
+    for (size_t k = 0; k < n; k++) {
+        off[k] = (uint32_t)*nf;
+        size_t len = sc->toff[k + 1] - sc->toff[k];
+        memcpy(*feats + *nf, sc->tmp + sc->toff[k], len * sizeof **feats);
+        *nf += len;
+        if (cfg->bigrams) {
+            (*feats)[(*nf)++] = bigram(cfg, k ? sc->wh[k - 1] : 0, sc->wh[k]);
+            (*feats)[(*nf)++] = bigram(cfg, sc->wh[k], k + 1 < n ? sc->wh[k + 1] : 0);
+        }
+    }
+    off[n] = (uint32_t)*nf;
+    return MILLE_OK;
 }
 
 /* ---- batches ------------------------------------------------------------------------------- */
@@ -176,6 +277,7 @@ void batch_free(batch *b)
 
 void model_ws_free(model_ws *ws)
 {
+    free(ws->mX);
     free(ws->buf);
     free(ws->crf);
     free(ws->ibuf);
@@ -229,10 +331,14 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
     ws->X = p, p += N * D;
     ws->U1 = p, p += N * 3 * D;
     ws->H1 = p, p += N * H;
-    ws->G = p, p += U * H;
-    ws->U2 = p, p += N * 4 * H;
-    ws->H2p = p, p += N * H;
-    ws->H2 = p, p += N * H;
+    int L = (int)c->layers;
+    for (int l = 2; l <= L; l++) {
+        ws->G[l] = p, p += U * H;
+        ws->U[l] = p, p += N * 4 * H;
+        ws->Hp[l] = p, p += N * H;
+        ws->Hl[l] = p, p += N * H;
+    }
+    ws->H2 = ws->Hl[L];
     ws->E = p, p += N * S;
     ws->P = p, p += U * 2 * H;
     ws->L = p;
@@ -253,6 +359,23 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
         }
         float inv = f1 > f0 ? 1.0f / (float)(f1 - f0) : 0.0f;
         for (size_t d = 0; d < D; d++) x[d] *= inv;
+    }
+    if (ws->drop > 0) {
+        size_t need = N * D + N * H;
+        if (need > ws->cap_mask) {
+            float *mk = realloc(ws->mX, need * sizeof *mk);
+            if (!mk) return MILLE_ENOMEM;
+            ws->mX = mk;
+            ws->cap_mask = need;
+        }
+        ws->mH = ws->mX + N * D;
+        rng r;
+        rng_seed(&r, ws->drop_seed);
+        /* keep with probability 1 - drop, scaled so that the expectation is unchanged */
+        uint64_t thresh = (uint64_t)((double)ws->drop * 18446744073709551616.0);
+        float keep = 1.0f / (1.0f - ws->drop);
+        for (size_t i = 0; i < need; i++) ws->mX[i] = rng_next(&r) < thresh ? 0.0f : keep;
+        for (size_t i = 0; i < N * D; i++) ws->X[i] *= ws->mX[i];
     }
     /* U1: windows [x(i-1), x(i), x(i+1)], zero outside the utterance */
     for (size_t u = 0; u < U; u++)
@@ -276,36 +399,43 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
             float v = ws->H1[i * H + h] + b1[h];
             ws->H1[i * H + h] = v > 0 ? v : 0;
         }
-    /* G: utterance means of H1; U2: [h1(i-1), h1(i), h1(i+1), g] */
-    for (size_t u = 0; u < U; u++) {
-        size_t a = b->utt_off[u], e = b->utt_off[u + 1];
-        float *g = ws->G + u * H;
-        memset(g, 0, H * sizeof *g);
-        for (size_t i = a; i < e; i++)
-            for (size_t h = 0; h < H; h++) g[h] += ws->H1[i * H + h];
-        for (size_t h = 0; h < H; h++) g[h] /= (float)(e - a);
-        for (size_t i = a; i < e; i++) {
-            float *w = ws->U2 + i * 4 * H;
-            if (i > a)
-                memcpy(w, ws->H1 + (i - 1) * H, H * sizeof *w);
-            else
-                memset(w, 0, H * sizeof *w);
-            memcpy(w + H, ws->H1 + i * H, H * sizeof *w);
-            if (i + 1 < e)
-                memcpy(w + 2 * H, ws->H1 + (i + 1) * H, H * sizeof *w);
-            else
-                memset(w + 2 * H, 0, H * sizeof *w);
-            memcpy(w + 3 * H, g, H * sizeof *w);
+    /* conv l = 2..L: G = utterance means of the previous output, U = [h(i-1), h(i), h(i+1),
+     * g], H_l = relu(U W_l^T + b_l) + h (residual) */
+    const float *prev = ws->H1;
+    for (int l = 2; l <= L; l++) {
+        for (size_t u = 0; u < U; u++) {
+            size_t a = b->utt_off[u], e = b->utt_off[u + 1];
+            float *g = ws->G[l] + u * H;
+            memset(g, 0, H * sizeof *g);
+            for (size_t i = a; i < e; i++)
+                for (size_t h = 0; h < H; h++) g[h] += prev[i * H + h];
+            for (size_t h = 0; h < H; h++) g[h] /= (float)(e - a);
+            for (size_t i = a; i < e; i++) {
+                float *w = ws->U[l] + i * 4 * H;
+                if (i > a)
+                    memcpy(w, prev + (i - 1) * H, H * sizeof *w);
+                else
+                    memset(w, 0, H * sizeof *w);
+                memcpy(w + H, prev + i * H, H * sizeof *w);
+                if (i + 1 < e)
+                    memcpy(w + 2 * H, prev + (i + 1) * H, H * sizeof *w);
+                else
+                    memset(w + 2 * H, 0, H * sizeof *w);
+                memcpy(w + 3 * H, g, H * sizeof *w);
+            }
         }
+        kern_gemm(0, 1, N, H, 4 * H, 1, ws->U[l], 4 * H, model_tensor(m, T_WL(l)), 4 * H, 0,
+                  ws->Hp[l], H);
+        const float *bl = model_tensor(m, T_BL(l));
+        for (size_t i = 0; i < N * H; i++) {
+            float v = ws->Hp[l][i] + bl[i % H];
+            ws->Hp[l][i] = v;
+            ws->Hl[l][i] = (v > 0 ? v : 0) + prev[i];
+        }
+        prev = ws->Hl[l];
     }
-    /* H2 = relu(U2 W2^T + b2) + H1 (residual) */
-    kern_gemm(0, 1, N, H, 4 * H, 1, ws->U2, 4 * H, model_tensor(m, T_W2), 4 * H, 0, ws->H2p, H);
-    const float *b2 = model_tensor(m, T_B2);
-    for (size_t i = 0; i < N * H; i++) {
-        float v = ws->H2p[i] + b2[i % H];
-        ws->H2p[i] = v;
-        ws->H2[i] = (v > 0 ? v : 0) + ws->H1[i];
-    }
+    if (ws->drop > 0)
+        for (size_t i = 0; i < N * H; i++) ws->H2[i] *= ws->mH[i];
     /* E = H2 Ws^T + bs */
     kern_gemm(0, 1, N, S, H, 1, ws->H2, H, model_tensor(m, T_WS), H, 0, ws->E, S);
     const float *bs = model_tensor(m, T_BS);
@@ -422,32 +552,44 @@ double model_backward(const model *m, const batch *b, model_ws *ws, const crf_tr
         for (size_t h = 0; h < H; h++)
             dH2[(size_t)ws->amax[u * H + h] * H + h] += dP[u * 2 * H + H + h];
     }
-    /* H2 = relu(H2p) + H1: the residual passes dH2 to H1; the ReLU gates it to H2p */
-    for (size_t i = 0; i < N * H; i++) {
-        dH1[i] = dH2[i];
-        dH2[i] = ws->H2p[i] > 0 ? dH2[i] : 0; /* now dH2p */
-    }
-    kern_gemm(1, 0, H, 4 * H, N, 1, dH2, H, ws->U2, 4 * H, 1, G(T_W2), 4 * H);
-    add_colsum(G(T_B2), dH2, N, H, 1);
-    kern_gemm(0, 0, N, 4 * H, H, 1, dH2, H, model_tensor(m, T_W2), 4 * H, 0, dU2, 4 * H);
-    /* scatter the windows back: U2[i] = [h1(i-1), h1(i), h1(i+1), g(u)] */
-    for (size_t u = 0; u < U; u++) {
-        size_t a = b->utt_off[u], e = b->utt_off[u + 1];
-        float *dg = dG + u * H;
-        memset(dg, 0, H * sizeof *dg);
-        for (size_t i = a; i < e; i++) {
-            const float *w = dU2 + i * 4 * H;
-            for (size_t h = 0; h < H; h++) {
-                dH1[i * H + h] += w[H + h];
-                if (i > a) dH1[(i - 1) * H + h] += w[h];
-                if (i + 1 < e) dH1[(i + 1) * H + h] += w[2 * H + h];
-                dg[h] += w[3 * H + h];
-            }
+    /* dropout on H2: the gradient passes where the mask kept the unit */
+    if (ws->drop > 0)
+        for (size_t i = 0; i < N * H; i++) dH2[i] *= ws->mH[i];
+    /* conv L..2: H_l = relu(Hp_l) + h_prev. dH holds the gradient of H_l; the residual
+     * passes it to h_prev, the ReLU gates it to Hp_l, and the windows scatter back. dH and
+     * dPrev swap buffers from layer to layer. */
+    float *dH = dH2, *dPrev = dH1;
+    for (int l = (int)c->layers; l >= 2; l--) {
+        for (size_t i = 0; i < N * H; i++) {
+            dPrev[i] = dH[i];
+            dH[i] = ws->Hp[l][i] > 0 ? dH[i] : 0; /* now dHp */
         }
-        float inv = 1.0f / (float)(e - a);
-        for (size_t i = a; i < e; i++)
-            for (size_t h = 0; h < H; h++) dH1[i * H + h] += dg[h] * inv;
+        kern_gemm(1, 0, H, 4 * H, N, 1, dH, H, ws->U[l], 4 * H, 1, G(T_WL(l)), 4 * H);
+        add_colsum(G(T_BL(l)), dH, N, H, 1);
+        kern_gemm(0, 0, N, 4 * H, H, 1, dH, H, model_tensor(m, T_WL(l)), 4 * H, 0, dU2, 4 * H);
+        /* U[i] = [h(i-1), h(i), h(i+1), g(u)] */
+        for (size_t u = 0; u < U; u++) {
+            size_t a = b->utt_off[u], e = b->utt_off[u + 1];
+            float *dg = dG + u * H;
+            memset(dg, 0, H * sizeof *dg);
+            for (size_t i = a; i < e; i++) {
+                const float *w = dU2 + i * 4 * H;
+                for (size_t h = 0; h < H; h++) {
+                    dPrev[i * H + h] += w[H + h];
+                    if (i > a) dPrev[(i - 1) * H + h] += w[h];
+                    if (i + 1 < e) dPrev[(i + 1) * H + h] += w[2 * H + h];
+                    dg[h] += w[3 * H + h];
+                }
+            }
+            float inv = 1.0f / (float)(e - a);
+            for (size_t i = a; i < e; i++)
+                for (size_t h = 0; h < H; h++) dPrev[i * H + h] += dg[h] * inv;
+        }
+        float *tmp = dH;
+        dH = dPrev;
+        dPrev = tmp;
     }
+    dH1 = dH; /* the gradient of H1 */
     for (size_t i = 0; i < N * H; i++)
         if (ws->H1[i] <= 0) dH1[i] = 0; /* now dH1p */
     kern_gemm(1, 0, H, 3 * D, N, 1, dH1, H, ws->U1, 3 * D, 1, G(T_W1), 3 * D);
@@ -460,7 +602,7 @@ double model_backward(const model *m, const batch *b, model_ws *ws, const crf_tr
                 float v = dU1[i * 3 * D + D + d];
                 if (i + 1 < e) v += dU1[(i + 1) * 3 * D + d];
                 if (i > a) v += dU1[(i - 1) * 3 * D + 2 * D + d];
-                dX[i * D + d] = v;
+                dX[i * D + d] = ws->drop > 0 ? v * ws->mX[i * D + d] : v;
             }
     }
 #undef G

@@ -28,6 +28,11 @@ typedef struct model_config {
     uint32_t n_slots;    /* S, label 0 = Other                                    */
     uint32_t minn, maxn; /* character n-gram lengths (code points, with < and >)  */
     uint32_t norm_flags; /* TEXT_NORM_* applied to every word before hashing      */
+    uint32_t bigrams;    /* 1: each word also gets hashed bigrams with its neighbours */
+    uint32_t layers;     /* convolution layers L, 2..MODEL_MAX_LAYERS                */
+    uint32_t subwords;   /* 1: each word also gets the pre-tokens (text_pretokenize:
+                            dictionary words in Thai, Khmer, Myanmar, Chinese, Japanese)
+                            that overlap it                                       */
 } model_config;
 
 model_config model_default_config(void);
@@ -48,8 +53,14 @@ enum {
     T_END,     /* (S)                                                     */
     T_WI,      /* (I, 2H)  intent classifier on [mean; max] pooling       */
     T_BI,      /* (I)                                                     */
-    T_COUNT
+    T_COUNT    /* then conv 3..L: (H, 4H) and (H) each, like conv 2       */
 };
+
+#define MODEL_MAX_LAYERS  6
+#define MODEL_MAX_TENSORS (T_COUNT + 2 * (MODEL_MAX_LAYERS - 2))
+/* Tensor ids of conv layer l >= 2 (weights, bias). */
+static inline int T_WL(int l) { return l == 2 ? T_W2 : T_COUNT + 2 * (l - 3); }
+static inline int T_BL(int l) { return l == 2 ? T_B2 : T_COUNT + 2 * (l - 3) + 1; }
 
 typedef struct tensor_info {
     const char *name;
@@ -57,21 +68,23 @@ typedef struct tensor_info {
     size_t off;        /* offset in floats inside the block */
 } tensor_info;
 
-/* Layout of the blocks for cfg; returns the total number of floats. */
-size_t model_layout(const model_config *cfg, tensor_info t[T_COUNT]);
+/* Layout of the blocks for cfg (t has MODEL_MAX_TENSORS entries, *n_tensors receives how
+ * many are used); returns the total number of floats. */
+size_t model_layout(const model_config *cfg, tensor_info *t, int *n_tensors);
 
 typedef struct model {
     model_config cfg;
-    tensor_info t[T_COUNT];
+    tensor_info t[MODEL_MAX_TENSORS];
+    int n_tensors;
     size_t n_params;
-    float *p;                  /* (n_params) all parameters, layout above (training); NULL
-                                  for a loaded model, whose tensors live in the file map   */
-    float *w[T_COUNT];         /* each tensor: into p, or into the mapped file             */
-    const uint16_t *emb16;     /* (B, D) half-precision embedding when loaded from a file
-                                  that stores it so (then p's T_EMB range is unused) */
-    strtab intents;            /* intent names, id = class index                         */
-    strtab slots;              /* slot names, id 0 = "Other"                              */
-    uint32_t *intent_scenario; /* (I) id in scenarios                             */
+    float *p;                    /* (n_params) all parameters, layout above (training); NULL
+                                    for a loaded model, whose tensors live in the file map   */
+    float *w[MODEL_MAX_TENSORS]; /* each tensor: into p, or into the mapped file           */
+    const uint16_t *emb16;       /* (B, D) half-precision embedding when loaded from a file
+                                    that stores it so (then p's T_EMB range is unused) */
+    strtab intents;              /* intent names, id = class index                         */
+    strtab slots;                /* slot names, id 0 = "Other"                              */
+    uint32_t *intent_scenario;   /* (I) id in scenarios                             */
     strtab scenarios;
     strtab locales; /* locales the model was trained on (information)         */
     char *meta;     /* the file's JSON header (loaded models), else NULL        */
@@ -95,8 +108,27 @@ static inline float *model_tensor(const model *m, int id) { return m->w[id]; }
  * Writes at most cap ids and returns how many (>= 1 for a non-empty word), or a negative
  * code (invalid UTF-8). nb is the caller's reusable normalization buffer. */
 int model_word_features(const model_config *cfg, const char *w, size_t n, text_buf *nb,
-                        uint32_t *out, size_t cap, mille_error *err);
-#define MODEL_MAX_FEATS 64 /* per word: longer words keep their first n-grams */
+                        uint32_t *out, size_t cap, uint64_t *word_hash, mille_error *err);
+#define MODEL_MAX_FEATS    64 /* per word: longer words keep their first n-grams */
+#define MODEL_MAX_SUBWORDS 16 /* pre-token features per word */
+
+/* Reusable scratch of model_utt_features (one per thread; zero-initialize). */
+typedef struct feat_scratch {
+    text_buf nb;
+    struct text_pretok_ctx *pt; /* created on first use */
+    uint64_t *wh;               /* (n) word hashes */
+    uint32_t *tmp, *toff;
+    size_t cap_wh, cap_tmp, cap_toff;
+} feat_scratch;
+void feat_scratch_free(feat_scratch *s);
+
+/* Features of the n words of one utterance: word k spans text[start, end) where start and
+ * end are the first two uint32_t of the k-th element of `words` (elements `stride` bytes
+ * apart: data_word and annot_word both fit). Appends them to *feats (growing *cap) from
+ * index *nf, and sets off[k] .. off[k+1] for word k (off has n + 1 entries). */
+int model_utt_features(const model_config *cfg, const char *text, const void *words, size_t stride,
+                       size_t n, feat_scratch *sc, uint32_t **feats, size_t *nf, size_t *cap,
+                       uint32_t *off, mille_error *err);
 
 /* ---- batches and the forward / backward pass ----------------------------------------------- */
 
@@ -125,8 +157,17 @@ typedef struct model_ws {
     size_t crf_cap;
     int *ibuf;
     size_t icap;
+    /* training only: inverted dropout with rate `drop` on the word vectors X and on H2, with
+     * masks drawn from drop_seed (set per shard and step: deterministic) */
+    float drop;
+    uint64_t drop_seed;
+    float *mX, *mH; /* (N,D) (N,H) masks: 0 or 1/(1-drop) */
+    size_t cap_mask;
     /* views into buf for the last forward pass */
-    float *X, *U1, *H1, *G, *U2, *H2p, *H2, *E, *P, *L;
+    float *X, *U1, *H1, *E, *P, *L;
+    float *G[MODEL_MAX_LAYERS + 1], *U[MODEL_MAX_LAYERS + 1];   /* conv l >= 2: (U,H) (N,4H) */
+    float *Hp[MODEL_MAX_LAYERS + 1], *Hl[MODEL_MAX_LAYERS + 1]; /* (N,H) pre-act., output */
+    float *H2; /* (N,H) the encoder's output: Hl[L] after dropout */
     int *amax;
 } model_ws;
 void model_ws_free(model_ws *ws);
@@ -152,5 +193,10 @@ int model_save(const model *m, const char *path, int half, mille_error *err);
 /* Load (mmap); every length, offset and shape is checked. */
 int model_load(model *m, const char *path, mille_error *err);
 void modelio_unmap(void *map, size_t len);
+/* The checks and the setup of model_load on a file image in memory: size bytes at map, which
+ * must be 64-byte aligned and outlive the model (tensors point into it). Used by model_load
+ * and by the fuzzer (verify_crc = 0 there, so that it reaches the deeper checks). */
+int model_from_memory(model *m, const unsigned char *map, size_t size, int verify_crc,
+                      const char *path, mille_error *err);
 
 #endif

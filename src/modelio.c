@@ -79,10 +79,12 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
     json_object_set_new(h, "format", json_string("mille-model"));
     json_object_set_new(h, "arch", json_string("hashcnn"));
     json_object_set_new(h, "config",
-                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "buckets", (json_int_t)c->buckets,
-                                  "dim", (json_int_t)c->dim, "hidden", (json_int_t)c->hidden,
-                                  "minn", (json_int_t)c->minn, "maxn", (json_int_t)c->maxn,
-                                  "norm_flags", (json_int_t)c->norm_flags));
+                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "buckets",
+                                  (json_int_t)c->buckets, "dim", (json_int_t)c->dim, "hidden",
+                                  (json_int_t)c->hidden, "minn", (json_int_t)c->minn, "maxn",
+                                  (json_int_t)c->maxn, "norm_flags", (json_int_t)c->norm_flags,
+                                  "bigrams", (json_int_t)c->bigrams, "subwords",
+                                  (json_int_t)c->subwords, "layers", (json_int_t)c->layers));
     json_object_set_new(h, "intents", names_json(&m->intents));
     json_object_set_new(h, "scenarios", names_json(&m->scenarios));
     json_object_set_new(h, "slots", names_json(&m->slots));
@@ -91,7 +93,7 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
         json_array_append_new(is, json_integer(m->intent_scenario[i]));
     json_object_set_new(h, "intent_scenario", is);
     size_t off = 0;
-    for (int i = 0; i < T_COUNT; i++) {
+    for (int i = 0; i < m->n_tensors; i++) {
         int f16 = half && i == T_EMB;
         size_t size = m->t[i].rows * m->t[i].cols * (f16 ? 2 : 4);
         json_array_append_new(tensors,
@@ -120,7 +122,7 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
     memcpy(buf + 16, hs, hlen);
     free(hs);
     off = 0;
-    for (int i = 0; i < T_COUNT; i++) {
+    for (int i = 0; i < m->n_tensors; i++) {
         int f16 = half && i == T_EMB;
         size_t n = m->t[i].rows * m->t[i].cols;
         const float *src = model_tensor(m, i);
@@ -188,6 +190,15 @@ static int load_header(model *m, json_t *h, const unsigned char *data, size_t da
         get_uint(cfg, "minn", 1, 16, &c.minn) || get_uint(cfg, "maxn", c.minn, 16, &c.maxn) ||
         get_uint(cfg, "norm_flags", 0, TEXT_NORM_ALL, &c.norm_flags))
         return err_set(err, MILLE_EFORMAT, "%s: header \"config\" missing or out of range", path);
+    c.bigrams = c.subwords = 0; /* absent in files written before these features existed */
+    c.layers = 2;
+    if (json_object_get(cfg, "layers") && get_uint(cfg, "layers", 2, MODEL_MAX_LAYERS, &c.layers))
+        return err_set(err, MILLE_EFORMAT, "%s: header config \"layers\" must be 2..%d", path,
+                       MODEL_MAX_LAYERS);
+    if (json_object_get(cfg, "subwords") && get_uint(cfg, "subwords", 0, 1, &c.subwords))
+        return err_set(err, MILLE_EFORMAT, "%s: header config \"subwords\" must be 0 or 1", path);
+    if (json_object_get(cfg, "bigrams") && get_uint(cfg, "bigrams", 0, 1, &c.bigrams))
+        return err_set(err, MILLE_EFORMAT, "%s: header config \"bigrams\" must be 0 or 1", path);
     strtab intents = {0}, slots = {0}, scen = {0}, locs = {0};
     int rc;
     /* "locales" is information only (optional) */
@@ -206,7 +217,7 @@ static int load_header(model *m, json_t *h, const unsigned char *data, size_t da
     c.n_slots = (uint32_t)slots.n;
     memset(m, 0, sizeof *m);
     m->cfg = c;
-    m->n_params = model_layout(&c, m->t);
+    m->n_params = model_layout(&c, m->t, &m->n_tensors);
     m->intent_scenario = calloc(c.n_intents, sizeof *m->intent_scenario);
     if (!m->intent_scenario) {
         rc = err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
@@ -228,11 +239,12 @@ static int load_header(model *m, json_t *h, const unsigned char *data, size_t da
         m->intent_scenario[i] = (uint32_t)json_integer_value(v);
     }
     json_t *tl = json_object_get(h, "tensors");
-    if (!json_is_array(tl) || json_array_size(tl) != T_COUNT) {
-        rc = err_set(err, MILLE_EFORMAT, "%s: expected %d tensors in the header", path, T_COUNT);
+    if (!json_is_array(tl) || json_array_size(tl) != (size_t)m->n_tensors) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: expected %d tensors in the header", path,
+                     m->n_tensors);
         goto fail;
     }
-    for (int i = 0; i < T_COUNT; i++) {
+    for (int i = 0; i < m->n_tensors; i++) {
         json_t *t = json_array_get(tl, (size_t)i);
         const char *name = json_string_value(json_object_get(t, "name"));
         const char *dtype = json_string_value(json_object_get(t, "dtype"));
@@ -294,6 +306,63 @@ fail:
     return rc;
 }
 
+int model_from_memory(model *m, const unsigned char *map, size_t size, int verify_crc,
+                      const char *path, mille_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (size < 16 + 8)
+        return err_set(err, MILLE_EFORMAT, "%s: %zu bytes is too short for a mille model", path,
+                       size);
+    int rc = MILLE_OK;
+    uint32_t version = 0, hlen = 0, crc = 0;
+    json_t *h = NULL;
+    if (memcmp(map, MODEL_MAGIC, 8) != 0)
+        return err_set(err, MILLE_EFORMAT, "%s: not a mille model (bad magic)", path);
+    memcpy(&version, map + 8, 4);
+    memcpy(&hlen, map + 12, 4);
+    if (version > MODEL_VERSION || version == 0)
+        return err_set(err, MILLE_EFORMAT,
+                       "%s: model file version %u, this mille reads version %u%s", path, version,
+                       MODEL_VERSION, version > MODEL_VERSION ? " (upgrade mille)" : "");
+    if (memcmp(map + size - 4, "MEND", 4) != 0)
+        return err_set(err, MILLE_EFORMAT, "%s: truncated model file (no end marker)", path);
+    memcpy(&crc, map + size - 8, 4);
+    if (verify_crc) {
+        /* crc32 takes uInt lengths: feed large files in chunks */
+        uLong c = crc32(0L, Z_NULL, 0);
+        for (size_t o = 0; o < size - 8;) {
+            size_t n = size - 8 - o > (1u << 30) ? (1u << 30) : size - 8 - o;
+            c = crc32(c, map + o, (uInt)n);
+            o += n;
+        }
+        if ((uint32_t)c != crc)
+            return err_set(err, MILLE_EFORMAT, "%s: checksum mismatch (file corrupt)", path);
+    }
+    if (hlen > MODEL_MAX_HEADER || hlen > size - 16 - 8)
+        return err_set(err, MILLE_EFORMAT, "%s: header length %u out of range", path, hlen);
+    size_t data_start = (16 + (size_t)hlen + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+    if (data_start > size - 8)
+        return err_set(err, MILLE_EFORMAT, "%s: no tensor data after the header", path);
+    json_error_t je;
+    h = json_loadb((const char *)map + 16, hlen, JSON_REJECT_DUPLICATES, &je);
+    if (!h || !json_is_object(h)) {
+        rc = err_set(err, MILLE_EFORMAT, "%s: header is not a JSON object (%s at %d)", path,
+                     h ? "" : je.text, je.position);
+        json_decref(h);
+        return rc;
+    }
+    rc = load_header(m, h, map + data_start, size - 8 - data_start, path, err);
+    json_decref(h);
+    if (rc) return rc;
+    if (!(m->meta = malloc((size_t)hlen + 1))) {
+        model_free(m);
+        return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(m->meta, map + 16, hlen);
+    m->meta[hlen] = '\0';
+    return MILLE_OK;
+}
+
 int model_load(model *m, const char *path, mille_error *err)
 {
     memset(m, 0, sizeof *m);
@@ -313,68 +382,12 @@ int model_load(model *m, const char *path, mille_error *err)
     unsigned char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return err_set(err, MILLE_EIO, "%s: mmap: %s", path, strerror(errno));
-    int rc = MILLE_OK;
-    uint32_t version = 0, hlen = 0, crc = 0;
-    json_t *h = NULL;
-    if (memcmp(map, MODEL_MAGIC, 8) != 0) {
-        rc = err_set(err, MILLE_EFORMAT, "%s: not a mille model (bad magic)", path);
-        goto out;
-    }
-    memcpy(&version, map + 8, 4);
-    memcpy(&hlen, map + 12, 4);
-    if (version > MODEL_VERSION || version == 0) {
-        rc = err_set(err, MILLE_EFORMAT, "%s: model file version %u, this mille reads version %u%s",
-                     path, version, MODEL_VERSION,
-                     version > MODEL_VERSION ? " (upgrade mille)" : "");
-        goto out;
-    }
-    if (memcmp(map + size - 4, "MEND", 4) != 0) {
-        rc = err_set(err, MILLE_EFORMAT, "%s: truncated model file (no end marker)", path);
-        goto out;
-    }
-    memcpy(&crc, map + size - 8, 4);
-    /* crc32 takes uInt lengths: feed large files in chunks */
-    uLong c = crc32(0L, Z_NULL, 0);
-    for (size_t o = 0; o < size - 8;) {
-        size_t n = size - 8 - o > (1u << 30) ? (1u << 30) : size - 8 - o;
-        c = crc32(c, map + o, (uInt)n);
-        o += n;
-    }
-    if ((uint32_t)c != crc) {
-        rc = err_set(err, MILLE_EFORMAT, "%s: checksum mismatch (file corrupt)", path);
-        goto out;
-    }
-    if (hlen > MODEL_MAX_HEADER || hlen > size - 16 - 8) {
-        rc = err_set(err, MILLE_EFORMAT, "%s: header length %u out of range", path, hlen);
-        goto out;
-    }
-    size_t data_start = (16 + (size_t)hlen + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
-    if (data_start > size - 8) {
-        rc = err_set(err, MILLE_EFORMAT, "%s: no tensor data after the header", path);
-        goto out;
-    }
-    json_error_t je;
-    h = json_loadb((const char *)map + 16, hlen, JSON_REJECT_DUPLICATES, &je);
-    if (!h || !json_is_object(h)) {
-        rc = err_set(err, MILLE_EFORMAT, "%s: header is not a JSON object (%s at %d)", path,
-                     h ? "" : je.text, je.position);
-        goto out;
-    }
-    rc = load_header(m, h, map + data_start, size - 8 - data_start, path, err);
-out:
-    json_decref(h);
+    int rc = model_from_memory(m, map, size, 1, path, err);
     if (rc) {
         munmap(map, size);
-        memset(m, 0, sizeof *m);
         return rc;
     }
     m->map = map;
     m->map_len = size;
-    if (!(m->meta = malloc((size_t)hlen + 1))) {
-        model_free(m);
-        return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
-    }
-    memcpy(m->meta, map + 16, hlen);
-    m->meta[hlen] = '\0';
     return MILLE_OK;
 }

@@ -35,6 +35,7 @@ train_params train_default_params(void)
     p.emb_lr = 1e-2f;
     p.weight_decay = 0.01f;
     p.clip = 5.0f;
+    p.dropout = 0.2f;
     p.threads = 2;
     p.seed = 1;
     p.patience = 3;
@@ -66,29 +67,26 @@ typedef struct feat_job {
 static void *feat_worker(void *arg)
 {
     feat_job *j = arg;
-    text_buf nb = {0};
-    uint32_t tmp[MODEL_MAX_FEATS];
+    feat_scratch sc = {0};
+    uint32_t *off = NULL;
+    size_t cap_off = 0;
     for (size_t r = j->r0; r < j->r1 && !j->rc; r++) {
         const data_record *rec = &j->ds->recs[r];
-        const char *utt = data_str(j->ds, rec->utt);
-        for (uint32_t k = 0; k < rec->n_words; k++) {
-            const data_word *w = &j->ds->words[rec->word0 + k];
-            int n = model_word_features(j->cfg, utt + w->start, w->end - w->start, &nb, tmp,
-                                        MODEL_MAX_FEATS, &j->err);
-            if (n < 0) {
-                j->rc = n;
-                break;
-            }
-            if (vec_reserve((void **)&j->feats, &j->cap, j->n + (size_t)n, sizeof *j->feats)) {
-                j->rc = err_set(&j->err, MILLE_ENOMEM, "features: out of memory");
-                break;
-            }
-            memcpy(j->feats + j->n, tmp, (size_t)n * sizeof *tmp);
-            j->n += (size_t)n;
-            j->count[rec->word0 + k] = (uint32_t)n;
+        if (vec_reserve((void **)&off, &cap_off, rec->n_words + 1, sizeof *off)) {
+            j->rc = err_set(&j->err, MILLE_ENOMEM, "features: out of memory");
+            break;
         }
+        int rc = model_utt_features(j->cfg, data_str(j->ds, rec->utt), j->ds->words + rec->word0,
+                                    sizeof(data_word), rec->n_words, &sc, &j->feats, &j->n, &j->cap,
+                                    off, &j->err);
+        if (rc) {
+            j->rc = rc;
+            break;
+        }
+        for (uint32_t k = 0; k < rec->n_words; k++) j->count[rec->word0 + k] = off[k + 1] - off[k];
     }
-    text_buf_free(&nb);
+    free(off);
+    feat_scratch_free(&sc);
     return NULL;
 }
 
@@ -314,6 +312,7 @@ typedef struct trainer {
     const featset *fs;
     const uint32_t *order; /* this epoch's shuffled training record ids */
     size_t step_start, step_len;
+    uint64_t step;      /* global step number, for the dropout masks */
     float *mom1, *mom2; /* AdamW moments: same layout as m->p */
     float *gemb;        /* (B, D) embedding gradient rows, valid where touched */
     uint8_t *touched;   /* (B) */
@@ -349,6 +348,9 @@ static void shard_run(trainer *t, int s)
         }
     }
     if (h->b.n_utt == 0) return;
+    h->ws.drop = t->p->dropout;
+    uint64_t key[3] = {t->step, t->p->seed, (uint64_t)s};
+    h->ws.drop_seed = hash_bytes(key, sizeof key);
     if (vec_reserve((void **)&h->dX, &h->dX_cap, h->b.n_words * c->dim, sizeof *h->dX) ||
         model_forward(t->m, &h->b, &h->ws)) {
         h->rc = MILLE_ENOMEM;
@@ -373,6 +375,7 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
     size_t D = m->cfg.dim;
     t->step_start = start;
     t->step_len = len;
+    t->step = step;
     crf_prepare(&t->tr, model_tensor(m, T_TRANS), m->cfg.n_slots);
     int T = p->threads < 1 ? 1 : p->threads > TRAIN_SHARDS ? TRAIN_SHARDS : p->threads;
     pthread_t tid[TRAIN_SHARDS];
@@ -468,11 +471,12 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
 static uint64_t run_fingerprint(const train_params *p, const model *m, size_t n_train)
 {
     char buf[1024];
-    int n = snprintf(buf, sizeof buf, "%s|%s|%u|%u|%u|%u|%u|%u|%d|%g|%g|%g|%g|%llu|%zu|%zu",
+    int n = snprintf(buf, sizeof buf, "%s|%s|%u|%u|%u|%u|%u|%u|%u|%d|%g|%g|%g|%g|%g|%llu|%zu|%zu",
                      p->data, p->locales ? p->locales : "", m->cfg.buckets, m->cfg.dim,
-                     m->cfg.hidden, m->cfg.minn, m->cfg.maxn, m->cfg.norm_flags, p->batch,
+                     m->cfg.hidden, m->cfg.minn, m->cfg.maxn, m->cfg.norm_flags,
+                     m->cfg.bigrams * 2 + m->cfg.subwords + 4 * m->cfg.layers, p->batch,
                      (double)p->lr, (double)p->emb_lr, (double)p->weight_decay, (double)p->clip,
-                     (unsigned long long)p->seed, n_train, m->n_params);
+                     (double)p->dropout, (unsigned long long)p->seed, n_train, m->n_params);
     return hash_bytes(buf, (size_t)(n > 0 ? n : 0));
 }
 
@@ -588,6 +592,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     data_opts o = data_default_opts();
     o.locales = p->locales;
     o.partitions = "train,dev";
+    o.strict = p->strict;
     o.on_skip = p->on_skip;
     o.ud = p->ud;
     if ((rc = data_load(&ds, p->data, &o, err))) goto out;

@@ -37,6 +37,7 @@ typedef struct train_params {
     float lr, emb_lr;       /* peak AdamW learning rates: dense layers, embedding rows      */
     float weight_decay;     /* decoupled (AdamW) weight decay                               */
     float clip;             /* global gradient norm clip (0 = off)                          */
+    float dropout;          /* dropout rate on word vectors and encoder outputs             */
     int threads;            /* worker threads; results do not depend on it                  */
     uint64_t seed;
     double time_budget;  /* seconds of training, 0 = unlimited                           */
@@ -44,6 +45,7 @@ typedef struct train_params {
     int evals_per_epoch; /* dev evaluations per epoch                                    */
     size_t max_train;    /* use at most this many training utterances (0 = all)          */
     int half;            /* store the embedding in half precision                        */
+    int strict;          /* the first malformed record stops training                    */
     uint64_t stop_after; /* stop after this many steps (tests of resuming; 0 = never)    */
     void (*progress)(void *ud, const train_progress *p);
     void (*on_skip)(void *ud, const mille_error *e); /* malformed records                  */

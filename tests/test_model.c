@@ -75,7 +75,8 @@ static double min_margin(model *m, batch *b, model_ws *ws)
     kern_gemm_ref(0, 1, N, H, 3 * D, 1, ws->U1, 3 * D, model_tensor(m, T_W1), 3 * D, 0, pre, H);
     double mm = INFINITY;
     for (size_t i = 0; i < N * H; i++) mm = fmin(mm, fabs(pre[i] + model_tensor(m, T_B1)[i % H]));
-    for (size_t i = 0; i < N * H; i++) mm = fmin(mm, fabs(ws->H2p[i]));
+    for (int l = 2; l <= (int)m->cfg.layers; l++)
+        for (size_t i = 0; i < N * H; i++) mm = fmin(mm, fabs(ws->Hp[l][i]));
     for (size_t u = 0; u < b->n_utt; u++)
         for (size_t h = 0; h < H; h++) {
             float best = ws->P[u * 2 * H + H + h];
@@ -86,10 +87,11 @@ static double min_margin(model *m, batch *b, model_ws *ws)
     return mm;
 }
 
-TEST(model_gradient_matches_finite_differences)
+static void gradient_check(float drop, uint32_t layers)
 {
     kern_set_reference(1); /* double accumulation keeps the differences clean */
     model_config c = tiny_config();
+    c.layers = layers;
     model m;
     mille_error e;
     CHECK_INT(model_new(&m, &c, &e), 0);
@@ -99,6 +101,8 @@ TEST(model_gradient_matches_finite_differences)
      * with non-zero CRF and bias parameters so that every path is exercised. */
     batch b = {0};
     model_ws ws = {0};
+    ws.drop = drop; /* masks come from drop_seed: the same in every forward pass */
+    ws.drop_seed = 99;
     uint64_t seed;
     for (seed = 17; seed < 117; seed++) {
         rng r;
@@ -156,6 +160,10 @@ TEST(model_gradient_matches_finite_differences)
     kern_set_reference(0);
 }
 
+TEST(model_gradient_matches_finite_differences) { gradient_check(0, 2); }
+TEST(model_gradient_with_dropout_matches_finite_differences) { gradient_check(0.3f, 2); }
+TEST(model_gradient_three_layers_matches_finite_differences) { gradient_check(0.3f, 3); }
+
 TEST(model_features)
 {
     model_config c = model_default_config();
@@ -163,20 +171,20 @@ TEST(model_features)
     uint32_t f1[MODEL_MAX_FEATS], f2[MODEL_MAX_FEATS];
     mille_error e;
     /* "Alarm" and "ALARM" normalize (case fold) to the same features */
-    int n1 = model_word_features(&c, "Alarm", 5, &nb, f1, MODEL_MAX_FEATS, &e);
-    int n2 = model_word_features(&c, "ALARM", 5, &nb, f2, MODEL_MAX_FEATS, &e);
+    int n1 = model_word_features(&c, "Alarm", 5, &nb, f1, MODEL_MAX_FEATS, NULL, &e);
+    int n2 = model_word_features(&c, "ALARM", 5, &nb, f2, MODEL_MAX_FEATS, NULL, &e);
     CHECK_INT(n1, n2);
     CHECK(n1 > 0 && memcmp(f1, f2, (size_t)n1 * sizeof *f1) == 0);
     /* "<alarm>" has 7 positions: 5 trigrams + 4 four-grams + 3 five-grams + the word */
     CHECK_INT(n1, 1 + 5 + 4 + 3);
     /* one CJK character: "<日>" gives one trigram, no longer n-grams */
-    CHECK_INT(model_word_features(&c, "日", 3, &nb, f1, MODEL_MAX_FEATS, &e), 2);
+    CHECK_INT(model_word_features(&c, "日", 3, &nb, f1, MODEL_MAX_FEATS, NULL, &e), 2);
     for (int i = 0; i < n1; i++) CHECK(f1[i] < c.buckets);
     /* a very long word is capped, not overflowed */
     char longw[400];
     memset(longw, 'a', sizeof longw);
-    int n3 = model_word_features(&c, longw, sizeof longw, &nb, f1, MODEL_MAX_FEATS, &e);
+    int n3 = model_word_features(&c, longw, sizeof longw, &nb, f1, MODEL_MAX_FEATS, NULL, &e);
     CHECK(n3 > 0 && n3 <= MODEL_MAX_FEATS);
-    CHECK_INT(model_word_features(&c, "a\xff", 2, &nb, f1, MODEL_MAX_FEATS, &e), MILLE_EUTF8);
+    CHECK_INT(model_word_features(&c, "a\xff", 2, &nb, f1, MODEL_MAX_FEATS, NULL, &e), MILLE_EUTF8);
     text_buf_free(&nb);
 }
