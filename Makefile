@@ -4,6 +4,7 @@
 #   make asan       just the sanitizer build
 #   make debug      -O0 -g build in build/debug/
 #   make fuzz       libFuzzer targets (clang), each run FUZZ_SECONDS on its kept corpus
+#   make demo       train on the bundled sample, score it, parse utterances (README)
 #   make bench      benchmarks (see bench/ and docs/BENCHMARKS.md)
 #   make lint       clang-format check + banned-function check
 # WERROR=1 turns warnings into errors (CI sets it).
@@ -35,7 +36,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all test asan debug fuzz bench lint clean
+.PHONY: all test asan debug fuzz bench lint clean demo
 all: $(BUILD)/mille $(BUILD)/libmille.a $(BUILD)/libmille.so
 
 $(BUILD)/%.o: %.c
@@ -84,6 +85,10 @@ fuzz:
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/%,$(wildcard bench/bench_*.c))
 $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libmille.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmille.a $(LDLIBS)
+
+# The README's main job: train on the bundled sample, score it, parse a few utterances.
+demo: all
+	sh tools/demo.sh
 
 bench: all $(BENCH_BIN)
 	MASSIVE=$(MASSIVE) BUILD=$(BUILD) sh bench/run.sh

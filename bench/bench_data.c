@@ -11,20 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "data.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void on_skip(void *ud, const mille_error *e)
 {
@@ -70,12 +58,12 @@ int main(int argc, char **argv)
     size_t n = 0, nw = 0, bytes = 0;
     for (int r = 0; r < reps; r++) {
         data_set ds = {0};
-        double t0 = now();
+        double t0 = bench_now();
         if (data_load(&ds, argv[1], &o, &err) < 0) {
             fprintf(stderr, "bench_data: %s\n", err.msg);
             return 1;
         }
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
         if (r && (ds.n != n || ds.n_words != nw)) {
             fprintf(stderr, "bench_data: runs disagree\n");
             return 1;
@@ -85,7 +73,7 @@ int main(int argc, char **argv)
         bytes = ds.str.len;
         data_free(&ds);
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(t, (size_t)reps, sizeof t[0], bench_cmp_double);
     double med = t[reps / 2];
     printf("bench=data_load path=%s records=%zu words=%zu text_bytes=%zu median_s=%.3f "
            "records_per_s=%.0f runs=%ld\n",

@@ -11,21 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "data.h"
 #include "mille.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -65,19 +53,19 @@ int main(int argc, char **argv)
     }
     double *lat = malloc(ds.n * sizeof *lat), rate[50];
     for (long k = 0; k < reps; k++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (size_t i = 0; i < ds.n; i++) {
             const data_record *r = &ds.recs[i];
             mille_result res;
-            double a = now();
+            double a = bench_now();
             mille_parse(s, data_str(&ds, r->utt), r->utt_len, strtab_str(&ds.locales, r->locale),
                         &res, &err);
-            lat[i] = now() - a;
+            lat[i] = bench_now() - a;
         }
-        rate[k] = (double)ds.n / (now() - t0);
+        rate[k] = (double)ds.n / (bench_now() - t0);
     }
-    qsort(rate, (size_t)reps, sizeof rate[0], cmp_double);
-    qsort(lat, ds.n, sizeof *lat, cmp_double);
+    qsort(rate, (size_t)reps, sizeof rate[0], bench_cmp_double);
+    qsort(lat, ds.n, sizeof *lat, bench_cmp_double);
     printf("bench=infer model=%s utterances=%zu intent_acc=%.2f threads=1 median_utt_per_s=%.0f "
            "p50_us=%.1f p99_us=%.1f runs=%ld\n",
            argv[1], ds.n, 100.0 * (double)ok / (double)ds.n, rate[reps / 2], 1e6 * lat[ds.n / 2],

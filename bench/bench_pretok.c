@@ -22,6 +22,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "bench.h"
 #include "text.h"
 
 #define REPS 5
@@ -112,19 +113,6 @@ static void load(corpus *c, const char *dir)
     globfree(&g);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int by_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* which: 0 pretokenize, 1 normalize. group: 0 all, 1 spaceless, 2 spaced. */
 static void run(const corpus *c, text_pretok_ctx *ctx, text_buf *nb, int which, int group)
 {
@@ -133,7 +121,7 @@ static void run(const corpus *c, text_pretok_ctx *ctx, text_buf *nb, int which, 
     size_t utts = 0, bytes = 0, toks = 0;
     for (int r = 0; r < REPS; r++) {
         utts = bytes = toks = 0;
-        double t0 = now();
+        double t0 = bench_now();
         for (size_t i = 0; i < c->n; i++) {
             if (group && c->spaceless[i] != (group == 1)) continue;
             const char *s = c->buf + c->off[i];
@@ -149,9 +137,9 @@ static void run(const corpus *c, text_pretok_ctx *ctx, text_buf *nb, int which, 
             utts++;
             bytes += n;
         }
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    qsort(t, REPS, sizeof t[0], by_double);
+    qsort(t, REPS, sizeof t[0], bench_cmp_double);
     double med = t[REPS / 2];
     printf("bench=%s group=%s utts=%zu bytes=%zu tokens=%zu median_s=%.4f utt_per_s=%.0f "
            "mb_per_s=%.2f\n",

@@ -193,6 +193,9 @@ int model_save(const model *m, const char *path, int half, mille_error *err);
 /* Load (mmap); every length, offset and shape is checked. */
 int model_load(model *m, const char *path, mille_error *err);
 void modelio_unmap(void *map, size_t len);
+/* CRC-32 (zlib's polynomial) of n bytes of any size: the checksum of model and checkpoint
+ * files. */
+uint32_t file_crc32(const void *buf, size_t n);
 /* The checks and the setup of model_load on a file image in memory: size bytes at map, which
  * must be 64-byte aligned and outlive the model (tensors point into it). Used by model_load
  * and by the fuzzer (verify_crc = 0 there, so that it reaches the deeper checks). */

@@ -38,6 +38,19 @@
 
 void modelio_unmap(void *map, size_t len) { munmap(map, len); }
 
+uint32_t file_crc32(const void *buf, size_t n)
+{
+    /* zlib's crc32 takes uInt lengths: feed large buffers in 1 GiB chunks */
+    const unsigned char *p = buf;
+    uLong c = crc32(0L, Z_NULL, 0);
+    for (size_t o = 0; o < n;) {
+        size_t len = n - o > (1u << 30) ? (1u << 30) : n - o;
+        c = crc32(c, p + o, (uInt)len);
+        o += len;
+    }
+    return (uint32_t)c;
+}
+
 /* ---- save ---------------------------------------------------------------------------------- */
 
 static uint16_t float_to_half(float f)
@@ -138,7 +151,7 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
         size_t size = n * (f16 ? 2 : 4);
         off += (size + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
     }
-    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(total - 8));
+    uint32_t crc = file_crc32(buf, total - 8);
     memcpy(buf + total - 8, &crc, 4);
     memcpy(buf + total - 4, "MEND", 4);
     int rc = file_write_atomic(path, buf, total, err);
@@ -328,14 +341,7 @@ int model_from_memory(model *m, const unsigned char *map, size_t size, int verif
         return err_set(err, MILLE_EFORMAT, "%s: truncated model file (no end marker)", path);
     memcpy(&crc, map + size - 8, 4);
     if (verify_crc) {
-        /* crc32 takes uInt lengths: feed large files in chunks */
-        uLong c = crc32(0L, Z_NULL, 0);
-        for (size_t o = 0; o < size - 8;) {
-            size_t n = size - 8 - o > (1u << 30) ? (1u << 30) : size - 8 - o;
-            c = crc32(c, map + o, (uInt)n);
-            o += n;
-        }
-        if ((uint32_t)c != crc)
+        if (file_crc32(map, size - 8) != crc)
             return err_set(err, MILLE_EFORMAT, "%s: checksum mismatch (file corrupt)", path);
     }
     if (hlen > MODEL_MAX_HEADER || hlen > size - 16 - 8)

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zlib.h>
 
 #include "crf.h"
 #include "kern.h"
@@ -496,13 +495,7 @@ static int ckpt_save(const char *path, const ckpt_head *h, const float *const bl
     if (!buf) return err_set(err, MILLE_ENOMEM, "checkpoint: out of memory");
     memcpy(buf, h, sizeof *h);
     for (int k = 0; k < 4; k++) memcpy(buf + sizeof *h + (size_t)k * n * 4, blocks[k], n * 4);
-    uLong c = crc32(0L, Z_NULL, 0);
-    for (size_t o = 0; o < bytes - 4;) {
-        size_t len = bytes - 4 - o > (1u << 30) ? (1u << 30) : bytes - 4 - o;
-        c = crc32(c, buf + o, (uInt)len);
-        o += len;
-    }
-    uint32_t crc = (uint32_t)c;
+    uint32_t crc = file_crc32(buf, bytes - 4);
     memcpy(buf + bytes - 4, &crc, 4);
     int rc = file_write_atomic(path, buf, bytes, err);
     free(buf);
@@ -526,17 +519,12 @@ static int ckpt_load(const char *path, ckpt_head *h, float *const blocks[4], siz
     memcpy(h, buf, sizeof *h);
     uint32_t crc;
     memcpy(&crc, buf + len - 4, 4);
-    uLong c = crc32(0L, Z_NULL, 0);
-    for (size_t o = 0; o < len - 4;) {
-        size_t l = len - 4 - o > (1u << 30) ? (1u << 30) : len - 4 - o;
-        c = crc32(c, (const unsigned char *)buf + o, (uInt)l);
-        o += l;
-    }
+
     if (memcmp(h->magic, "MILLECKP", 8) != 0 || h->version != CKPT_VERSION) {
         err_set(err, rc, "%s: not a mille checkpoint of version %u", path, CKPT_VERSION);
         goto out;
     }
-    if ((uint32_t)c != crc) {
+    if (file_crc32(buf, len - 4) != crc) {
         err_set(err, rc, "%s: checkpoint checksum mismatch (file corrupt)", path);
         goto out;
     }

@@ -1,0 +1,21 @@
+/* bench.h - what the benchmark programs share: a monotonic clock and a comparator for
+ * medians. Header-only; each benchmark is one .c file. */
+#ifndef MILLE_BENCH_H
+#define MILLE_BENCH_H
+
+#include <time.h>
+
+static inline double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#endif
