@@ -177,5 +177,43 @@ mkdir "$T/empty"
 run "$MILLE" eval "$T/empty" "$DATA/eval_pred.jsonl"
 check "empty GOLD directory" 1 "no \.jsonl"
 
+# ---- train / predict / inspect --------------------------------------------------------------
+# a tiny model on two locales of the sample: train -> inspect -> predict -> eval round trip
+run "$MILLE" train --data "$SAMPLE" --locales en-US,ja-JP --out "$T/m.model" --epochs 2 \
+    --hidden 32 --dim 16 --buckets 4096 --quiet
+check "train a tiny model" 0 "" '"exact_match"'
+run "$MILLE" inspect "$T/m.model"
+check "inspect" 0 "" '"arch": "hashcnn"'
+printf 'wake me up at nine am\n今週は午前五時に起こして\n\n' >"$T/plain.txt"
+run "$MILLE" predict --model "$T/m.model" "$T/plain.txt"
+check "predict plain text" 0 "" '"annot_utt"'
+[ "$(wc -l <"$T/out")" -eq 2 ] && ok || bad "predict plain text: expected 2 lines"
+run "$MILLE" predict --model "$T/m.model" "$SAMPLE/ja-JP.jsonl.gz"
+check "predict MASSIVE file" 0 "" '"locale":"ja-JP"'
+cp "$T/out" "$T/ja.pred.jsonl"
+run "$MILLE" eval "$SAMPLE/ja-JP.jsonl.gz" "$T/ja.pred.jsonl" --partition dev
+check "eval of predictions: every annot_utt parses" 0 "" "ja-JP"
+if grep -q "text differs\|bad annot_utt" "$T/err"; then bad "predicted annot_utt not scorable"; else ok; fi
+printf 'a\377b\n' >"$T/badutf8.txt"
+run "$MILLE" predict --model "$T/m.model" "$T/badutf8.txt"
+check "predict: invalid UTF-8 line named" 0 "badutf8.txt:1: .*invalid UTF-8"
+run "$MILLE" train --data "$SAMPLE"
+check "train without --out" 2 "required"
+run "$MILLE" train --data "$SAMPLE" --out "$T/x.model" --epochs zero
+check "train bad number" 2 "--epochs"
+run "$MILLE" train --data "$T/nonexistent" --out "$T/x.model" --quiet
+check "train missing data" 1 "nonexistent"
+head -c 1000 "$T/m.model" >"$T/trunc.model"
+run "$MILLE" predict --model "$T/trunc.model" "$T/plain.txt"
+check "predict truncated model" 1 "trunc.model"
+run "$MILLE" inspect "$SAMPLE/en-US.jsonl.gz"
+check "inspect foreign file" 1 "not a mille model"
+run "$MILLE" predict "$T/plain.txt"
+check "predict without --model" 2 ""
+# resume a finished run's checkpoint: continues from its last step, still writes the model
+run "$MILLE" train --data "$SAMPLE" --locales en-US,ja-JP --out "$T/m.model" --epochs 2 \
+    --hidden 32 --dim 16 --buckets 4096 --quiet --resume
+check "train --resume" 0 "" '"exact_match"'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
