@@ -392,8 +392,8 @@ TEST(text_pretok_cases)
         /* Chinese with Latin and a full-width comma: 播放Taylor，谢谢 */
         {"\xe6\x92\xad\xe6\x94\xbeTaylor\xef\xbc\x8c\xe8\xb0\xa2\xe8\xb0\xa2",
          "\xe6\x92\xad\xe6\x94\xbe|Taylor|\xef\xbc\x8c|\xe8\xb0\xa2\xe8\xb0\xa2", "wwpw"},
-        /* Khmer words separated by ZWSP: ខ្ញុំ​ចង់​ទៅ, the ZWSPs stay with the
-         * word before
+        /* Khmer words separated by ZWSP: ខ្ញុំ​ចង់​ទៅ, the ZWSPs stay with
+         * the word before
          */
         {"\xe1\x9e\x81\xe1\x9f\x92\xe1\x9e\x89\xe1\x9e\xbb\xe1\x9f\x86\xe2\x80\x8b\xe1\x9e\x85"
          "\xe1\x9e\x84\xe1\x9f\x8b\xe2\x80\x8b\xe1\x9e\x91\xe1\x9f\x85",
