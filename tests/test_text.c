@@ -468,3 +468,18 @@ TEST(text_pretok_golden)
     CHECK_INT(nlines, 104);
     text_pretok_free(ctx);
 }
+
+/* U+11A7 is not a composable trailing consonant (Hangul composition needs 0 < TIndex <
+ * TCount, TBase = U+11A7), so NFC/NFKC of <U+1112, U+1161, U+11A7> is <U+D558, U+11A7>.
+ * utf8proc 2.8's utf8proc_map drops the U+11A7; text_normalize must keep it. Found by
+ * the fuzzer (tests/fuzz/corpus/utf8/hangul_11a7). */
+TEST(text_hangul_11a7_kept)
+{
+    const char *s = "\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xa7";
+    text_buf b = {0};
+    mille_error e;
+    CHECK_INT(text_normalize(s, strlen(s), TEXT_NORM_DEFAULT, &b, &e), 0);
+    CHECK_INT(b.len, 6);
+    CHECK(b.len == 6 && memcmp(b.s, "\xed\x95\x98\xe1\x86\xa7", 6) == 0);
+    text_buf_free(&b);
+}

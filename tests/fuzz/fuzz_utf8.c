@@ -7,6 +7,7 @@
  *   - the pre-tokens satisfy text_pretok_verify (order, no overlap, no whitespace, coverage).
  * Any violated invariant aborts, which libFuzzer reports with the input.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!valid) FUZZ_ASSERT(err_offset(&e) == bad);
     int rr = text_normalize_ref(s, n, flags, &ref_buf, &e);
     FUZZ_ASSERT(rr == rc);
+    /* utf8proc 2.8's whole-string composition (the reference) drops U+11A7 after a Hangul LV
+     * syllable, as if it were the "no trailing consonant" index 0; Unicode (UAX #15, Hangul
+     * composition: 0 < TIndex < TCount) keeps it, and so does text_normalize
+     * (tests/test_text.c: text_hangul_11a7_kept). Inputs holding U+11A7 skip the byte
+     * comparison; every other check still applies. */
+    int ref_bug = n >= 3 && memmem(s, n, "\xe1\x86\xa7", 3) != NULL;
     if (valid) {
-        FUZZ_ASSERT(norm_buf.len == ref_buf.len);
-        FUZZ_ASSERT(memcmp(norm_buf.s, ref_buf.s, norm_buf.len) == 0);
+        FUZZ_ASSERT(ref_bug || norm_buf.len == ref_buf.len);
+        FUZZ_ASSERT(ref_bug || memcmp(norm_buf.s, ref_buf.s, norm_buf.len) == 0);
         FUZZ_ASSERT(norm_buf.s[norm_buf.len] == '\0');
         FUZZ_ASSERT(norm_buf.src[norm_buf.len] == n && norm_buf.src_end[norm_buf.len] == n);
         for (size_t i = 0; i < norm_buf.len; i++) {
