@@ -21,7 +21,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mille predict --model MODEL [--locale L] [--top K] [INPUT|-]\n\n"
             "  INPUT          MASSIVE data (.jsonl, .jsonl.gz, directory, release .tar.gz) or\n"
-            "                 plain text with one utterance per line (default: stdin)\n"
+            "                 plain text with one utterance per line (default: stdin, where\n"
+            "                 lines starting with '{' are read as MASSIVE JSON records)\n"
             "  --model MODEL  model file (required)\n"
             "  --locale L     locale of plain-text input (default: none, the script decides how\n"
             "                 to split words); MASSIVE records use their own locale\n"
@@ -116,6 +117,25 @@ static int predict_text(out_ctx *o, const char *path, const char *locale)
         while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = '\0';
         if (len == 0) continue;
         snprintf(where, sizeof where, "%s:%lu", strcmp(path, "-") ? path : "<stdin>", line);
+        if (buf[0] == '{') {
+            /* a MASSIVE record (JSON lines on stdin are streamed, one at a time) */
+            data_set ds = {0};
+            data_opts opt = data_default_opts();
+            opt.mode = DATA_TEXT;
+            mille_error e;
+            if (data_add_line(&ds, buf, len, 0, (uint32_t)line, &opt, &e) == 1) {
+                const data_record *r = &ds.recs[0];
+                const char *loc = strtab_str(&ds.locales, r->locale);
+                emit(o, *data_str(&ds, r->id) ? data_str(&ds, r->id) : NULL, *loc ? loc : locale,
+                     strtab_str(&ds.partitions, r->partition), data_str(&ds, r->utt), r->utt_len,
+                     where);
+            } else {
+                o->errors++;
+                fprintf(stderr, "mille predict: %s: %s\n", where, e.msg);
+            }
+            data_free(&ds);
+            continue;
+        }
         emit(o, NULL, locale, NULL, buf, len, where);
     }
     gzclose(gz);

@@ -210,6 +210,10 @@ run "$MILLE" inspect "$SAMPLE/en-US.jsonl.gz"
 check "inspect foreign file" 1 "not a mille model"
 run "$MILLE" predict "$T/plain.txt"
 check "predict without --model" 2 ""
+gzip -dc "$SAMPLE/fr-FR.jsonl.gz" | head -n 3 >"$T/fr3.jsonl"
+run sh -c "\"$MILLE\" predict --model \"$T/m.model\" < \"$T/fr3.jsonl\""
+check "predict MASSIVE records on stdin" 0 "" '"locale":"fr-FR"'
+[ "$(wc -l <"$T/out")" -eq 3 ] && ok || bad "predict stdin records: expected 3 lines"
 # resume a finished run's checkpoint: continues from its last step, still writes the model
 run "$MILLE" train --data "$SAMPLE" --locales en-US,ja-JP --out "$T/m.model" --epochs 2 \
     --hidden 32 --dim 16 --buckets 4096 --quiet --resume
