@@ -27,16 +27,29 @@ static train_params small_params(const char *out)
     return p;
 }
 
-static void tmpname(char *buf, size_t n, const char *tag)
+/* Paths of a test's model file and of its checkpoint (removed by tmp_remove). */
+typedef struct tmp_model {
+    char out[256], ck[300];
+} tmp_model;
+
+static tmp_model tmp_paths(const char *tag)
 {
-    snprintf(buf, n, "/tmp/mille_test_%s_%ld.model", tag, (long)getpid());
+    tmp_model t;
+    snprintf(t.out, sizeof t.out, "/tmp/mille_test_%s_%ld.model", tag, (long)getpid());
+    snprintf(t.ck, sizeof t.ck, "%s.ckpt", t.out);
+    return t;
+}
+
+static void tmp_remove(const tmp_model *t)
+{
+    unlink(t->out);
+    unlink(t->ck);
 }
 
 TEST(train_quality_on_sample)
 {
-    char out[256];
-    tmpname(out, sizeof out, "q");
-    train_params p = small_params(out);
+    tmp_model tm = tmp_paths("q");
+    train_params p = small_params(tm.out);
     p.cfg.dim = 32, p.cfg.hidden = 64, p.cfg.buckets = 1u << 16;
     p.cfg.layers = 3, p.cfg.subwords = 1, p.cfg.bigrams = 0, p.dropout = 0.2f;
     p.epochs = 15, p.batch = 16, p.lr = 0.005f, p.emb_lr = 0.03f;
@@ -53,18 +66,13 @@ TEST(train_quality_on_sample)
     CHECK(dev.slot_f1 >= 38);
     fprintf(stderr, "train_quality_on_sample: exact %.2f intent %.2f slot F1 %.2f\n",
             dev.exact_match, dev.intent_accuracy, dev.slot_f1);
-    unlink(out);
-    char ck[300];
-    snprintf(ck, sizeof ck, "%s.ckpt", out);
-    unlink(ck);
+    tmp_remove(&tm);
 }
 
 TEST(train_threads_give_identical_weights)
 {
-    char out[256], ck[300];
-    tmpname(out, sizeof out, "t");
-    snprintf(ck, sizeof ck, "%s.ckpt", out);
-    train_params p = small_params(out);
+    tmp_model tm = tmp_paths("t");
+    train_params p = small_params(tm.out);
     p.epochs = 2;
     p.cfg.layers = 3; /* also covers the workspace sizing of deeper encoders */
     model m1, m2;
@@ -77,16 +85,13 @@ TEST(train_threads_give_identical_weights)
     CHECK(memcmp(m1.p, m2.p, m1.n_params * sizeof *m1.p) == 0);
     model_free(&m1);
     model_free(&m2);
-    unlink(out);
-    unlink(ck);
+    tmp_remove(&tm);
 }
 
 TEST(train_resume_is_exact)
 {
-    char out[256], ck[300];
-    tmpname(out, sizeof out, "r");
-    snprintf(ck, sizeof ck, "%s.ckpt", out);
-    train_params p = small_params(out);
+    tmp_model tm = tmp_paths("r");
+    train_params p = small_params(tm.out);
     p.epochs = 3;
     p.evals_per_epoch = 2;
     model straight, resumed;
@@ -106,21 +111,18 @@ TEST(train_resume_is_exact)
     /* a checkpoint of other settings is refused */
     p.cfg.hidden = 40;
     CHECK_INT(train_run(&p, NULL, NULL, &e), MILLE_EFORMAT);
-    unlink(out);
-    unlink(ck);
+    tmp_remove(&tm);
 }
 
 TEST(model_save_load_same_predictions)
 {
-    char out[256], ck[300];
-    tmpname(out, sizeof out, "s");
-    snprintf(ck, sizeof ck, "%s.ckpt", out);
-    train_params p = small_params(out);
+    tmp_model tm = tmp_paths("s");
+    train_params p = small_params(tm.out);
     p.epochs = 2;
     model trained, loaded;
     mille_error e;
     CHECK_INT(train_run(&p, &trained, NULL, &e), 0);
-    CHECK_INT(model_load(&loaded, out, &e), 0);
+    CHECK_INT(model_load(&loaded, tm.out, &e), 0);
     data_set ds = {0};
     data_opts o = data_default_opts();
     o.locales = p.locales;
@@ -144,7 +146,7 @@ TEST(model_save_load_same_predictions)
     /* the public API on the same file */
     mille_model *mm;
     mille_session *s;
-    CHECK_INT(mille_model_load(out, &mm, &e), 0);
+    CHECK_INT(mille_model_load(tm.out, &mm, &e), 0);
     CHECK_INT(mille_session_new(mm, &s, &e), 0);
     mille_result r;
     const char *text = "wake me up at nine am";
@@ -156,23 +158,21 @@ TEST(model_save_load_same_predictions)
     CHECK_INT(mille_parse(s, "   ", 3, NULL, &r, &e), MILLE_EINVAL);
     mille_session_free(s);
     mille_model_free(mm);
-    unlink(out);
-    unlink(ck);
+    tmp_remove(&tm);
 }
 
 TEST(model_load_rejects_broken_files)
 {
-    char out[256], ck[300], bad[300];
-    tmpname(out, sizeof out, "b");
-    snprintf(ck, sizeof ck, "%s.ckpt", out);
-    snprintf(bad, sizeof bad, "%s.bad", out);
-    train_params p = small_params(out);
+    tmp_model tm = tmp_paths("b");
+    char bad[320];
+    snprintf(bad, sizeof bad, "%s.bad", tm.out);
+    train_params p = small_params(tm.out);
     p.epochs = 1;
     mille_error e;
     CHECK_INT(train_run(&p, NULL, NULL, &e), 0);
     char *buf;
     size_t n;
-    CHECK_INT(file_read_all(out, &buf, &n, &e), 0);
+    CHECK_INT(file_read_all(tm.out, &buf, &n, &e), 0);
     model m;
     /* truncated anywhere */
     size_t cuts[] = {0, 7, 16, 100, n / 2, n - 1};
@@ -197,6 +197,5 @@ TEST(model_load_rejects_broken_files)
     CHECK_INT(model_load(&m, "/nonexistent/model", &e), MILLE_EIO);
     free(buf);
     unlink(bad);
-    unlink(out);
-    unlink(ck);
+    tmp_remove(&tm);
 }
