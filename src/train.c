@@ -97,6 +97,7 @@ int featset_build(featset *fs, const data_set *ds, const model_config *cfg, int 
     if (threads > 64) threads = 64;
     feat_job jobs[64];
     pthread_t tid[64];
+    int started[64] = {0};
     uint32_t *count = calloc(ds->n_words + 1, sizeof *count);
     fs->off = malloc((ds->n_words + 1) * sizeof *fs->off);
     if (!count || !fs->off) {
@@ -111,13 +112,13 @@ int featset_build(featset *fs, const data_set *ds, const model_config *cfg, int 
         jobs[t].r0 = ds->n * (size_t)t / (size_t)threads;
         jobs[t].r1 = ds->n * (size_t)(t + 1) / (size_t)threads;
         jobs[t].count = count;
-        if (t && pthread_create(&tid[t], NULL, feat_worker, &jobs[t]))
-            feat_worker(&jobs[t]);
-        else if (t)
-            continue;
+        /* a thread that cannot be started does its share on this thread instead */
+        started[t] = t && pthread_create(&tid[t], NULL, feat_worker, &jobs[t]) == 0;
+        if (t && !started[t]) feat_worker(&jobs[t]);
     }
     feat_worker(&jobs[0]);
-    for (int t = 1; t < threads; t++) pthread_join(tid[t], NULL);
+    for (int t = 1; t < threads; t++)
+        if (started[t]) pthread_join(tid[t], NULL);
     int rc = MILLE_OK;
     size_t total = 0;
     for (int t = 0; t < threads; t++) {
@@ -194,9 +195,9 @@ static void *pred_worker(void *arg)
     pred_job *j = arg;
     batch b = {0};
     model_ws ws = {0};
-    int *tagbuf = NULL, *gold = NULL, *out = NULL;
+    int *tagbuf = NULL, *out = NULL;
     uint32_t *gl = NULL, *pl = NULL;
-    size_t cap_t = 0, cap_g = 0, cap_o = 0, cap_gl = 0, cap_pl = 0;
+    size_t cap_t = 0, cap_o = 0, cap_gl = 0, cap_pl = 0;
     uint32_t bi[PRED_BATCH];
     for (size_t i = j->i0; i < j->i1 && !j->rc;) {
         batch_clear(&b);
@@ -243,8 +244,6 @@ static void *pred_worker(void *arg)
             }
         }
     }
-    (void)gold;
-    (void)cap_g;
     free(tagbuf);
     free(out);
     free(gl);
