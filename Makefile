@@ -2,6 +2,7 @@
 #   make            CLI build/mille, build/libmille.a, build/libmille.so (-O2)
 #   make test       unit + CLI tests under ASan+UBSan (build/asan/)
 #   make asan       just the sanitizer build
+#   make tsan       ThreadSanitizer run of the threaded tests
 #   make debug      -O0 -g build in build/debug/
 #   make fuzz       libFuzzer targets (clang), each run FUZZ_SECONDS on its kept corpus
 #   make demo       train on the bundled sample, score it, parse utterances (README)
@@ -36,7 +37,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all test asan debug fuzz bench lint clean demo
+.PHONY: all test asan tsan debug fuzz bench lint clean demo
 all: $(BUILD)/mille $(BUILD)/libmille.a $(BUILD)/libmille.so
 
 $(BUILD)/%.o: %.c
@@ -61,6 +62,12 @@ asan:
 
 debug:
 	$(MAKE) BUILD=build/debug OPT="-O0 -g" build/debug/mille build/debug/test_mille
+
+# ThreadSanitizer on the tests that run threads (training, prediction, features).
+TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predictions
+tsan:
+	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille
+	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)
 
 # Tests run under ASan+UBSan. T=name runs one unit test.
 test: asan
