@@ -73,13 +73,17 @@ static inline const char *strtab_str(const strtab *t, size_t id)
 }
 void strtab_free(strtab *t);
 
-/* 64-bit FNV-1a; used for hashing strings (tables, feature hashing). */
-static inline uint64_t hash_bytes(const void *p, size_t n)
+/* 64-bit FNV-1a; used for hashing strings (tables, feature hashing). hash_more continues a
+ * hash h over n more bytes: hash_more(hash_bytes(a), b) == hash_bytes(a followed by b). */
+static inline uint64_t hash_more(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
     return h;
+}
+static inline uint64_t hash_bytes(const void *p, size_t n)
+{
+    return hash_more(1469598103934665603ULL, p, n);
 }
 
 /* ---- random numbers ---------------------------------------------------------------------- */

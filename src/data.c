@@ -86,7 +86,6 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
     if (!obj)
         return err_set(err, MILLE_EFORMAT, "bad JSON at column %d: %s", jerr.column, jerr.text);
     int rc = MILLE_OK;
-    annot_word *aw = NULL;
     if (!json_is_object(obj)) {
         rc = err_set(err, MILLE_EFORMAT, "expected a JSON object");
         goto out;
@@ -109,15 +108,14 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
 
     int have_utt = utt.n > 0;
     size_t cap = (utt.n > annot.n ? utt.n : annot.n) + 1;
-    aw = malloc(cap * sizeof *aw);
-    if (!aw) {
+    if (vec_reserve((void **)&ds->aw, &ds->cap_aw, cap, sizeof *ds->aw)) {
         rc = err_set(err, MILLE_ENOMEM, "out of memory");
         goto out;
     }
     int nw = 0;
     if (annot.n) {
         nw = annot_parse(have_utt ? utt.s : NULL, utt.n, annot.s, annot.n,
-                         annot_char_split(locale.s, locale.n), aw, &ds->scratch, err);
+                         annot_char_split(locale.s, locale.n), ds->aw, &ds->scratch, err);
         if (nw < 0) {
             rc = nw;
             goto out;
@@ -162,9 +160,9 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
     r.src = src;
     r.line = lineno;
     for (int k = 0; k < nw; k++) {
-        data_word w = {aw[k].start, aw[k].end, DATA_OTHER};
-        if (aw[k].label_len) {
-            field lf = {annot.s + aw[k].label_off, aw[k].label_len};
+        data_word w = {ds->aw[k].start, ds->aw[k].end, DATA_OTHER};
+        if (ds->aw[k].label_len) {
+            field lf = {annot.s + ds->aw[k].label_off, ds->aw[k].label_len};
             if ((rc = intern(&ds->slots, lf, &w.label, err))) goto out;
         }
         ds->words[ds->n_words + (size_t)k] = w;
@@ -173,7 +171,6 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
     ds->recs[ds->n++] = r;
     rc = 1;
 out:
-    free(aw);
     json_decref(obj);
     return rc;
 }
@@ -436,5 +433,6 @@ void data_free(data_set *ds)
     strtab_free(&ds->slots);
     strtab_free(&ds->srcs);
     annot_scratch_free(&ds->scratch);
+    free(ds->aw);
     memset(ds, 0, sizeof *ds);
 }

@@ -92,6 +92,8 @@ typedef struct data_set {
     strtab srcs;                                    /* file names for messages */
     size_t n_skipped;                               /* malformed records skipped */
     annot_scratch scratch;
+    annot_word *aw; /* words of the record being added (reused: no malloc per record) */
+    size_t cap_aw;
 } data_set;
 
 /* What a record must carry. */

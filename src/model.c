@@ -129,8 +129,7 @@ int model_word_features(const model_config *cfg, const char *w, size_t n, text_b
     if (rc) return rc;
     size_t k = 0;
     /* the whole word, in its own hash space ("W" prefix) */
-    uint64_t h = hash_bytes("W", 1);
-    for (size_t i = 0; i < nb->len; i++) h = (h ^ (unsigned char)nb->s[i]) * 1099511628211ULL;
+    uint64_t h = hash_more(hash_bytes("W", 1), nb->s, nb->len);
     if (k < cap) out[k++] = (uint32_t)(h % cfg->buckets);
     if (word_hash) *word_hash = h;
     /* character n-grams of "<word>": code point starts, with virtual markers at both ends */
@@ -145,11 +144,11 @@ int model_word_features(const model_config *cfg, const char *w, size_t n, text_b
         for (size_t a = 0; a + nlen <= total && k < cap; a++) {
             size_t b = a + nlen; /* positions [a, b) */
             uint64_t g = 1469598103934665603ULL ^ nlen;
-            if (a == 0) g = (g ^ 0x02) * 1099511628211ULL;
+            if (a == 0) g = hash_more(g, "\x02", 1); /* the < marker */
             size_t from = a == 0 ? 0 : starts[a - 1];
             size_t to = b >= ncp + 1 ? end_byte : starts[b - 1];
-            for (size_t i = from; i < to; i++) g = (g ^ (unsigned char)nb->s[i]) * 1099511628211ULL;
-            if (b == total) g = (g ^ 0x03) * 1099511628211ULL;
+            g = hash_more(g, nb->s + from, to - from);
+            if (b == total) g = hash_more(g, "\x03", 1); /* the > marker */
             out[k++] = (uint32_t)(g % cfg->buckets);
         }
     return (int)k;
@@ -212,9 +211,7 @@ int model_utt_features(const model_config *cfg, const char *text, const void *wo
             int rc = text_normalize(text + tok[q].start, tok[q].end - tok[q].start, cfg->norm_flags,
                                     &sc->nb, err);
             if (rc) return rc;
-            uint64_t h = hash_bytes("P", 1);
-            for (size_t i = 0; i < sc->nb.len; i++)
-                h = (h ^ (unsigned char)sc->nb.s[i]) * 1099511628211ULL;
+            uint64_t h = hash_more(hash_bytes("P", 1), sc->nb.s, sc->nb.len);
             sc->tmp[t++] = (uint32_t)(h % cfg->buckets);
             added++;
         }
