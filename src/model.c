@@ -145,8 +145,10 @@ int model_word_features(const model_config *cfg, const char *w, size_t n, text_b
             size_t b = a + nlen; /* positions [a, b) */
             uint64_t g = 1469598103934665603ULL ^ nlen;
             if (a == 0) g = hash_more(g, "\x02", 1); /* the < marker */
-            size_t from = a == 0 ? 0 : starts[a - 1];
+            /* a = ncp + 1 is the '>' marker alone (only with minn = 1): no bytes */
+            size_t from = a == 0 ? 0 : a <= ncp ? starts[a - 1] : end_byte;
             size_t to = b >= ncp + 1 ? end_byte : starts[b - 1];
+            MILLE_ASSERT(from <= to);
             g = hash_more(g, nb->s + from, to - from);
             if (b == total) g = hash_more(g, "\x03", 1); /* the > marker */
             out[k++] = (uint32_t)(g % cfg->buckets);

@@ -186,5 +186,12 @@ TEST(model_features)
     int n3 = model_word_features(&c, longw, sizeof longw, &nb, f1, MODEL_MAX_FEATS, NULL, &e);
     CHECK(n3 > 0 && n3 <= MODEL_MAX_FEATS);
     CHECK_INT(model_word_features(&c, "a\xff", 2, &nb, f1, MODEL_MAX_FEATS, NULL, &e), MILLE_EUTF8);
+    /* minn = 1: the single-position n-grams include the '>' marker alone (no bytes); the
+     * same word gives the same features twice (no uninitialized read: found by fuzzing) */
+    c.minn = 1, c.maxn = 2;
+    n1 = model_word_features(&c, "ab", 2, &nb, f1, MODEL_MAX_FEATS, NULL, &e);
+    n2 = model_word_features(&c, "ab", 2, &nb, f2, MODEL_MAX_FEATS, NULL, &e);
+    CHECK_INT(n1, 1 + 4 + 3); /* word + "<" "a" "b" ">" + "<a" "ab" "b>" */
+    CHECK(n1 == n2 && memcmp(f1, f2, (size_t)n1 * sizeof *f1) == 0);
     text_buf_free(&nb);
 }
