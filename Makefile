@@ -8,6 +8,8 @@
 #   make demo       train on the bundled sample, score it, parse utterances (README)
 #   make bench      benchmarks (see bench/ and docs/BENCHMARKS.md)
 #   make lint       clang-format check + banned-function check
+#   make install    PREFIX=/usr/local: CLI, header, libraries, pkg-config file
+#   make install-test  install to a temporary prefix, build and run examples/ against it
 # WERROR=1 turns warnings into errors (CI sets it).
 
 CC       ?= cc
@@ -23,38 +25,50 @@ WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prot
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
-CPPFLAGS := -Iinclude -Isrc -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
+CPPFLAGS := -Iinclude -Isrc -Icli -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
 CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
 LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz \
             $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -lpthread
 LDFLAGS  := $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/*.c))
-CLI_SRC  := $(sort $(wildcard cli/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c)) $(BUILD)/gen/playground.c
 TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/harness.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter cli/%,$(CLI_SRC))) $(BUILD)/gen/playground.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all test asan tsan debug fuzz bench lint clean demo
+.PHONY: all test asan tsan debug fuzz bench lint clean demo install install-test
 all: $(BUILD)/mille $(BUILD)/libmille.a $(BUILD)/libmille.so
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The playground page, embedded in the binary as a byte array.
+$(BUILD)/gen/playground.c: web/playground.html tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh mille_playground_html $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/playground.o: $(BUILD)/gen/playground.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/libmille.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+VERSION  := $(shell sed -n 's/^\#define MILLE_VERSION_STRING "\(.*\)"/\1/p' include/mille.h)
+SOMAJOR  := $(shell sed -n 's/^\#define MILLE_VERSION_MAJOR *\([0-9]*\)/\1/p' include/mille.h)
 $(BUILD)/libmille.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libmille.so.$(SOMAJOR) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd
 
-$(BUILD)/test_mille: $(TEST_OBJ) $(BUILD)/libmille.a
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(BUILD)/libmille.a $(LDLIBS)
+# the tests also drive the HTTP request handler (cli/srv.c), without sockets
+TEST_SRV := $(BUILD)/cli/srv.o $(BUILD)/gen/playground.o
+$(BUILD)/test_mille: $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a $(LDLIBS)
 
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
@@ -64,7 +78,8 @@ debug:
 	$(MAKE) BUILD=build/debug OPT="-O0 -g" build/debug/mille build/debug/test_mille
 
 # ThreadSanitizer on the tests that run threads (training, prediction, features).
-TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predictions
+TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predictions \
+              api_concurrent_sessions_share_a_model srv_reload_under_load
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)
@@ -73,14 +88,18 @@ tsan:
 test: asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test_mille $(T)
 	MILLE=build/asan/mille MASSIVE=$(MASSIVE) sh tests/cli_test.sh
+	MILLE=build/asan/mille python3 tests/http_test.py
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined
+# the request handler of `mille serve` is fuzzed with the page it embeds
+FUZZ_SRV     := cli/srv.c build/fuzz/gen/playground.c
 fuzz:
-	$(MAKE) CC=clang BUILD=build/fuzz OPT="-O1 -g" SAN="$(FUZZ_CFLAGS)" build/fuzz/libmille.a
+	$(MAKE) CC=clang BUILD=build/fuzz OPT="-O1 -g" SAN="$(FUZZ_CFLAGS)" build/fuzz/libmille.a \
+	  build/fuzz/gen/playground.c
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
-	    tests/fuzz/fuzz_$$t.c build/fuzz/libmille.a $(LDLIBS) -o build/fuzz/fuzz_$$t; \
+	  clang $(CPPFLAGS) -Icli -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz/fuzz_$$t.c $(FUZZ_SRV) build/fuzz/libmille.a $(LDLIBS) -o build/fuzz/fuzz_$$t; \
 	  mkdir -p build/fuzz/corpus_$$t tests/fuzz/corpus/$$t; \
 	  echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
 	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
@@ -100,8 +119,34 @@ demo: all
 bench: all $(BENCH_BIN)
 	MASSIVE=$(MASSIVE) BUILD=$(BUILD) sh bench/run.sh
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the CLI, the header, the static and shared
+# library (with its soname links) and a pkg-config file.
+PREFIX   ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BUILD)/mille $(DESTDIR)$(PREFIX)/bin/mille
+	install -m 644 include/mille.h $(DESTDIR)$(PREFIX)/include/mille.h
+	install -m 644 $(BUILD)/libmille.a $(DESTDIR)$(PREFIX)/lib/libmille.a
+	install -m 755 $(BUILD)/libmille.so $(DESTDIR)$(PREFIX)/lib/libmille.so.$(VERSION)
+	ln -sf libmille.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmille.so.$(SOMAJOR)
+	ln -sf libmille.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libmille.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	  -e 's|@LIBS_PRIVATE@|$(strip $(LDLIBS))|' tools/mille.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mille.pc
+
+# install into a temporary prefix and build + run examples/ against it
+install-test:
+	sh tests/install_test.sh
+
 lint:
 	sh tools/lint.sh
+
+# The playground page in headless Chromium (apt-get install chromium chromium-driver):
+# types utterances, checks what it shows against POST /v1/parse, saves a screenshot.
+.PHONY: browser-test
+browser-test: all
+	python3 tests/browser/playground_test.py --mille $(BUILD)/mille --screenshot $(BUILD)/playground.png
 
 clean:
 	rm -rf build

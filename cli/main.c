@@ -21,6 +21,7 @@ static const cli_cmd commands[] = {
     {"train", cmd_train, "train a joint intent + slot model on MASSIVE-format data"},
     {"predict", cmd_predict, "parse utterances with a model (JSON lines out)"},
     {"inspect", cmd_inspect, "check a model file and print its description"},
+    {"serve", cmd_serve, "serve a model over HTTP/JSON, with a playground page"},
     {"eval", cmd_eval, "score predictions against MASSIVE gold data (official metrics)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},

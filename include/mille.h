@@ -127,12 +127,41 @@ MILLE_API const char *mille_model_metadata(const mille_model *m);
 MILLE_API int mille_session_new(const mille_model *m, mille_session **out, mille_error *err);
 MILLE_API void mille_session_free(mille_session *s); /* NULL is a no-op */
 
+/* Limits of a session's inputs: the default text limit is 64 KiB; mille_session_set_max_text
+ * sets it between 1 byte and MILLE_MAX_TEXT_LIMIT (else MILLE_ERANGE). */
+#define MILLE_MAX_TEXT_DEFAULT (64u << 10)
+#define MILLE_MAX_TEXT_LIMIT   (1u << 20)
+MILLE_API int mille_session_set_max_text(mille_session *s, size_t max_bytes);
+
+/* With strict locales on (default off), a locale the model was not trained on is
+ * MILLE_ENOTFOUND. Off, any well-formed locale parses: the model is multilingual. */
+MILLE_API void mille_session_set_strict_locale(mille_session *s, int on);
+
+/* 1 if the model was trained on locale (e.g. "fr-FR"), else 0. */
+MILLE_API int mille_model_has_locale(const mille_model *m, const char *locale);
+
 /* Parse text[0..len) (UTF-8). locale (e.g. "fr-FR") may be NULL: words are then split the
  * way the text's script needs (characters for Chinese and Japanese). Errors: MILLE_EUTF8
- * (invalid UTF-8, with the byte offset in err), MILLE_EINVAL (empty text, no words, bad
- * locale syntax), MILLE_ERANGE (text longer than the session limit, 64 KiB by default). */
+ * (invalid UTF-8, with the byte offset in err), MILLE_EINVAL (NULL or empty text, no words,
+ * malformed locale), MILLE_ERANGE (text longer than the session limit), MILLE_ENOTFOUND
+ * (unknown locale, strict sessions only), MILLE_ENOMEM. */
 MILLE_API int mille_parse(mille_session *s, const char *text, size_t len, const char *locale,
                           mille_result *res, mille_error *err);
+
+/* One input of a batch. */
+typedef struct mille_input {
+    const char *text;
+    size_t len;
+    const char *locale; /* may be NULL */
+} mille_input;
+
+/* Parse n inputs in one forward pass (faster than n calls). res[i] receives input i's
+ * result; a failed input has res[i].intent == NULL and, when errs is not NULL, its code and
+ * message in errs[i] (errors as for mille_parse). Results stay valid until the next parse on
+ * the session. Returns the number of inputs parsed, or MILLE_ENOMEM / MILLE_EINVAL when the
+ * call as a whole failed. */
+MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t n,
+                                mille_result *res, mille_error *errs);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,16 @@
 /*
  * api.c - the public API of include/mille.h on top of model.c: load a model, open sessions,
- * parse one utterance into intent, top-k, slots with byte offsets into the caller's text, and
- * a MASSIVE-format annotation.
+ * parse utterances (one, or a batch in one forward pass) into intent, top-k, slots with byte
+ * offsets into the caller's text, and a MASSIVE-format annotation.
  *
- * A parse: validate UTF-8 -> MASSIVE words (whitespace; characters in ja/zh, chosen by the
- * locale or, without one, by the text's script) -> hashed features per word -> forward pass
- * -> intent softmax and CRF Viterbi -> runs of one slot label become one slot.
+ * A parse: validate UTF-8 and locale -> MASSIVE words (whitespace; characters in ja/zh,
+ * chosen by the locale or, without one, by the text's script) -> hashed features per word ->
+ * one forward pass over every valid input -> intent softmax and CRF Viterbi -> runs of one
+ * slot label become one slot.
+ *
+ * Results of a batch live in session arrays shared by all its inputs (words, tags, slots,
+ * annotations); the result pointers are set only once every input is done, because the
+ * arrays may move while they grow.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -16,34 +21,48 @@
 #include "model.h"
 #include "text.h"
 
-#define SESSION_MAX_TEXT (64u << 10)
-
 struct mille_model {
     model m;
 };
 
+/* Where one input's results sit in the session arrays. */
+typedef struct item {
+    int code;       /* 0 or the MILLE_E* of this input                          */
+    int char_split; /* words are characters (ja/zh)                              */
+    size_t word0, n_words, slot0, n_slots, annot0;
+} item;
+
 struct mille_session {
     const mille_model *mm;
+    size_t max_text;
+    int strict_locale;
     batch b;
     model_ws ws;
     feat_scratch fsc;
     annot_scratch sc;
-    annot_word *words;
+    annot_word *words; /* every input's words */
     size_t cap_words;
-    uint32_t *feats, *foff;
+    uint32_t *feats, *foff; /* one input's features (batch_add copies them) */
     size_t cap_feats, cap_foff;
-    int *tags;
+    int *tags; /* (N) */
     size_t cap_tags;
+    uint32_t *intent; /* (U) */
+    float *prob;
+    size_t cap_intent, cap_prob;
     mille_slot *slots;
     size_t cap_slots;
-    mille_intent_score top[MILLE_TOP_K];
-    char *annot;
+    mille_intent_score *top; /* (U, MILLE_TOP_K) */
+    size_t cap_top;
+    char *annot; /* every input's annotation, NUL-terminated one after another */
     size_t cap_annot;
+    item *items;
+    size_t cap_items;
 };
 
 MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error *err)
 {
     *out = NULL;
+    if (!path) return err_set(err, MILLE_EINVAL, "model path is NULL");
     kern_init(); /* BLAS must not spin threads of its own under ours */
     mille_model *mm = calloc(1, sizeof *mm);
     if (!mm) return err_set(err, MILLE_ENOMEM, "out of memory");
@@ -68,12 +87,32 @@ MILLE_API const char *mille_model_metadata(const mille_model *mm)
     return mm->m.meta ? mm->m.meta : "{}";
 }
 
+MILLE_API int mille_model_has_locale(const mille_model *mm, const char *locale)
+{
+    return locale && strtab_find(&mm->m.locales, locale, strlen(locale)) >= 0;
+}
+
 MILLE_API int mille_session_new(const mille_model *mm, mille_session **out, mille_error *err)
 {
+    *out = NULL;
+    if (!mm) return err_set(err, MILLE_EINVAL, "model is NULL");
     *out = calloc(1, sizeof **out);
     if (!*out) return err_set(err, MILLE_ENOMEM, "out of memory");
     (*out)->mm = mm;
+    (*out)->max_text = MILLE_MAX_TEXT_DEFAULT;
     return MILLE_OK;
+}
+
+MILLE_API int mille_session_set_max_text(mille_session *s, size_t max_bytes)
+{
+    if (max_bytes < 1 || max_bytes > MILLE_MAX_TEXT_LIMIT) return MILLE_ERANGE;
+    s->max_text = max_bytes;
+    return MILLE_OK;
+}
+
+MILLE_API void mille_session_set_strict_locale(mille_session *s, int on)
+{
+    s->strict_locale = on != 0;
 }
 
 MILLE_API void mille_session_free(mille_session *s)
@@ -87,8 +126,12 @@ MILLE_API void mille_session_free(mille_session *s)
     free(s->feats);
     free(s->foff);
     free(s->tags);
+    free(s->intent);
+    free(s->prob);
     free(s->slots);
+    free(s->top);
     free(s->annot);
+    free(s->items);
     free(s);
 }
 
@@ -102,127 +145,219 @@ static int annot_put(mille_session *s, size_t *len, const char *p, size_t n)
     return MILLE_OK;
 }
 
-/* "[slot : " before a run of one label, "]" after it, the text between words kept as it is.
- * In char-split locales (ja/zh) MASSIVE writes exactly one space on each side of a bracketed
- * slot (none at the ends of the text), spaces the utterance itself does not have. */
-static int build_annot(mille_session *s, const char *text, size_t n_words, int char_split)
+/* Append the annotation of one input at *len (then past its NUL): "[slot : " before a run of
+ * one label, "]" after it, the text between words kept as it is. In char-split locales
+ * (ja/zh) MASSIVE writes exactly one space on each side of a bracketed slot (none at the ends
+ * of the text), spaces the utterance itself does not have. */
+static int build_annot(mille_session *s, const char *text, const annot_word *words, const int *tags,
+                       size_t n_words, int char_split, size_t *len)
 {
     const model *m = &s->mm->m;
-    size_t len = 0, pos = 0;
-    int rc = annot_put(s, &len, "", 0), space_after = 0;
+    size_t pos = 0;
+    int rc = annot_put(s, len, "", 0), space_after = 0;
     for (size_t i = 0; i < n_words && !rc; i++) {
-        const annot_word *w = &s->words[i];
-        int tag = s->tags[i], opens = tag && (i == 0 || s->tags[i - 1] != tag);
-        int closes = tag && (i + 1 == n_words || s->tags[i + 1] != tag);
+        const annot_word *w = &words[i];
+        int tag = tags[i], opens = tag && (i == 0 || tags[i - 1] != tag);
+        int closes = tag && (i + 1 == n_words || tags[i + 1] != tag);
         size_t g0 = pos, g1 = w->start;
         if (char_split && (opens || space_after)) {
             while (g0 < g1 && text[g0] == ' ') g0++;
             while (!opens && g1 > g0 && text[g1 - 1] == ' ') g1--;
             if (opens)
                 while (g1 > g0 && text[g1 - 1] == ' ') g1--;
-            if (space_after) rc = annot_put(s, &len, " ", 1);
-            if (!rc) rc = annot_put(s, &len, text + g0, g1 - g0);
-            if (opens && len && s->annot[len - 1] != ' ' && !rc) rc = annot_put(s, &len, " ", 1);
+            if (space_after) rc = annot_put(s, len, " ", 1);
+            if (!rc) rc = annot_put(s, len, text + g0, g1 - g0);
+            if (opens && *len && s->annot[*len - 1] != ' ' && !rc) rc = annot_put(s, len, " ", 1);
         } else {
-            rc = annot_put(s, &len, text + g0, g1 - g0);
+            rc = annot_put(s, len, text + g0, g1 - g0);
         }
         space_after = 0;
         if (opens && !rc) {
             const char *name = strtab_str(&m->slots, (size_t)tag);
-            rc = annot_put(s, &len, "[", 1) || annot_put(s, &len, name, strlen(name)) ||
-                 annot_put(s, &len, " : ", 3);
+            rc = annot_put(s, len, "[", 1) || annot_put(s, len, name, strlen(name)) ||
+                 annot_put(s, len, " : ", 3);
         }
-        if (!rc) rc = annot_put(s, &len, text + w->start, w->end - w->start);
+        if (!rc) rc = annot_put(s, len, text + w->start, w->end - w->start);
         if (closes && !rc) {
-            rc = annot_put(s, &len, "]", 1);
+            rc = annot_put(s, len, "]", 1);
             space_after = char_split;
         }
         pos = w->end;
     }
+    if (!rc) (*len)++; /* keep the NUL */
     return rc ? MILLE_ENOMEM : MILLE_OK;
+}
+
+/* A locale is a language subtag of 2-3 ASCII letters followed by subtags of 1-8 letters or
+ * digits, each after '-' or '_' ("fr-FR", "zh-Hant-TW"); at most 16 bytes. */
+static int locale_valid(const char *loc)
+{
+    size_t n = strlen(loc), i = 0;
+    if (n < 2 || n > 16) return 0;
+    while (i < n && ((loc[i] | 32) >= 'a' && (loc[i] | 32) <= 'z')) i++;
+    if (i < 2 || i > 3) return 0;
+    while (i < n) {
+        if (loc[i] != '-' && loc[i] != '_') return 0;
+        size_t j = ++i;
+        while (i < n &&
+               (((loc[i] | 32) >= 'a' && (loc[i] | 32) <= 'z') || (loc[i] >= '0' && loc[i] <= '9')))
+            i++;
+        if (i == j || i - j > 8) return 0;
+    }
+    return 1;
+}
+
+/* Check one input, split it into words (appended at s->words + it->word0) and add its
+ * features to the batch. Returns 0 or the input's error code. */
+static int prepare(mille_session *s, const mille_input *in, item *it, mille_error *err)
+{
+    const model *m = &s->mm->m;
+    const char *text = in->text, *locale = in->locale;
+    size_t len = in->len;
+    if (!text) return err_set(err, MILLE_EINVAL, "text is NULL");
+    if (len > s->max_text)
+        return err_set(err, MILLE_ERANGE, "text is %zu bytes, the limit is %zu", len, s->max_text);
+    size_t bad;
+    if (text_utf8_check(text, len, &bad))
+        return err_set(err, MILLE_EUTF8, "text: invalid UTF-8 at byte %zu", bad);
+    if (locale) {
+        if (!locale_valid(locale))
+            return err_set(err, MILLE_EINVAL,
+                           "locale \"%.32s\" is malformed (expected a tag like \"fr-FR\")", locale);
+        if (s->strict_locale && !mille_model_has_locale(s->mm, locale))
+            return err_set(err, MILLE_ENOTFOUND, "locale \"%s\" is not one of the model's %zu",
+                           locale, m->locales.n);
+        it->char_split = annot_char_split(locale, strlen(locale));
+    } else {
+        int sc = text_dominant_script(text, len);
+        it->char_split =
+            sc == TEXT_SCRIPT_HAN || sc == TEXT_SCRIPT_HIRAGANA || sc == TEXT_SCRIPT_KATAKANA;
+    }
+    if (vec_reserve((void **)&s->words, &s->cap_words, it->word0 + len + 1, sizeof *s->words))
+        return err_set(err, MILLE_ENOMEM, "out of memory");
+    annot_word *words = s->words + it->word0;
+    int nw = annot_words(text, len, it->char_split, words, &s->sc, err);
+    if (nw < 0) return nw;
+    if (nw == 0) return err_set(err, MILLE_EINVAL, "text has no words");
+    size_t nf = 0;
+    if (vec_reserve((void **)&s->foff, &s->cap_foff, (size_t)nw + 1, sizeof *s->foff))
+        return err_set(err, MILLE_ENOMEM, "out of memory");
+    int rc = model_utt_features(&m->cfg, text, words, sizeof *words, (size_t)nw, &s->fsc, &s->feats,
+                                &nf, &s->cap_feats, s->foff, err);
+    if (rc) return rc;
+    if (batch_add(&s->b, s->feats, s->foff, (size_t)nw, 0, NULL))
+        return err_set(err, MILLE_ENOMEM, "out of memory");
+    it->n_words = (size_t)nw;
+    return MILLE_OK;
+}
+
+/* The k best intents of utterance u by softmax of its logits, best first. */
+static void top_k(const model *m, const float *l, uint32_t best_id, mille_intent_score *top,
+                  size_t k)
+{
+    size_t I = m->cfg.n_intents;
+    double z = 0;
+    for (size_t i = 0; i < I; i++) z += exp((double)(l[i] - l[best_id]));
+    for (size_t j = 0; j < k; j++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < I; i++) {
+            int taken = 0;
+            for (size_t q = 0; q < j; q++) taken |= top[q].intent == strtab_str(&m->intents, i);
+            if (!taken && (best == SIZE_MAX || l[i] > l[best])) best = i;
+        }
+        top[j].intent = strtab_str(&m->intents, best);
+        top[j].score = (float)(exp((double)(l[best] - l[best_id])) / z);
+    }
+}
+
+MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t n,
+                                mille_result *res, mille_error *errs)
+{
+    const model *m = &s->mm->m;
+    mille_error local;
+    if (n && (!in || !res)) return MILLE_EINVAL;
+    memset(res, 0, n * sizeof *res);
+    if (vec_reserve((void **)&s->items, &s->cap_items, n + 1, sizeof *s->items))
+        return MILLE_ENOMEM;
+    batch_clear(&s->b);
+    size_t U = 0, N = 0;
+    for (size_t i = 0; i < n; i++) {
+        item *it = &s->items[i];
+        memset(it, 0, sizeof *it);
+        it->word0 = N;
+        mille_error *e = errs ? &errs[i] : &local;
+        e->code = 0;
+        e->msg[0] = '\0';
+        it->code = prepare(s, &in[i], it, e);
+        e->code = it->code;
+        if (it->code == MILLE_ENOMEM) return MILLE_ENOMEM;
+        if (it->code == 0) {
+            N += it->n_words;
+            U++;
+        }
+    }
+    if (U) {
+        if (vec_reserve((void **)&s->tags, &s->cap_tags, N, sizeof *s->tags) ||
+            vec_reserve((void **)&s->intent, &s->cap_intent, U, sizeof *s->intent) ||
+            vec_reserve((void **)&s->prob, &s->cap_prob, U, sizeof *s->prob) ||
+            vec_reserve((void **)&s->slots, &s->cap_slots, N, sizeof *s->slots) ||
+            vec_reserve((void **)&s->top, &s->cap_top, U * MILLE_TOP_K, sizeof *s->top) ||
+            model_forward(m, &s->b, &s->ws))
+            return MILLE_ENOMEM;
+        model_decode(m, &s->b, &s->ws, s->intent, s->prob, s->tags);
+    }
+    /* slots and annotations, by offset: the arrays may still move */
+    size_t k = m->cfg.n_intents < MILLE_TOP_K ? m->cfg.n_intents : MILLE_TOP_K;
+    size_t u = 0, ns = 0, alen = 0;
+    for (size_t i = 0; i < n; i++) {
+        item *it = &s->items[i];
+        if (it->code) continue;
+        const int *tags = s->tags + it->word0;
+        const annot_word *w = s->words + it->word0;
+        it->slot0 = ns;
+        for (size_t j = 0; j < it->n_words; j++) {
+            int t = tags[j];
+            if (!t) continue;
+            if (j && tags[j - 1] == t)
+                s->slots[ns - 1].end = w[j].end;
+            else
+                s->slots[ns++] =
+                    (mille_slot){strtab_str(&m->slots, (size_t)t), w[j].start, w[j].end};
+        }
+        it->n_slots = ns - it->slot0;
+        it->annot0 = alen;
+        if (build_annot(s, in[i].text, w, tags, it->n_words, it->char_split, &alen))
+            return MILLE_ENOMEM;
+        mille_result *r = &res[i];
+        uint32_t intent = s->intent[u];
+        top_k(m, s->ws.L + u * m->cfg.n_intents, intent, s->top + u * MILLE_TOP_K, k);
+        r->intent = strtab_str(&m->intents, intent);
+        r->scenario = strtab_str(&m->scenarios, m->intent_scenario[intent]);
+        r->confidence = s->prob[u];
+        r->top = s->top + u * MILLE_TOP_K;
+        r->n_top = k;
+        r->n_words = it->n_words;
+        u++;
+    }
+    int ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        const item *it = &s->items[i];
+        if (it->code) continue;
+        res[i].slots = s->slots + it->slot0;
+        res[i].n_slots = it->n_slots;
+        res[i].annot_utt = s->annot + it->annot0;
+        ok++;
+    }
+    return ok;
 }
 
 MILLE_API int mille_parse(mille_session *s, const char *text, size_t len, const char *locale,
                           mille_result *res, mille_error *err)
 {
-    const model *m = &s->mm->m;
-    memset(res, 0, sizeof *res);
-    if (!text) return err_set(err, MILLE_EINVAL, "text is NULL");
-    if (len > SESSION_MAX_TEXT)
-        return err_set(err, MILLE_ERANGE, "text is %zu bytes, the limit is %u", len,
-                       SESSION_MAX_TEXT);
-    size_t bad;
-    if (text_utf8_check(text, len, &bad))
-        return err_set(err, MILLE_EUTF8, "text: invalid UTF-8 at byte %zu", bad);
-    int char_split;
-    if (locale) {
-        size_t ll = strlen(locale);
-        if (ll < 2 || ll > 16)
-            return err_set(err, MILLE_EINVAL, "locale \"%s\" is malformed", locale);
-        char_split = annot_char_split(locale, ll);
-    } else {
-        int sc = text_dominant_script(text, len);
-        char_split =
-            sc == TEXT_SCRIPT_HAN || sc == TEXT_SCRIPT_HIRAGANA || sc == TEXT_SCRIPT_KATAKANA;
-    }
-    if (vec_reserve((void **)&s->words, &s->cap_words, len + 1, sizeof *s->words))
-        return err_set(err, MILLE_ENOMEM, "out of memory");
-    int nw = annot_words(text, len, char_split, s->words, &s->sc, err);
-    if (nw < 0) return nw;
-    if (nw == 0) return err_set(err, MILLE_EINVAL, "text has no words");
-    /* features */
-    size_t nf = 0;
-    if (vec_reserve((void **)&s->foff, &s->cap_foff, (size_t)nw + 1, sizeof *s->foff) ||
-        vec_reserve((void **)&s->tags, &s->cap_tags, (size_t)nw, sizeof *s->tags))
-        return err_set(err, MILLE_ENOMEM, "out of memory");
-    int rc = model_utt_features(&m->cfg, text, s->words, sizeof *s->words, (size_t)nw, &s->fsc,
-                                &s->feats, &nf, &s->cap_feats, s->foff, err);
-    if (rc) return rc;
-    batch_clear(&s->b);
-    if (batch_add(&s->b, s->feats, s->foff, (size_t)nw, 0, NULL) || model_forward(m, &s->b, &s->ws))
-        return err_set(err, MILLE_ENOMEM, "out of memory");
-    uint32_t intent;
-    float prob;
-    model_decode(m, &s->b, &s->ws, &intent, &prob, s->tags);
-    /* top-k by softmax of the logits */
-    const float *l = s->ws.L;
-    size_t I = m->cfg.n_intents, k = I < MILLE_TOP_K ? I : MILLE_TOP_K;
-    double z = 0;
-    for (size_t i = 0; i < I; i++) z += exp((double)(l[i] - l[intent]));
-    for (size_t j = 0; j < k; j++) {
-        size_t best = SIZE_MAX;
-        for (size_t i = 0; i < I; i++) {
-            int taken = 0;
-            for (size_t q = 0; q < j; q++) taken |= s->top[q].intent == strtab_str(&m->intents, i);
-            if (!taken && (best == SIZE_MAX || l[i] > l[best])) best = i;
-        }
-        s->top[j].intent = strtab_str(&m->intents, best);
-        s->top[j].score = (float)(exp((double)(l[best] - l[intent])) / z);
-    }
-    /* slots: maximal runs of one label */
-    size_t ns = 0;
-    if (vec_reserve((void **)&s->slots, &s->cap_slots, (size_t)nw, sizeof *s->slots))
-        return err_set(err, MILLE_ENOMEM, "out of memory");
-    for (int i = 0; i < nw; i++) {
-        int t = s->tags[i];
-        if (!t) continue;
-        if (i && s->tags[i - 1] == t) {
-            s->slots[ns - 1].end = s->words[i].end;
-        } else {
-            s->slots[ns++] =
-                (mille_slot){strtab_str(&m->slots, (size_t)t), s->words[i].start, s->words[i].end};
-        }
-    }
-    if (build_annot(s, text, (size_t)nw, char_split))
-        return err_set(err, MILLE_ENOMEM, "out of memory");
-    res->intent = strtab_str(&m->intents, intent);
-    res->scenario = strtab_str(&m->scenarios, m->intent_scenario[intent]);
-    res->confidence = prob;
-    res->top = s->top;
-    res->n_top = k;
-    res->slots = s->slots;
-    res->n_slots = ns;
-    res->annot_utt = s->annot;
-    res->n_words = (size_t)nw;
-    return MILLE_OK;
+    mille_input in = {text, len, locale};
+    mille_error local;
+    mille_error *e = err ? err : &local;
+    int rc = mille_parse_batch(s, &in, 1, res, e);
+    if (rc < 0) return err_set(err, rc, "out of memory");
+    return rc == 1 ? MILLE_OK : e->code;
 }

@@ -1,0 +1,655 @@
+#define _POSIX_C_SOURCE 200809L
+/*
+ * srv.c - routes, JSON, limits, metrics and model reload of `mille serve` (see srv.h).
+ *
+ *     GET  /               the playground page
+ *     GET  /healthz        {"status": "ok", ...}
+ *     GET  /v1/model       the model's description
+ *     GET  /metrics        Prometheus text format
+ *     POST /v1/parse       {"text": "...", "locale": "fr-FR"} -> one parse
+ *     POST /v1/parse/batch [{"text": ...}, ...] -> {"results": [...]}
+ *     POST /admin/reload   admin listener only; body {} or {"model": "PATH"}
+ *
+ * Every error is a JSON body {"error": {"status", "code", "message"}} whose code is one of
+ * the names in err_codes[] (docs/http.md lists them).
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core.h"
+#include "srv.h"
+#include "text.h"
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+enum { R_PARSE, R_BATCH, R_HEALTH, R_MODEL, R_METRICS, R_PAGE, R_RELOAD, R_OTHER, R_COUNT };
+static const char *const route_names[R_COUNT] = {"parse",   "parse_batch", "healthz", "model",
+                                                 "metrics", "playground",  "reload",  "other"};
+
+static const int statuses[] = {200, 400, 404, 405, 408, 413, 500, 503};
+#define N_STATUS ((int)(sizeof statuses / sizeof statuses[0]))
+
+static const char *const err_codes[] = {
+    "bad_json",           "bad_request",     "missing_text",   "empty_text",
+    "invalid_utf8",       "text_too_long",   "bad_locale",     "unknown_locale",
+    "empty_batch",        "batch_too_large", "body_too_large", "not_found",
+    "method_not_allowed", "timeout",         "reload_failed",  "internal"};
+#define N_ERR ((int)(sizeof err_codes / sizeof err_codes[0]))
+
+/* latency buckets, in microseconds (Prometheus "le" in seconds) */
+static const double lat_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 1000000};
+#define N_LAT ((int)(sizeof lat_us / sizeof lat_us[0]))
+
+typedef struct srv_metrics {
+    atomic_ullong requests[R_COUNT][N_STATUS + 1]; /* last column: other statuses */
+    atomic_ullong errors[N_ERR];
+    atomic_ullong lat[R_COUNT][N_LAT + 1]; /* cumulative at render time, not here */
+    atomic_ullong lat_sum_us[R_COUNT];
+    atomic_ullong utterances;
+    atomic_ullong reloads, reload_failures;
+} srv_metrics;
+
+/* ---- models and sessions ----------------------------------------------------------------- */
+
+typedef struct srv_model {
+    mille_model *m;
+    char *path;
+    json_t *info; /* the model's description, plus path / generation / loaded_at */
+    unsigned long gen;
+    atomic_int refs;
+    pthread_mutex_t mu; /* guards the session pool */
+    mille_session **pool;
+    size_t n_pool, cap_pool;
+} srv_model;
+
+struct srv {
+    srv_config cfg;
+    pthread_mutex_t mu; /* guards cur */
+    srv_model *cur;
+    pthread_mutex_t reload_mu; /* one reload at a time */
+    unsigned long next_gen;
+    srv_metrics met;
+};
+
+srv_config srv_default_config(void)
+{
+    srv_config c = {4096, 1u << 20, 256, 1};
+    return c;
+}
+
+static void model_unref(srv_model *sm)
+{
+    if (!sm || atomic_fetch_sub(&sm->refs, 1) != 1) return;
+    for (size_t i = 0; i < sm->n_pool; i++) mille_session_free(sm->pool[i]);
+    free(sm->pool);
+    mille_model_free(sm->m);
+    json_decref(sm->info);
+    free(sm->path);
+    pthread_mutex_destroy(&sm->mu);
+    free(sm);
+}
+
+static srv_model *model_ref(srv *s)
+{
+    pthread_mutex_lock(&s->mu);
+    srv_model *sm = s->cur;
+    atomic_fetch_add(&sm->refs, 1);
+    pthread_mutex_unlock(&s->mu);
+    return sm;
+}
+
+static srv_model *model_open(srv *s, const char *path, mille_error *err)
+{
+    srv_model *sm = calloc(1, sizeof *sm);
+    if (!sm) return err_set(err, MILLE_ENOMEM, "out of memory"), NULL;
+    atomic_init(&sm->refs, 1);
+    pthread_mutex_init(&sm->mu, NULL);
+    sm->path = strdup(path);
+    if (!sm->path || mille_model_load(path, &sm->m, err) < 0) {
+        if (!sm->path) err_set(err, MILLE_ENOMEM, "out of memory");
+        model_unref(sm);
+        return NULL;
+    }
+    json_error_t je;
+    sm->info = json_loads(mille_model_metadata(sm->m), 0, &je);
+    if (!sm->info || !json_is_object(sm->info)) {
+        err_set(err, MILLE_EFORMAT, "%s: model description is not a JSON object", path);
+        model_unref(sm);
+        return NULL;
+    }
+    json_object_del(sm->info, "tensors");
+    json_object_del(sm->info, "intent_scenario");
+    sm->gen = ++s->next_gen;
+    json_object_set_new(sm->info, "path", json_string(path));
+    json_object_set_new(sm->info, "generation", json_integer((json_int_t)sm->gen));
+    json_object_set_new(sm->info, "loaded_at", json_integer((json_int_t)time(NULL)));
+    return sm;
+}
+
+/* A session of sm: one from its pool, or a new one (NULL when out of memory). */
+static mille_session *session_get(srv *s, srv_model *sm)
+{
+    mille_session *ses = NULL;
+    pthread_mutex_lock(&sm->mu);
+    if (sm->n_pool) ses = sm->pool[--sm->n_pool];
+    pthread_mutex_unlock(&sm->mu);
+    if (ses) return ses;
+    if (mille_session_new(sm->m, &ses, NULL) < 0) return NULL;
+    mille_session_set_max_text(ses, s->cfg.max_text);
+    mille_session_set_strict_locale(ses, s->cfg.strict_locale);
+    return ses;
+}
+
+static void session_put(srv_model *sm, mille_session *ses)
+{
+    pthread_mutex_lock(&sm->mu);
+    if (vec_reserve((void **)&sm->pool, &sm->cap_pool, sm->n_pool + 1, sizeof *sm->pool)) {
+        pthread_mutex_unlock(&sm->mu);
+        mille_session_free(ses);
+        return;
+    }
+    sm->pool[sm->n_pool++] = ses;
+    pthread_mutex_unlock(&sm->mu);
+}
+
+int srv_new(srv **out, const char *model_path, const srv_config *cfg, mille_error *err)
+{
+    *out = NULL;
+    srv *s = calloc(1, sizeof *s);
+    if (!s) return err_set(err, MILLE_ENOMEM, "out of memory");
+    s->cfg = cfg ? *cfg : srv_default_config();
+    if (s->cfg.max_text < 1 || s->cfg.max_text > MILLE_MAX_TEXT_LIMIT) {
+        free(s);
+        return err_set(err, MILLE_ERANGE, "text limit %zu is out of range 1..%u", cfg->max_text,
+                       MILLE_MAX_TEXT_LIMIT);
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->reload_mu, NULL);
+    s->cur = model_open(s, model_path, err);
+    if (!s->cur) {
+        srv_free(s);
+        return err ? err->code : MILLE_EIO;
+    }
+    *out = s;
+    return MILLE_OK;
+}
+
+void srv_free(srv *s)
+{
+    if (!s) return;
+    model_unref(s->cur);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->reload_mu);
+    free(s);
+}
+
+int srv_reload(srv *s, const char *path, mille_error *err)
+{
+    pthread_mutex_lock(&s->reload_mu);
+    srv_model *old = model_ref(s);
+    srv_model *sm = model_open(s, path ? path : old->path, err);
+    model_unref(old);
+    if (!sm) {
+        atomic_fetch_add(&s->met.reload_failures, 1);
+        pthread_mutex_unlock(&s->reload_mu);
+        return err ? err->code : MILLE_EIO;
+    }
+    pthread_mutex_lock(&s->mu);
+    old = s->cur;
+    s->cur = sm;
+    pthread_mutex_unlock(&s->mu);
+    model_unref(old); /* freed here, or by the last request still using it */
+    atomic_fetch_add(&s->met.reloads, 1);
+    pthread_mutex_unlock(&s->reload_mu);
+    return MILLE_OK;
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+void srv_reply_free(srv_reply *r)
+{
+    if (!r->body_static) free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+static void reply_json(srv_reply *r, int status, json_t *j)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    r->body = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(j);
+    if (!r->body) {
+        r->status = 500;
+        r->body = (char *)"{\"error\":{\"status\":500,\"code\":\"internal\","
+                          "\"message\":\"out of memory\"}}";
+        r->body_static = 1;
+    }
+    r->len = strlen(r->body);
+}
+
+void srv_count_error(srv *s, const char *code)
+{
+    for (int i = 0; i < N_ERR; i++)
+        if (strcmp(err_codes[i], code) == 0) {
+            atomic_fetch_add(&s->met.errors[i], 1);
+            return;
+        }
+    atomic_fetch_add(&s->met.errors[N_ERR - 1], 1);
+}
+
+static void verror(srv *s, srv_reply *r, int status, const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+static void verror(srv *s, srv_reply *r, int status, const char *code, const char *fmt, va_list ap)
+{
+    char msg[640];
+    memset(r, 0, sizeof *r);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    srv_count_error(s, code);
+    /* messages may quote input: keep them valid UTF-8 for the JSON string */
+    size_t n = strlen(msg), bad;
+    while (n && text_utf8_check(msg, n, &bad)) n = bad;
+    msg[n] = '\0';
+    json_t *e =
+        json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code", code, "message", msg);
+    reply_json(r, status, e);
+}
+
+void srv_error(srv *s, srv_reply *r, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(s, r, status, code, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- parsing requests -------------------------------------------------------------------- */
+
+/* The status and error code for a failed parse of the library. */
+static int parse_error_kind(const mille_error *e, const char **code)
+{
+    switch (e->code) {
+    case MILLE_EUTF8:
+        *code = "invalid_utf8";
+        return 400;
+    case MILLE_ERANGE:
+        *code = "text_too_long";
+        return 413;
+    case MILLE_ENOTFOUND:
+        *code = "unknown_locale";
+        return 400;
+    case MILLE_EINVAL:
+        *code = strncmp(e->msg, "locale", 6) == 0 ? "bad_locale" : "empty_text";
+        return 400;
+    default:
+        *code = "internal";
+        return 500;
+    }
+}
+
+/* Check one request object; fills in. where names it in messages ("" or "items[3]."). */
+static int read_input(srv *s, srv_reply *r, const json_t *o, const char *where, mille_input *in)
+{
+    if (!json_is_object(o)) {
+        srv_error(s, r, 400, "bad_request", "%s: expected a JSON object with \"text\"",
+                  *where ? where : "body");
+        return -1;
+    }
+    const json_t *t = json_object_get(o, "text"), *l = json_object_get(o, "locale");
+    if (!t) {
+        srv_error(s, r, 400, "missing_text", "%stext is missing", where);
+        return -1;
+    }
+    if (!json_is_string(t)) {
+        srv_error(s, r, 400, "bad_request", "%stext must be a string", where);
+        return -1;
+    }
+    in->text = json_string_value(t);
+    in->len = json_string_length(t);
+    if (in->len == 0) {
+        srv_error(s, r, 400, "empty_text", "%stext is empty", where);
+        return -1;
+    }
+    if (in->len > s->cfg.max_text) {
+        srv_error(s, r, 413, "text_too_long", "%stext is %zu bytes, the limit is %zu", where,
+                  in->len, s->cfg.max_text);
+        return -1;
+    }
+    in->locale = NULL;
+    if (l && !json_is_null(l)) {
+        if (!json_is_string(l)) {
+            srv_error(s, r, 400, "bad_locale", "%slocale must be a string", where);
+            return -1;
+        }
+        in->locale = json_string_value(l);
+        if (strlen(in->locale) != json_string_length(l)) {
+            srv_error(s, r, 400, "bad_locale", "%slocale holds a NUL character", where);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static json_t *result_json(const mille_input *in, const mille_result *res)
+{
+    json_t *top = json_array(), *slots = json_array();
+    for (size_t k = 0; k < res->n_top; k++)
+        json_array_append_new(top, json_pack("{s:s,s:f}", "intent", res->top[k].intent, "score",
+                                             (double)res->top[k].score));
+    for (size_t k = 0; k < res->n_slots; k++) {
+        const mille_slot *sl = &res->slots[k];
+        json_array_append_new(slots, json_pack("{s:s,s:s%,s:I,s:I}", "slot", sl->slot, "value",
+                                               in->text + sl->start, sl->end - sl->start, "start",
+                                               (json_int_t)sl->start, "end", (json_int_t)sl->end));
+    }
+    json_t *o = json_pack("{s:s,s:s,s:f,s:o,s:o,s:s}", "intent", res->intent, "scenario",
+                          res->scenario, "confidence", (double)res->confidence, "top_intents", top,
+                          "slots", slots, "annot_utt", res->annot_utt);
+    if (o && in->locale) json_object_set_new(o, "locale", json_string(in->locale));
+    return o;
+}
+
+/* POST /v1/parse (batch == 0) and /v1/parse/batch. */
+static void do_parse(srv *s, const char *body, size_t len, int batch, srv_reply *r)
+{
+    size_t bad;
+    if (len == 0) {
+        srv_error(s, r, 400, "bad_json", "the body is empty: expected %s",
+                  batch ? "a JSON array of {\"text\": ...} objects" : "a JSON object");
+        return;
+    }
+    if (text_utf8_check(body, len, &bad)) {
+        srv_error(s, r, 400, "invalid_utf8", "the body has invalid UTF-8 at byte %zu", bad);
+        return;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        srv_error(s, r, 400, "bad_json", "the body is not valid JSON: %s (line %d, column %d)",
+                  je.text, je.line, je.column);
+        return;
+    }
+    size_t n = batch ? json_array_size(j) : 1;
+    if (batch && !json_is_array(j)) {
+        srv_error(s, r, 400, "bad_request", "the body must be a JSON array of {\"text\": ...}");
+        json_decref(j);
+        return;
+    }
+    if (batch && n == 0) {
+        srv_error(s, r, 400, "empty_batch", "the batch is empty");
+        json_decref(j);
+        return;
+    }
+    if (n > s->cfg.max_batch) {
+        srv_error(s, r, 413, "batch_too_large", "the batch has %zu utterances, the limit is %zu", n,
+                  s->cfg.max_batch);
+        json_decref(j);
+        return;
+    }
+    mille_input *in = calloc(n, sizeof *in);
+    mille_result *res = calloc(n, sizeof *res);
+    mille_error *errs = calloc(n, sizeof *errs);
+    srv_model *sm = NULL;
+    mille_session *ses = NULL;
+    if (!in || !res || !errs) {
+        srv_error(s, r, 500, "internal", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char where[40] = "";
+        if (batch) snprintf(where, sizeof where, "items[%zu].", i);
+        if (read_input(s, r, batch ? json_array_get(j, i) : j, where, &in[i])) goto out;
+    }
+    sm = model_ref(s);
+    ses = session_get(s, sm);
+    int rc = ses ? mille_parse_batch(ses, in, n, res, errs) : MILLE_ENOMEM;
+    if (rc < 0) {
+        srv_error(s, r, 500, "internal", "parse failed: %s", mille_strerror(rc));
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].intent) continue;
+        const char *code;
+        int status = parse_error_kind(&errs[i], &code);
+        if (batch)
+            srv_error(s, r, status, code, "items[%zu]: %s", i, errs[i].msg);
+        else
+            srv_error(s, r, status, code, "%s", errs[i].msg);
+        goto out;
+    }
+    atomic_fetch_add(&s->met.utterances, n);
+    if (!batch) {
+        reply_json(r, 200, result_json(&in[0], &res[0]));
+    } else {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) json_array_append_new(arr, result_json(&in[i], &res[i]));
+        reply_json(r, 200, json_pack("{s:o,s:I}", "results", arr, "count", (json_int_t)n));
+    }
+out:
+    if (ses) session_put(sm, ses);
+    model_unref(sm);
+    free(in);
+    free(res);
+    free(errs);
+    json_decref(j);
+}
+
+/* POST /admin/reload with an empty body, {} or {"model": "PATH"}. */
+static void do_reload(srv *s, const char *body, size_t len, srv_reply *r)
+{
+    const char *path = NULL;
+    json_t *j = NULL;
+    if (len) {
+        json_error_t je;
+        j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+        if (!j || !json_is_object(j)) {
+            srv_error(s, r, 400, "bad_json", "the body must be {} or {\"model\": \"PATH\"}");
+            json_decref(j);
+            return;
+        }
+        const json_t *p = json_object_get(j, "model");
+        if (p && !json_is_string(p)) {
+            srv_error(s, r, 400, "bad_request", "model must be a string (a file path)");
+            json_decref(j);
+            return;
+        }
+        path = p ? json_string_value(p) : NULL;
+    }
+    mille_error err = {0, ""};
+    if (srv_reload(s, path, &err) < 0) {
+        srv_error(s, r, 500, "reload_failed", "%s (the current model stays)", err.msg);
+    } else {
+        srv_model *sm = model_ref(s);
+        reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:I}", "status", "reloaded", "model", sm->path, "generation",
+                             (json_int_t)sm->gen));
+        model_unref(sm);
+    }
+    json_decref(j);
+}
+
+/* ---- metrics page ------------------------------------------------------------------------ */
+
+/* Append formatted text to a growing buffer; returns 0 or -1 (out of memory). */
+static int put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int put(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf ? *buf + *len : NULL, *buf ? *cap - *len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return -1;
+        if (*buf && *len + (size_t)n < *cap) {
+            *len += (size_t)n;
+            return 0;
+        }
+        if (vec_reserve((void **)buf, cap, *len + (size_t)n + 4096, 1)) return -1;
+    }
+}
+
+static void do_metrics(srv *s, srv_reply *r)
+{
+    char *b = NULL;
+    size_t len = 0, cap = 0;
+    int bad = 0;
+    srv_metrics *m = &s->met;
+    bad |= put(&b, &len, &cap,
+               "# HELP mille_http_requests_total HTTP requests by route and status.\n"
+               "# TYPE mille_http_requests_total counter\n");
+    for (int i = 0; i < R_COUNT; i++)
+        for (int k = 0; k <= N_STATUS; k++) {
+            unsigned long long v = atomic_load(&m->requests[i][k]);
+            if (!v) continue;
+            if (k < N_STATUS)
+                bad |= put(&b, &len, &cap,
+                           "mille_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                           route_names[i], statuses[k], v);
+            else
+                bad |= put(&b, &len, &cap,
+                           "mille_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+                           route_names[i], v);
+        }
+    bad |= put(&b, &len, &cap,
+               "# HELP mille_http_errors_total Error replies by kind.\n"
+               "# TYPE mille_http_errors_total counter\n");
+    for (int i = 0; i < N_ERR; i++)
+        bad |= put(&b, &len, &cap, "mille_http_errors_total{code=\"%s\"} %llu\n", err_codes[i],
+                   (unsigned long long)atomic_load(&m->errors[i]));
+    bad |= put(&b, &len, &cap,
+               "# HELP mille_http_request_duration_seconds Time to answer a request.\n"
+               "# TYPE mille_http_request_duration_seconds histogram\n");
+    for (int i = 0; i < R_COUNT; i++) {
+        unsigned long long cum = 0;
+        for (int k = 0; k <= N_LAT; k++) {
+            cum += atomic_load(&m->lat[i][k]);
+            if (k < N_LAT)
+                bad |= put(&b, &len, &cap,
+                           "mille_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} "
+                           "%llu\n",
+                           route_names[i], lat_us[k] / 1e6, cum);
+            else
+                bad |= put(&b, &len, &cap,
+                           "mille_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} "
+                           "%llu\n",
+                           route_names[i], cum);
+        }
+        bad |=
+            put(&b, &len, &cap,
+                "mille_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+                "mille_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+                route_names[i], (double)atomic_load(&m->lat_sum_us[i]) / 1e6, route_names[i], cum);
+    }
+    srv_model *sm = model_ref(s);
+    bad |= put(&b, &len, &cap,
+               "# HELP mille_utterances_parsed_total Utterances parsed.\n"
+               "# TYPE mille_utterances_parsed_total counter\n"
+               "mille_utterances_parsed_total %llu\n"
+               "# HELP mille_model_reloads_total Model reloads, by result.\n"
+               "# TYPE mille_model_reloads_total counter\n"
+               "mille_model_reloads_total{result=\"ok\"} %llu\n"
+               "mille_model_reloads_total{result=\"failed\"} %llu\n"
+               "# HELP mille_model_generation The current model's generation (1 at start).\n"
+               "# TYPE mille_model_generation gauge\n"
+               "mille_model_generation %lu\n",
+               (unsigned long long)atomic_load(&m->utterances),
+               (unsigned long long)atomic_load(&m->reloads),
+               (unsigned long long)atomic_load(&m->reload_failures), sm->gen);
+    model_unref(sm);
+    if (bad) {
+        free(b);
+        srv_error(s, r, 500, "internal", "out of memory");
+        return;
+    }
+    r->status = 200;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r->body = b;
+    r->len = len;
+}
+
+/* ---- routing ----------------------------------------------------------------------------- */
+
+typedef struct route {
+    const char *path;
+    int listener;
+    int post; /* 1: POST, 0: GET and HEAD */
+    int id;
+} route;
+
+static const route routes[] = {
+    {"/", SRV_PUBLIC, 0, R_PAGE},
+    {"/healthz", SRV_PUBLIC, 0, R_HEALTH},
+    {"/v1/model", SRV_PUBLIC, 0, R_MODEL},
+    {"/metrics", SRV_PUBLIC, 0, R_METRICS},
+    {"/v1/parse", SRV_PUBLIC, 1, R_PARSE},
+    {"/v1/parse/batch", SRV_PUBLIC, 1, R_BATCH},
+    {"/admin/reload", SRV_ADMIN, 1, R_RELOAD},
+    {"/healthz", SRV_ADMIN, 0, R_HEALTH},
+    {"/metrics", SRV_ADMIN, 0, R_METRICS},
+};
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+void srv_handle(srv *s, int listener, const char *method, const char *path, const char *body,
+                size_t len, srv_reply *r)
+{
+    double t0 = now_us();
+    memset(r, 0, sizeof *r);
+    const route *rt = NULL;
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (routes[i].listener == listener && strcmp(routes[i].path, path) == 0) rt = &routes[i];
+    int id = rt ? rt->id : R_OTHER;
+    int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (!rt) {
+        srv_error(s, r, 404, "not_found", "no route %.200s (see GET / and docs/http.md)", path);
+    } else if (rt->post ? strcmp(method, "POST") != 0 : !is_get) {
+        srv_error(s, r, 405, "method_not_allowed", "%.200s takes %s, not %.32s", path,
+                  rt->post ? "POST" : "GET", method);
+        r->allow = rt->post ? "POST" : "GET, HEAD";
+    } else if (id == R_PARSE || id == R_BATCH) {
+        do_parse(s, body, len, id == R_BATCH, r);
+    } else if (id == R_RELOAD) {
+        do_reload(s, body, len, r);
+    } else if (id == R_METRICS) {
+        do_metrics(s, r);
+    } else if (id == R_PAGE) {
+        r->status = 200;
+        r->content_type = "text/html; charset=utf-8";
+        r->body = (char *)mille_playground_html;
+        r->len = mille_playground_html_len;
+        r->body_static = 1;
+    } else {
+        srv_model *sm = model_ref(s);
+        if (id == R_HEALTH)
+            reply_json(r, 200,
+                       json_pack("{s:s,s:s,s:I}", "status", "ok", "model", sm->path, "generation",
+                                 (json_int_t)sm->gen));
+        else
+            reply_json(r, 200, json_deep_copy(sm->info));
+        model_unref(sm);
+    }
+    /* count it */
+    int k = N_STATUS;
+    for (int i = 0; i < N_STATUS; i++)
+        if (statuses[i] == r->status) k = i;
+    atomic_fetch_add(&s->met.requests[id][k], 1);
+    double us = now_us() - t0;
+    int b = 0;
+    while (b < N_LAT && us > lat_us[b]) b++;
+    atomic_fetch_add(&s->met.lat[id][b], 1);
+    atomic_fetch_add(&s->met.lat_sum_us[id], (unsigned long long)us);
+}

@@ -1,0 +1,228 @@
+/* test_api.c - the public API of include/mille.h: a batch parses exactly as single calls do
+ * and reports each bad input at its index, limits and locale checks return their codes, and
+ * sessions on one shared model parse concurrently (run under TSan by `make tsan`). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "mille.h"
+#include "train.h"
+
+static char api_path[256];
+static void api_model_remove(void) { unlink(api_path); }
+
+/* One small model for every test of this file, trained on first use, removed at exit. */
+static const char *api_model(void)
+{
+    char *path = api_path;
+    if (path[0]) return path;
+    snprintf(path, sizeof api_path, "/tmp/mille_test_api_%ld.model", (long)getpid());
+    atexit(api_model_remove);
+    train_params p = train_default_params();
+    p.data = test_path("data/sample");
+    p.locales = "en-US,fr-FR,ja-JP";
+    p.out = path;
+    p.cfg.buckets = 1u << 14;
+    p.cfg.dim = 16;
+    p.cfg.hidden = 32;
+    p.cfg.layers = 2;
+    p.epochs = 3;
+    p.threads = 1;
+    p.progress = NULL;
+    mille_error e;
+    if (train_run(&p, NULL, NULL, &e) != 0) {
+        fprintf(stderr, "api_model: %s\n", e.msg);
+        path[0] = '\0';
+        return NULL;
+    }
+    char ck[300];
+    snprintf(ck, sizeof ck, "%s.ckpt", path);
+    unlink(ck);
+    return path;
+}
+
+static const char *const utts[] = {
+    "wake me up at five am this week",
+    "réveille-moi à cinq heures du matin cette semaine",
+    "今週は午前五時に起こして",
+    "play some jazz in the kitchen",
+    "what is the weather like in paris tomorrow",
+    "olly quiet",
+};
+#define N_UTTS (sizeof utts / sizeof utts[0])
+
+/* A parse flattened to one string, to compare results across calls and threads. */
+static void flatten(const mille_result *r, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s|%s|%.6f|%s", r->intent, r->scenario, (double)r->confidence,
+                     r->annot_utt);
+    for (size_t i = 0; i < r->n_slots && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(out + n, cap - (size_t)n, "|%s:%zu-%zu", r->slots[i].slot, r->slots[i].start,
+                      r->slots[i].end);
+    for (size_t i = 0; i < r->n_top && n > 0 && (size_t)n < cap; i++)
+        n += snprintf(out + n, cap - (size_t)n, "|%s=%.6f", r->top[i].intent,
+                      (double)r->top[i].score);
+}
+
+TEST(api_batch_matches_single_calls)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    mille_model *m;
+    mille_session *s;
+    mille_error e;
+    CHECK_INT(mille_model_load(path, &m, &e), 0);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    char single[N_UTTS][1024], got[1024];
+    for (size_t i = 0; i < N_UTTS; i++) {
+        mille_result r;
+        CHECK_INT(mille_parse(s, utts[i], strlen(utts[i]), NULL, &r, &e), 0);
+        flatten(&r, single[i], sizeof single[i]);
+    }
+    /* the same utterances with bad inputs between them */
+    mille_input in[N_UTTS + 3];
+    size_t k = 0, where[N_UTTS];
+    for (size_t i = 0; i < N_UTTS; i++) {
+        if (i == 1) in[k++] = (mille_input){"bad \xff utf8", 9, NULL};
+        if (i == 3) in[k++] = (mille_input){"   ", 3, NULL};
+        where[i] = k;
+        in[k++] = (mille_input){utts[i], strlen(utts[i]), NULL};
+    }
+    in[k++] = (mille_input){"x", 1, "not a locale"};
+    mille_result res[N_UTTS + 3];
+    mille_error errs[N_UTTS + 3];
+    CHECK_INT(mille_parse_batch(s, in, k, res, errs), (int)N_UTTS);
+    for (size_t i = 0; i < N_UTTS; i++) {
+        CHECK(res[where[i]].intent != NULL);
+        if (!res[where[i]].intent) continue;
+        flatten(&res[where[i]], got, sizeof got);
+        CHECK_STR(got, single[i]);
+        CHECK_INT(errs[where[i]].code, 0);
+    }
+    CHECK(res[1].intent == NULL);
+    CHECK_INT(errs[1].code, MILLE_EUTF8);
+    CHECK(strstr(errs[1].msg, "byte 4") != NULL);
+    CHECK(res[4].intent == NULL);
+    CHECK_INT(errs[4].code, MILLE_EINVAL);
+    CHECK(res[k - 1].intent == NULL);
+    CHECK_INT(errs[k - 1].code, MILLE_EINVAL);
+    CHECK(strstr(errs[k - 1].msg, "locale") != NULL);
+    /* an empty batch, and a batch with no errs array */
+    CHECK_INT(mille_parse_batch(s, NULL, 0, NULL, NULL), 0);
+    CHECK_INT(mille_parse_batch(s, in, 2, res, NULL), 1);
+    mille_session_free(s);
+    mille_model_free(m);
+}
+
+TEST(api_limits_and_locales)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    mille_model *m;
+    mille_session *s;
+    mille_error e;
+    mille_result r;
+    CHECK_INT(mille_model_load("/nonexistent/x.model", &m, &e), MILLE_EIO);
+    CHECK(strstr(e.msg, "/nonexistent/x.model") != NULL);
+    CHECK_INT(mille_model_load(path, &m, &e), 0);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    CHECK_INT(mille_model_has_locale(m, "fr-FR"), 1);
+    CHECK_INT(mille_model_has_locale(m, "de-DE"), 0);
+    CHECK_INT(mille_model_has_locale(m, NULL), 0);
+    /* text limit */
+    const char *t = "play some jazz";
+    CHECK_INT(mille_session_set_max_text(s, 0), MILLE_ERANGE);
+    CHECK_INT(mille_session_set_max_text(s, MILLE_MAX_TEXT_LIMIT + 1), MILLE_ERANGE);
+    CHECK_INT(mille_session_set_max_text(s, 8), 0);
+    CHECK_INT(mille_parse(s, t, strlen(t), NULL, &r, &e), MILLE_ERANGE);
+    CHECK(strstr(e.msg, "limit is 8") != NULL);
+    CHECK(r.intent == NULL);
+    CHECK_INT(mille_session_set_max_text(s, 64), 0);
+    CHECK_INT(mille_parse(s, t, strlen(t), NULL, &r, &e), 0);
+    /* locales: malformed always, unknown only when strict */
+    const char *bad[] = {"",     "f",      "fr_",          "fr--FR",
+                         "1234", "fr-FR!", "fr-ABCDEFGHI", "toolonglocale-xx"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(mille_parse(s, t, strlen(t), bad[i], &r, &e), MILLE_EINVAL);
+        CHECK(strstr(e.msg, "malformed") != NULL);
+    }
+    CHECK_INT(mille_parse(s, t, strlen(t), "de-DE", &r, &e), 0);
+    CHECK_INT(mille_parse(s, t, strlen(t), "zh-Hant-TW", &r, &e), 0);
+    mille_session_set_strict_locale(s, 1);
+    CHECK_INT(mille_parse(s, t, strlen(t), "de-DE", &r, &e), MILLE_ENOTFOUND);
+    CHECK(strstr(e.msg, "de-DE") != NULL);
+    CHECK_INT(mille_parse(s, t, strlen(t), "fr-FR", &r, &e), 0);
+    CHECK_INT(mille_parse(s, t, strlen(t), NULL, &r, &e), 0);
+    /* NULL text, empty text, NULL err */
+    CHECK_INT(mille_parse(s, NULL, 0, NULL, &r, &e), MILLE_EINVAL);
+    CHECK_INT(mille_parse(s, "", 0, NULL, &r, &e), MILLE_EINVAL);
+    CHECK_INT(mille_parse(s, "\xc3", 1, NULL, &r, NULL), MILLE_EUTF8);
+    CHECK_STR(mille_strerror(MILLE_ENOTFOUND), "not found");
+    mille_session_free(s);
+    mille_model_free(m);
+}
+
+typedef struct par_job {
+    const mille_model *m;
+    const char (*want)[1024];
+    int mismatches, failures;
+} par_job;
+
+static void *parse_all(void *arg)
+{
+    par_job *j = arg;
+    mille_session *s;
+    if (mille_session_new(j->m, &s, NULL) < 0) {
+        j->failures++;
+        return NULL;
+    }
+    char got[1024];
+    for (int rep = 0; rep < 20; rep++)
+        for (size_t i = 0; i < N_UTTS; i++) {
+            mille_result r;
+            if (mille_parse(s, utts[i], strlen(utts[i]), NULL, &r, NULL) < 0) {
+                j->failures++;
+                continue;
+            }
+            flatten(&r, got, sizeof got);
+            j->mismatches += strcmp(got, j->want[i]) != 0;
+        }
+    mille_session_free(s);
+    return NULL;
+}
+
+TEST(api_concurrent_sessions_share_a_model)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    mille_model *m;
+    mille_session *s;
+    mille_error e;
+    CHECK_INT(mille_model_load(path, &m, &e), 0);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    char want[N_UTTS][1024];
+    for (size_t i = 0; i < N_UTTS; i++) {
+        mille_result r;
+        CHECK_INT(mille_parse(s, utts[i], strlen(utts[i]), NULL, &r, &e), 0);
+        flatten(&r, want[i], sizeof want[i]);
+    }
+    mille_session_free(s);
+    enum { T = 4 };
+    pthread_t th[T];
+    par_job jobs[T];
+    for (int i = 0; i < T; i++) {
+        jobs[i] = (par_job){m, (const char(*)[1024])want, 0, 0};
+        CHECK_INT(pthread_create(&th[i], NULL, parse_all, &jobs[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(jobs[i].mismatches, 0);
+        CHECK_INT(jobs[i].failures, 0);
+    }
+    mille_model_free(m);
+}
