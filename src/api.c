@@ -275,7 +275,8 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
 {
     const model *m = &s->mm->m;
     mille_error local;
-    if (n && (!in || !res)) return MILLE_EINVAL;
+    if (n == 0) return 0;
+    if (!in || !res) return MILLE_EINVAL;
     memset(res, 0, n * sizeof *res);
     if (vec_reserve((void **)&s->items, &s->cap_items, n + 1, sizeof *s->items))
         return MILLE_ENOMEM;
