@@ -21,7 +21,10 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_lexicons(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);
 
 /* 1 if a is "-h" or "--help". */
 int cli_is_help(const char *a);

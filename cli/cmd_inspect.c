@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "mille.h"
+#include "model.h"
 
 int cmd_inspect(int argc, char **argv)
 {
@@ -19,13 +19,13 @@ int cmd_inspect(int argc, char **argv)
         return argc == 2 ? CLI_OK : CLI_USAGE;
     }
     mille_error err;
-    mille_model *m;
-    if (mille_model_load(argv[1], &m, &err) < 0) {
+    model m; /* the internal loader: pretrained embeddings are shown too */
+    if (model_load(&m, argv[1], &err) < 0) {
         fprintf(stderr, "mille inspect: %s\n", err.msg);
         return CLI_ERR;
     }
     json_error_t je;
-    json_t *j = json_loads(mille_model_metadata(m), 0, &je);
+    json_t *j = json_loads(m.meta ? m.meta : "{}", 0, &je);
     struct stat st;
     if (j && stat(argv[1], &st) == 0)
         json_object_set_new(j, "file_bytes", json_integer(st.st_size));
@@ -33,6 +33,6 @@ int cmd_inspect(int argc, char **argv)
     if (s) printf("%s\n", s);
     free(s);
     json_decref(j);
-    mille_model_free(m);
+    model_free(&m);
     return s ? CLI_OK : CLI_ERR;
 }

@@ -19,14 +19,17 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mille predict --model MODEL [--locale L] [--top K] [INPUT|-]\n\n"
+            "usage: mille predict --model MODEL [--locale L] [--top K] [--locales L1,L2]\n"
+            "                     [--partitions P1,P2] [INPUT|-]\n\n"
             "  INPUT          MASSIVE data (.jsonl, .jsonl.gz, directory, release .tar.gz) or\n"
             "                 plain text with one utterance per line (default: stdin, where\n"
             "                 lines starting with '{' are read as MASSIVE JSON records)\n"
             "  --model MODEL  model file (required)\n"
             "  --locale L     locale of plain-text input (default: none, the script decides how\n"
             "                 to split words); MASSIVE records use their own locale\n"
-            "  --top K        intents listed in top_intents (default 3, at most %d)\n",
+            "  --top K        intents listed in top_intents (default 3, at most %d)\n"
+            "  --locales L1,L2     MASSIVE input: only these locales (default all)\n"
+            "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n",
             MILLE_TOP_K);
 }
 
@@ -150,7 +153,8 @@ static void on_skip(void *ud, const mille_error *e)
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model_path = NULL, *input = "-", *locale = NULL, *v;
+    const char *model_path = NULL, *input = "-", *locale = NULL, *v, *locales = NULL,
+               *partitions = NULL;
     long top = 3;
     int bad = 0, n_pos = 0;
     for (int i = 1; i < argc && !bad; i++) {
@@ -159,6 +163,10 @@ int cmd_predict(int argc, char **argv)
             return CLI_OK;
         } else if ((v = cli_opt_value(argc, argv, &i, "--model", &bad))) {
             model_path = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
+            locales = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--partitions", &bad))) {
+            partitions = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--locale", &bad))) {
             locale = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--top", &bad))) {
@@ -191,6 +199,8 @@ int cmd_predict(int argc, char **argv)
         data_opts opt = data_default_opts();
         opt.mode = DATA_TEXT;
         opt.on_skip = on_skip;
+        opt.locales = locales;
+        opt.partitions = partitions;
         if (data_load(&ds, input, &opt, &err) < 0) {
             fprintf(stderr, "mille predict: %s\n", err.msg);
             rc = CLI_ERR;

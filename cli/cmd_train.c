@@ -18,7 +18,12 @@ static void usage(FILE *f, const train_params *d)
         "usage: mille train --data PATH --out MODEL [options]\n\n"
         "Trains one model for all locales in PATH (or --locales), selects it by dev exact "
         "match.\n\n"
-        "  --data PATH          MASSIVE data: .jsonl(.gz) file, directory, or release .tar.gz\n"
+        "  --data PATH          MASSIVE data: .jsonl(.gz) file, directory, or release .tar.gz;\n"
+        "                       repeat to add more (e.g. data made by mille synth)\n"
+        "  --dev-locales L1,L2  only these locales' dev records select the model (default: all;\n"
+        "                       zero-shot: the labeled source locale)\n"
+        "  --init PRETRAINED    start from the embedding of a mille pretrain file (its feature\n"
+        "                       settings replace --dim --buckets --minn --maxn --subwords)\n"
         "  --out MODEL          model file to write (atomically)\n"
         "  --locales L1,L2      locales to train on (default: all in PATH)\n"
         "  --epochs N           maximum epochs (default %d)\n"
@@ -113,6 +118,9 @@ static int opt_double(const char *name, const char *v, double lo, double hi, dou
 int cmd_train(int argc, char **argv)
 {
     train_params p = train_default_params();
+    enum { MAX_DATA = 63 };
+    const char *more[MAX_DATA];
+    int n_more = 0;
     ui u = {isatty(2), 0, 0};
     int strict = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
@@ -123,7 +131,18 @@ int cmd_train(int argc, char **argv)
             usage(stdout, &p);
             return CLI_OK;
         } else if ((v = cli_opt_value(argc, argv, &i, "--data", &bad))) {
-            p.data = v;
+            if (!p.data) {
+                p.data = v;
+            } else if (n_more < MAX_DATA) {
+                more[n_more++] = v;
+            } else {
+                fprintf(stderr, "mille train: at most %d --data options\n", MAX_DATA + 1);
+                bad = 1;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--dev-locales", &bad))) {
+            p.dev_locales = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--init", &bad))) {
+            p.init = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--out", &bad))) {
             p.out = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
@@ -165,7 +184,7 @@ int cmd_train(int argc, char **argv)
         } else if ((v = cli_opt_value(argc, argv, &i, "--lr", &bad))) {
             bad = opt_double("--lr", v, 1e-7, 10, &d) || (p.lr = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--emb-lr", &bad))) {
-            bad = opt_double("--emb-lr", v, 1e-7, 10, &d) || (p.emb_lr = (float)d, 0);
+            bad = opt_double("--emb-lr", v, 0, 10, &d) || (p.emb_lr = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--weight-decay", &bad))) {
             bad = opt_double("--weight-decay", v, 0, 1, &d) || (p.weight_decay = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--time-budget", &bad))) {
@@ -193,6 +212,8 @@ int cmd_train(int argc, char **argv)
         return CLI_USAGE;
     }
     p.strict = strict;
+    p.data_more = more;
+    p.n_data_more = n_more;
     p.progress = on_progress;
     p.on_skip = on_skip;
     p.ud = &u;
@@ -201,12 +222,13 @@ int cmd_train(int argc, char **argv)
                 "mille train: data=%s locales=%s out=%s epochs=%d batch=%d lr=%g emb_lr=%g wd=%g "
                 "dim=%u hidden=%u layers=%u buckets=%u ngrams=%u..%u bigrams=%u subwords=%u "
                 "dropout=%g threads=%d "
-                "seed=%llu time_budget=%gs%s\n",
+                "seed=%llu time_budget=%gs%s%s%s%s%s\n",
                 p.data, p.locales ? p.locales : "all", p.out, p.epochs, p.batch, (double)p.lr,
                 (double)p.emb_lr, (double)p.weight_decay, p.cfg.dim, p.cfg.hidden, p.cfg.layers,
                 p.cfg.buckets, p.cfg.minn, p.cfg.maxn, p.cfg.bigrams, p.cfg.subwords,
                 (double)p.dropout, p.threads, (unsigned long long)p.seed, p.time_budget,
-                p.resume ? " (resuming)" : "");
+                p.resume ? " (resuming)" : "", p.init ? " init=" : "", p.init ? p.init : "",
+                p.dev_locales ? " dev_locales=" : "", p.dev_locales ? p.dev_locales : "");
     mille_error err;
     eval_metrics best;
     int rc = train_run(&p, NULL, &best, &err);

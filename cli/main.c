@@ -19,10 +19,13 @@ static int cmd_help(int argc, char **argv);
 /* The dispatch table: one line per subcommand (train, predict, inspect, serve go here). */
 static const cli_cmd commands[] = {
     {"train", cmd_train, "train a joint intent + slot model on MASSIVE-format data"},
+    {"pretrain", cmd_pretrain, "pretrain the embedding on unlabeled text (train --init)"},
     {"predict", cmd_predict, "parse utterances with a model (JSON lines out)"},
     {"inspect", cmd_inspect, "check a model file and print its description"},
     {"serve", cmd_serve, "serve a model over HTTP/JSON, with a playground page"},
     {"eval", cmd_eval, "score predictions against MASSIVE gold data (official metrics)"},
+    {"synth", cmd_synth, "translate labeled data word by word with bilingual lexicons"},
+    {"lexicons", cmd_lexicons, "list installed FreeDict dictionaries and the locales they cover"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };

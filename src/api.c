@@ -71,6 +71,14 @@ MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error 
         free(mm);
         return rc;
     }
+    if (mm->m.pretrained) {
+        model_free(&mm->m);
+        free(mm);
+        return err_set(err, MILLE_EFORMAT,
+                       "%s: a pretrained embedding (mille pretrain), not a trained model: "
+                       "train one with mille train --init %s",
+                       path, path);
+    }
     *out = mm;
     return MILLE_OK;
 }

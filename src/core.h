@@ -97,6 +97,8 @@ void rng_seed(rng *r, uint64_t seed);
 uint64_t rng_next(rng *r);
 /* Uniform in [0, n), n > 0, without modulo bias. */
 uint64_t rng_below(rng *r, uint64_t n);
+/* Uniform in [0, 1). */
+static inline double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 
 /* ---- files ------------------------------------------------------------------------------- */
 

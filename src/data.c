@@ -401,7 +401,7 @@ static int load_dir(data_set *ds, const char *path, const data_opts *o, mille_er
     closedir(d);
     if (!rc && n == 0 && !o->locales)
         rc = err_set(err, MILLE_ENOTFOUND, "%s: no .jsonl or .jsonl.gz files", path);
-    if (!rc) qsort(names, n, sizeof *names, by_str);
+    if (!rc && n) qsort(names, n, sizeof *names, by_str);
     for (size_t i = 0; i < n && !rc; i++) rc = load_gz(ds, names[i], o, err);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);

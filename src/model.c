@@ -286,28 +286,6 @@ void model_ws_free(model_ws *ws)
 
 /* ---- forward ------------------------------------------------------------------------------- */
 
-/* float32 of an IEEE half (no NaN/Inf payload handling needed: we never store them) */
-static inline float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else { /* subnormal: renormalize */
-            exp = 127 - 15 + 1;
-            while (!(man & 0x400)) man <<= 1, exp--;
-            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
 /* Sizes of the activation views for N words and U utterances (forward, then backward). */
 static size_t ws_floats(const model_config *c, size_t N, size_t U)
 {
@@ -354,7 +332,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
         for (uint32_t f = f0; f < f1; f++) {
             size_t row = (size_t)b->feats[f] * D;
             if (m->emb16)
-                for (size_t d = 0; d < D; d++) x[d] += half_to_float(m->emb16[row + d]);
+                for (size_t d = 0; d < D; d++) x[d] += model_half_to_float(m->emb16[row + d]);
             else
                 for (size_t d = 0; d < D; d++) x[d] += emb[row + d];
         }

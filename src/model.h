@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core.h"
 #include "text.h"
@@ -92,6 +93,7 @@ typedef struct model {
     void *map;
     size_t map_len;
     int owns_p;
+    int pretrained; /* an embedding from mille pretrain: heads untrained, not for parsing */
 } model;
 
 /* Allocate a model with cfg and zero parameters (tables empty). Returns 0 or MILLE_ENOMEM. */
@@ -185,6 +187,28 @@ double model_backward(const model *m, const batch *b, model_ws *ws, const struct
 /* Decode the last forward pass: intent (U), its probability (U) and tags (N) by Viterbi. */
 void model_decode(const model *m, const batch *b, model_ws *ws, uint32_t *intent, float *prob,
                   int *tags);
+
+/* float32 of an IEEE half (no NaN/Inf payload handling needed: we never store them) */
+static inline float model_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalize */
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) man <<= 1, exp--;
+            bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 /* ---- files (modelio.c) --------------------------------------------------------------------- */
 

@@ -102,6 +102,7 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
     json_object_set_new(h, "scenarios", names_json(&m->scenarios));
     json_object_set_new(h, "slots", names_json(&m->slots));
     json_object_set_new(h, "locales", names_json(&m->locales));
+    if (m->pretrained) json_object_set_new(h, "pretrained", json_true());
     for (size_t i = 0; i < c->n_intents; i++)
         json_array_append_new(is, json_integer(m->intent_scenario[i]));
     json_object_set_new(h, "intent_scenario", is);
@@ -308,6 +309,7 @@ static int load_header(model *m, json_t *h, const unsigned char *data, size_t da
     m->slots = slots;
     m->scenarios = scen;
     m->locales = locs;
+    m->pretrained = json_is_true(json_object_get(h, "pretrained"));
     return MILLE_OK;
 fail:
     free(m->intent_scenario);

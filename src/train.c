@@ -560,6 +560,59 @@ static int copy_table(strtab *dst, const strtab *src)
     return MILLE_OK;
 }
 
+/* 1 if s is an item of the comma-separated list (NULL = everything). */
+static int in_list(const char *list, const char *s)
+{
+    if (!list) return 1;
+    size_t n = strlen(s);
+    for (const char *q = list; *q;) {
+        const char *e = strchr(q, ',');
+        size_t len = e ? (size_t)(e - q) : strlen(q);
+        if (len == n && memcmp(q, s, n) == 0) return 1;
+        if (!e) break;
+        q = e + 1;
+    }
+    return 0;
+}
+
+/* The feature settings of a pretrained model replace cfg's: its embedding rows mean
+ * something only under the same hashing. */
+static int init_config(const char *path, model_config *cfg, mille_error *err)
+{
+    model pre;
+    int rc = model_load(&pre, path, err);
+    if (rc) return err_prefix(err, "--init"), rc;
+    cfg->buckets = pre.cfg.buckets;
+    cfg->dim = pre.cfg.dim;
+    cfg->minn = pre.cfg.minn;
+    cfg->maxn = pre.cfg.maxn;
+    cfg->norm_flags = pre.cfg.norm_flags;
+    cfg->bigrams = pre.cfg.bigrams;
+    cfg->subwords = pre.cfg.subwords;
+    model_free(&pre);
+    return MILLE_OK;
+}
+
+/* Copy the embedding of the pretrained model at path into m (same feature settings). */
+static int init_embedding(model *m, const char *path, mille_error *err)
+{
+    model pre;
+    int rc = model_load(&pre, path, err);
+    if (rc) return err_prefix(err, "--init"), rc;
+    size_t n = (size_t)m->cfg.buckets * m->cfg.dim;
+    if (pre.cfg.buckets != m->cfg.buckets || pre.cfg.dim != m->cfg.dim) {
+        model_free(&pre);
+        return err_set(err, MILLE_EFORMAT, "--init %s: embedding shape changed", path);
+    }
+    float *e = model_tensor(m, T_EMB);
+    if (pre.emb16)
+        for (size_t i = 0; i < n; i++) e[i] = model_half_to_float(pre.emb16[i]);
+    else
+        memcpy(e, model_tensor(&pre, T_EMB), n * sizeof *e);
+    model_free(&pre);
+    return MILLE_OK;
+}
+
 int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_error *err)
 {
     kern_init();
@@ -573,8 +626,9 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     uint32_t *train_idx = NULL, *dev_idx = NULL, *order = NULL;
     float *best = NULL;
     size_t n_train = 0, n_dev = 0;
-    if (p->batch < 1 || p->epochs < 1 || p->lr <= 0 || p->emb_lr <= 0)
-        return err_set(err, MILLE_EINVAL, "train: batch, epochs and learning rates must be > 0");
+    if (p->batch < 1 || p->epochs < 1 || p->lr <= 0 || p->emb_lr < 0)
+        return err_set(err, MILLE_EINVAL,
+                       "train: batch, epochs and learning rate must be > 0, emb_lr >= 0");
 
     data_opts o = data_default_opts();
     o.locales = p->locales;
@@ -583,6 +637,8 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     o.on_skip = p->on_skip;
     o.ud = p->ud;
     if ((rc = data_load(&ds, p->data, &o, err))) goto out;
+    for (int i = 0; i < p->n_data_more; i++)
+        if ((rc = data_load(&ds, p->data_more[i], &o, err))) goto out;
     int64_t ptrain = strtab_find(&ds.partitions, "train", 5),
             pdev = strtab_find(&ds.partitions, "dev", 3);
     train_idx = malloc((ds.n + 1) * sizeof *train_idx);
@@ -595,7 +651,8 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
         if (ds.recs[i].n_words == 0) continue;
         if ((int64_t)ds.recs[i].partition == ptrain)
             train_idx[n_train++] = (uint32_t)i;
-        else if ((int64_t)ds.recs[i].partition == pdev)
+        else if ((int64_t)ds.recs[i].partition == pdev &&
+                 in_list(p->dev_locales, strtab_str(&ds.locales, ds.recs[i].locale)))
             dev_idx[n_dev++] = (uint32_t)i;
     }
     if (n_train == 0) {
@@ -606,6 +663,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     if (p->max_train && n_train > p->max_train) n_train = p->max_train;
 
     model_config cfg = p->cfg;
+    if (p->init && (rc = init_config(p->init, &cfg, err))) goto out;
     cfg.n_intents = (uint32_t)ds.intents.n;
     cfg.n_slots = (uint32_t)ds.slots.n;
     if ((rc = model_new(&m, &cfg, err))) goto out;
@@ -616,6 +674,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     }
     for (size_t i = 0; i < ds.n; i++) m.intent_scenario[ds.recs[i].intent] = ds.recs[i].scenario;
     model_init_params(&m, p->seed);
+    if (p->init && (rc = init_embedding(&m, p->init, err))) goto out;
     if ((rc = featset_build(&fs, &ds, &cfg, p->threads, err))) goto out;
 
     t = calloc(1, sizeof *t);

@@ -26,19 +26,25 @@ typedef struct train_progress {
 } train_progress;
 
 typedef struct train_params {
-    const char *data;       /* MASSIVE data (file, directory, archive)                     */
-    const char *locales;    /* comma list, NULL = all                                       */
-    const char *out;        /* model file to write                                          */
-    const char *checkpoint; /* checkpoint file, NULL = "<out>.ckpt"                         */
-    int resume;             /* continue from the checkpoint                                 */
-    model_config cfg;       /* buckets, dim, hidden, minn, maxn, norm_flags                 */
-    int epochs;             /* maximum passes over the training data                       */
-    int batch;              /* utterances per optimizer step                                */
-    float lr, emb_lr;       /* peak AdamW learning rates: dense layers, embedding rows      */
-    float weight_decay;     /* decoupled (AdamW) weight decay                               */
-    float clip;             /* global gradient norm clip (0 = off)                          */
-    float dropout;          /* dropout rate on word vectors and encoder outputs             */
-    int threads;            /* worker threads; results do not depend on it                  */
+    const char *data;             /* MASSIVE data (file, directory, archive)                     */
+    const char *const *data_more; /* more MASSIVE data to add (e.g. synthesized), or NULL   */
+    int n_data_more;
+    const char *dev_locales; /* comma list of locales whose dev records select the model,
+                                NULL = all (zero-shot: the source locale only)             */
+    const char *init;        /* a pretrained model (mille pretrain) whose embedding starts training;
+                                its feature settings (buckets, dim, n-grams, ...) replace cfg's    */
+    const char *locales;     /* comma list, NULL = all                                       */
+    const char *out;         /* model file to write                                          */
+    const char *checkpoint;  /* checkpoint file, NULL = "<out>.ckpt"                         */
+    int resume;              /* continue from the checkpoint                                 */
+    model_config cfg;        /* buckets, dim, hidden, minn, maxn, norm_flags                 */
+    int epochs;              /* maximum passes over the training data                       */
+    int batch;               /* utterances per optimizer step                                */
+    float lr, emb_lr;        /* peak AdamW learning rates: dense layers, embedding rows      */
+    float weight_decay;      /* decoupled (AdamW) weight decay                               */
+    float clip;              /* global gradient norm clip (0 = off)                          */
+    float dropout;           /* dropout rate on word vectors and encoder outputs             */
+    int threads;             /* worker threads; results do not depend on it                  */
     uint64_t seed;
     double time_budget;  /* seconds of training, 0 = unlimited                           */
     int patience;        /* dev evaluations without improvement before stopping          */

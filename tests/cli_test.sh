@@ -219,5 +219,84 @@ run "$MILLE" train --data "$SAMPLE" --locales en-US,ja-JP --out "$T/m.model" --e
     --hidden 32 --dim 16 --buckets 4096 --quiet --resume
 check "train --resume" 0 "" '"exact_match"'
 
+# ---- synth / lexicons ----------------------------------------------------------------------
+# word-by-word synthesis of the sample's en-US train records with the TSV word lists and the
+# tiny FreeDict dictionary of tests/data/lexicon; every output must read back through eval
+LEX=$DATA/lexicon
+run "$MILLE" synth --help
+check "synth --help" 0 "" "default 1"
+run "$MILLE" synth --lexicon "$LEX/en-fr.tsv" --data "$SAMPLE"
+check "synth without --to" 2 "required"
+run "$MILLE" synth --lexicon "$LEX/en-fr.tsv" --data "$SAMPLE" --to fr-FR --seed x
+check "synth bad --seed" 2 "--seed"
+run "$MILLE" synth --lexicon "$LEX/en-fr.tsv" --to fr-FR --data "$SAMPLE" --seed 3 --out "$T/synth.jsonl"
+check "synth sample en-US -> fr-FR" 0 "332 records en-US/train -> fr-FR written, 0 skipped"
+grep -Eq 'words translated [0-9.]+% \([0-9]+/[0-9]+\), slot words [0-9.]+%' "$T/err" &&
+    grep -q 'top untranslated: ' "$T/err"
+if [ $? -eq 0 ]; then ok; else bad "synth: report lacks coverage / untranslated words"; fi
+want='{"id":"synth-207","locale":"fr-FR","partition":"train","scenario":"weather","intent":"weather_query","utt":"dis moi la météo dans shanghai","annot_utt":"dis moi la météo dans [place_name : shanghai]"}'
+if [ "$(grep '"synth-207"' "$T/synth.jsonl")" = "$want" ]; then ok; else bad "synth record 207: $(grep '"synth-207"' "$T/synth.jsonl")"; fi
+run "$MILLE" synth --lexicon "$LEX/en-fr.tsv" --to fr-FR --data "$SAMPLE" --seed 3 --quiet
+check "synth to stdout, --quiet" 0
+if cmp -s "$T/out" "$T/synth.jsonl" && [ ! -s "$T/err" ]; then ok; else bad "synth: same seed, different output (or a report despite --quiet)"; fi
+run "$MILLE" eval "$T/synth.jsonl" "$T/synth.jsonl" --json
+check "synth output reads back (fr-FR)" 0 "" '"exact_match": 100.0, "intent_accuracy": 100.0, "slot_f1": 100.0, "locales": 1'
+if grep -q 'skipped\|differs' "$T/err"; then bad "synth output: records skipped on reading"; else ok; fi
+run "$MILLE" synth --lexicon "$LEX/en-ja.tsv" --to ja-JP --data "$SAMPLE" --out "$T/synth_ja.jsonl"
+check "synth sample en-US -> ja-JP" 0 "332 records"
+want='{"id":"synth-207","locale":"ja-JP","partition":"train","scenario":"weather","intent":"weather_query","utt":"教えて私にthe天気のshanghai","annot_utt":"教えて私にthe天気の [place_name : shanghai]"}'
+if [ "$(grep '"synth-207"' "$T/synth_ja.jsonl")" = "$want" ]; then ok; else bad "synth ja record 207: $(grep '"synth-207"' "$T/synth_ja.jsonl")"; fi
+run "$MILLE" eval "$T/synth_ja.jsonl" "$T/synth_ja.jsonl" --json
+check "synth output reads back (ja-JP)" 0 "" '"slot_f1": 100.0, "locales": 1'
+run "$MILLE" synth --lexicon "$LEX/freedict-eng-fra.index" --lexicon "$LEX/en-fr.tsv" --to fr-FR \
+    --data "$SAMPLE" --partition dev --drop-unknown --out -
+check "synth FreeDict + TSV, dev, --drop-unknown" 0 "freedict-eng-fra.index: 16 entries" '"locale":"fr-FR"'
+printf 'alarm\talarme\nwake reveille\n' >"$T/bad.tsv"
+run "$MILLE" synth --lexicon "$T/bad.tsv" --to fr-FR --data "$SAMPLE"
+check "synth bad lexicon" 1 "bad.tsv:2: expected 'source<TAB>target'"
+run "$MILLE" synth --lexicon "$T/none.index" --to fr-FR --data "$SAMPLE"
+check "synth missing lexicon" 1 "none.index"
+run "$MILLE" synth --lexicon "$LEX/en-fr.tsv" --to fr-FR --data "$SAMPLE/en-US.jsonl.gz" --from xx-XX
+check "synth no records" 1 "no xx-XX records"
+run "$MILLE" lexicons --help
+check "lexicons --help" 0 "" "default /usr/share/dictd"
+run "$MILLE" lexicons "$LEX"
+check "lexicons DIR" 0 "" "^freedict-eng-fra +fra +fr-FR +16  English-French test dictionary ver\. 0\.1$"
+grep -q "none for: af-ZA .*de-DE" "$T/out" && ok || bad "lexicons: uncovered locales not listed"
+run "$MILLE" lexicons --json "$LEX"
+check "lexicons --json" 0 "" '^\{"dictionary":"freedict-eng-fra","code":"fra","locale":"fr-FR","entries":16,'
+run "$MILLE" lexicons --dump "$LEX/freedict-eng-fra.index"
+check "lexicons --dump" 0 "16 entries" "^alarm clock	réveil-matin$"
+run "$MILLE" lexicons "$T/nonexistent"
+check "lexicons missing DIR" 1 "nonexistent"
+run "$MILLE" lexicons --bogus
+check "lexicons unknown option" 2 "unknown option"
+
+# ---- pretrain / train --init / predict filters ----------------------------------------------
+run "$MILLE" pretrain --text "$SAMPLE" --locales en-US,fr-FR --lexicon "$LEX/en-fr.tsv" \
+    --out "$T/pre.model" --buckets 4096 --dim 8 --epochs 2 --quiet
+check "pretrain" 0 "" '"utterances": 664'
+run "$MILLE" inspect "$T/pre.model"
+check "inspect a pretrained file" 0 "" '"pretrained": true'
+run "$MILLE" predict --model "$T/pre.model" "$T/plain.txt"
+check "predict refuses a pretrained file" 1 "pretrained embedding"
+run "$MILLE" train --data "$SAMPLE/en-US.jsonl.gz" --data "$T/synth_ja.jsonl" --dev-locales en-US \
+    --init "$T/pre.model" --out "$T/init.model" --epochs 1 --hidden 16 --layers 2 --quiet
+check "train --init with two --data and --dev-locales" 0 "" '"locales": 1'
+run "$MILLE" inspect "$T/init.model"
+check "train --init keeps the pretrained feature settings" 0 "" '"buckets": 4096'
+run "$MILLE" predict --model "$T/init.model" --locales fr-FR --partitions dev "$SAMPLE"
+check "predict --locales --partitions" 0 "" '"partition":"dev"'
+[ "$(wc -l <"$T/out")" -eq 107 ] && ok || bad "predict filters: expected 107 lines"
+printf '\n\n' >"$T/empty.txt"
+run "$MILLE" pretrain --text "$T/empty.txt" --out "$T/x.model" --quiet
+check "pretrain on empty text" 1 "nothing to learn"
+run "$MILLE" pretrain --text "$T/missing.txt" --out "$T/x.model" --quiet
+check "pretrain missing text" 1 "missing.txt"
+run "$MILLE" pretrain --text "$T/empty.txt"
+check "pretrain without --out" 2 "--out"
+run "$MILLE" train --data "$SAMPLE" --out "$T/x.model" --init "$T/missing.model" --quiet
+check "train --init missing file" 1 "missing.model"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,580 @@
+/*
+ * pretrain.c - skip-gram pretraining of the hashed embedding (see pretrain.h).
+ *
+ * Corpus: every utterance split into MASSIVE words (annot_words) with the model's own
+ * features (model_utt_features), all in flat arrays: tokens T, features F.
+ * Lexicon links: sorted (word hash -> entry) pairs, an entry being one translation word with
+ * its features; a token with links may be swapped for one of them.
+ * Training: per token, h = mean of its feature rows; each context word within a random
+ * window predicts itself (label 1) and `neg` words drawn from the corpus (label 0) through
+ * output rows indexed by the word's whole-word feature; gradients go to every feature row
+ * (as fastText does for its unsupervised models). Threads update shared rows without locks
+ * (Hogwild): fast, and reproducible only with one thread.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "pretrain.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "data.h"
+#include "lexicon.h"
+
+pretrain_params pretrain_default_params(void)
+{
+    pretrain_params p;
+    memset(&p, 0, sizeof p);
+    p.partitions = "train";
+    p.code_switch = 0.3f;
+    p.max_senses = 3;
+    p.cfg = model_default_config();
+    p.epochs = 5;
+    p.window = 4;
+    p.neg = 5;
+    p.lr = 0.05f;
+    p.threads = 2;
+    p.seed = 1;
+    return p;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- corpus ------------------------------------------------------------------------------ */
+
+typedef struct corpus {
+    uint32_t *feats, *foff; /* (F) features; (T+1) token t has feats[foff[t] .. foff[t+1]) */
+    uint64_t *wh;           /* (T) whole-word hashes                                      */
+    uint32_t *uoff;         /* (U+1) utterance u has tokens uoff[u] .. uoff[u+1]           */
+    size_t nf, nt, nu, cap_f, cap_foff, cap_wh, cap_uoff;
+    annot_word *w;
+    size_t cap_w;
+    uint32_t *off;
+    size_t cap_off;
+    annot_scratch as;
+    feat_scratch fs;
+} corpus;
+
+static void corpus_free(corpus *c)
+{
+    free(c->feats), free(c->foff), free(c->wh), free(c->uoff), free(c->w), free(c->off);
+    annot_scratch_free(&c->as);
+    feat_scratch_free(&c->fs);
+}
+
+/* Add one utterance; returns 0, 1 (skipped: invalid UTF-8 or no words) or MILLE_ENOMEM. */
+static int corpus_add(corpus *c, const model_config *cfg, const char *s, size_t n)
+{
+    size_t bad;
+    if (n == 0 || text_utf8_check(s, n, &bad)) return 1;
+    int sc = text_dominant_script(s, n);
+    int cs = sc == TEXT_SCRIPT_HAN || sc == TEXT_SCRIPT_HIRAGANA || sc == TEXT_SCRIPT_KATAKANA;
+    if (vec_reserve((void **)&c->w, &c->cap_w, n + 1, sizeof *c->w)) return MILLE_ENOMEM;
+    mille_error e;
+    int nw = annot_words(s, n, cs, c->w, &c->as, &e);
+    if (nw == MILLE_ENOMEM) return MILLE_ENOMEM;
+    if (nw <= 0) return 1;
+    if (vec_reserve((void **)&c->off, &c->cap_off, (size_t)nw + 1, sizeof *c->off) ||
+        vec_reserve((void **)&c->foff, &c->cap_foff, c->nt + (size_t)nw + 1, sizeof *c->foff) ||
+        vec_reserve((void **)&c->wh, &c->cap_wh, c->nt + (size_t)nw, sizeof *c->wh) ||
+        vec_reserve((void **)&c->uoff, &c->cap_uoff, c->nu + 2, sizeof *c->uoff))
+        return MILLE_ENOMEM;
+    size_t nf0 = c->nf;
+    int rc = model_utt_features(cfg, s, c->w, sizeof *c->w, (size_t)nw, &c->fs, &c->feats, &c->nf,
+                                &c->cap_f, c->off, &e);
+    if (rc == MILLE_ENOMEM) return rc;
+    if (rc) {
+        c->nf = nf0;
+        return 1;
+    }
+    if (c->nu == 0) c->uoff[0] = 0, c->foff[0] = 0;
+    for (int k = 0; k < nw; k++) {
+        c->foff[c->nt + (size_t)k] = c->off[k];
+        c->wh[c->nt + (size_t)k] = c->fs.wh[k];
+    }
+    c->nt += (size_t)nw;
+    c->foff[c->nt] = (uint32_t)c->nf;
+    c->uoff[++c->nu] = (uint32_t)c->nt;
+    return 0;
+}
+
+static int is_massive(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return 1;
+    size_t n = strlen(path);
+    static const char *const ext[] = {".jsonl", ".jsonl.gz", ".tar.gz", ".tgz", ".tar"};
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t e = strlen(ext[i]);
+        if (n >= e && strcmp(path + n - e, ext[i]) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Plain text, gzip'ed or not: the whole file. */
+static int read_text(const char *path, char **out, size_t *len, mille_error *err)
+{
+    gzFile f = gzopen(path, "rb");
+    if (!f) return err_set(err, MILLE_EIO, "%s: cannot open", path);
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (vec_reserve((void **)&buf, &cap, n + (1u << 16) + 1, 1)) {
+            gzclose(f);
+            free(buf);
+            return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
+        }
+        int r = gzread(f, buf + n, 1u << 16);
+        if (r < 0) {
+            int zerr;
+            const char *msg = gzerror(f, &zerr);
+            err_set(err, MILLE_EIO, "%s: read error after %zu bytes: %s", path, n, msg);
+            gzclose(f);
+            free(buf);
+            return MILLE_EIO;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    gzclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return MILLE_OK;
+}
+
+static int load_texts(corpus *c, const pretrain_params *p, pretrain_stats *st, strtab *locales,
+                      mille_error *err)
+{
+    for (int i = 0; i < p->n_texts; i++) {
+        const char *path = p->texts[i];
+        int rc = 0;
+        if (is_massive(path)) {
+            data_set ds = {0};
+            data_opts o = data_default_opts();
+            o.mode = DATA_TEXT;
+            o.locales = p->locales;
+            o.partitions = p->partitions;
+            if ((rc = data_load(&ds, path, &o, err))) {
+                data_free(&ds);
+                return rc;
+            }
+            for (size_t r = 0; r < ds.n && rc >= 0; r++) {
+                rc = corpus_add(c, &p->cfg, data_str(&ds, ds.recs[r].utt), ds.recs[r].utt_len);
+                st->skipped_lines += rc == 1;
+            }
+            for (size_t l = 0; l < ds.locales.n && rc >= 0; l++) {
+                const char *name = strtab_str(&ds.locales, l);
+                if (*name && strtab_intern(locales, name, strlen(name)) < 0) rc = MILLE_ENOMEM;
+            }
+            data_free(&ds);
+        } else {
+            char *buf = NULL;
+            size_t len = 0;
+            if ((rc = read_text(path, &buf, &len, err))) return rc;
+            for (size_t a = 0; a < len && rc >= 0;) {
+                char *nl = memchr(buf + a, '\n', len - a);
+                size_t b = nl ? (size_t)(nl - buf) : len, e = b;
+                if (e > a && buf[e - 1] == '\r') e--;
+                if (e > a) {
+                    rc = corpus_add(c, &p->cfg, buf + a, e - a);
+                    st->skipped_lines += rc == 1;
+                }
+                a = b + 1;
+            }
+            free(buf);
+        }
+        if (rc < 0) return err_set(err, rc, "%s: out of memory", path);
+    }
+    st->utterances = c->nu;
+    st->tokens = c->nt;
+    if (c->nt < 2)
+        return err_set(err, MILLE_EINVAL, "pretrain: the texts hold %zu words; nothing to learn",
+                       c->nt);
+    return MILLE_OK;
+}
+
+/* ---- lexicon links ----------------------------------------------------------------------- */
+
+typedef struct entry {
+    uint32_t f0, nf; /* features in links.feats */
+} entry;
+
+typedef struct lexlink {
+    uint64_t h; /* whole-word hash of the word that may be swapped */
+    uint32_t e; /* the entry it may become */
+} lexlink;
+
+typedef struct links {
+    lexlink *l;
+    size_t n, cap;
+    entry *e;
+    size_t ne, cap_e;
+    uint32_t *feats;
+    size_t nf, cap_f;
+    uint32_t *tlo, *tn; /* (T) each token's links: l[tlo[t] .. tlo[t] + tn[t]) */
+} links;
+
+static void links_free(links *L)
+{
+    free(L->l), free(L->e), free(L->feats), free(L->tlo), free(L->tn);
+}
+
+/* An entry for word s (its features), and its whole-word hash in *h. -1: no features. */
+static int64_t add_entry(links *L, const model_config *cfg, const char *s, text_buf *nb,
+                         uint64_t *h)
+{
+    uint32_t f[MODEL_MAX_FEATS];
+    mille_error e;
+    int n = model_word_features(cfg, s, strlen(s), nb, f, MODEL_MAX_FEATS, h, &e);
+    if (n <= 0) return -1;
+    if (vec_reserve((void **)&L->feats, &L->cap_f, L->nf + (size_t)n, sizeof *L->feats) ||
+        vec_reserve((void **)&L->e, &L->cap_e, L->ne + 1, sizeof *L->e))
+        return MILLE_ENOMEM;
+    memcpy(L->feats + L->nf, f, (size_t)n * sizeof *f);
+    L->e[L->ne] = (entry){(uint32_t)L->nf, (uint32_t)n};
+    L->nf += (size_t)n;
+    return (int64_t)L->ne++;
+}
+
+static int push_link(links *L, uint64_t h, uint32_t e)
+{
+    if (vec_reserve((void **)&L->l, &L->cap, L->n + 1, sizeof *L->l)) return MILLE_ENOMEM;
+    L->l[L->n++] = (lexlink){h, e};
+    return MILLE_OK;
+}
+
+static int link_cmp(const void *a, const void *b)
+{
+    const lexlink *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return x->e < y->e ? -1 : x->e > y->e;
+}
+
+/* Links both ways between single-word keys and their first max_senses single-word
+ * translations; then each token's range of links. */
+static int build_links(links *L, const lexicon *lx, const corpus *c, const pretrain_params *p,
+                       pretrain_stats *st, mille_error *err)
+{
+    text_buf nb = {0};
+    int rc = MILLE_OK;
+    int64_t *tr_entry = malloc((lx->trans.n + 1) * sizeof *tr_entry);
+    uint64_t *tr_hash = malloc((lx->trans.n + 1) * sizeof *tr_hash);
+    if (!tr_entry || !tr_hash) rc = MILLE_ENOMEM;
+    for (size_t t = 0; t < lx->trans.n && !rc; t++) tr_entry[t] = -2; /* not made yet */
+    for (size_t k = 0; k < lx->keys.n && rc == MILLE_OK; k++) {
+        const char *key = strtab_str(&lx->keys, k);
+        if (strchr(key, ' ')) continue;
+        uint64_t kh;
+        int64_t ke = -2;
+        int used = 0;
+        for (uint32_t q = lx->off[k]; q < lx->off[k + 1] && used < p->max_senses; q++) {
+            uint32_t t = lx->csr[q];
+            const char *tr = lexicon_str(lx, t);
+            if (strchr(tr, ' ')) continue;
+            if (tr_entry[t] == -2) tr_entry[t] = add_entry(L, &p->cfg, tr, &nb, &tr_hash[t]);
+            if (tr_entry[t] == MILLE_ENOMEM) rc = MILLE_ENOMEM;
+            if (tr_entry[t] < 0) continue;
+            if (ke == -2) ke = add_entry(L, &p->cfg, key, &nb, &kh);
+            if (ke == MILLE_ENOMEM) rc = MILLE_ENOMEM;
+            if (ke < 0) break;
+            if (push_link(L, kh, (uint32_t)tr_entry[t]) || push_link(L, tr_hash[t], (uint32_t)ke))
+                rc = MILLE_ENOMEM;
+            used++;
+        }
+    }
+    free(tr_entry);
+    free(tr_hash);
+    text_buf_free(&nb);
+    if (rc) return err_set(err, rc, "pretrain: out of memory for lexicon links");
+    qsort(L->l, L->n, sizeof *L->l, link_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < L->n; i++)
+        if (u == 0 || L->l[i].h != L->l[u - 1].h || L->l[i].e != L->l[u - 1].e) L->l[u++] = L->l[i];
+    L->n = u;
+    st->lexicon_links = u;
+    L->tlo = calloc(c->nt + 1, sizeof *L->tlo);
+    L->tn = calloc(c->nt + 1, sizeof *L->tn);
+    if (!L->tlo || !L->tn) return err_set(err, MILLE_ENOMEM, "pretrain: out of memory");
+    for (size_t t = 0; t < c->nt; t++) {
+        size_t lo = 0, hi = L->n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (L->l[mid].h < c->wh[t])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        size_t n = 0;
+        while (lo + n < L->n && L->l[lo + n].h == c->wh[t]) n++;
+        L->tlo[t] = (uint32_t)lo;
+        L->tn[t] = (uint32_t)n;
+        st->linked_tokens += n > 0;
+    }
+    return MILLE_OK;
+}
+
+/* ---- training ---------------------------------------------------------------------------- */
+
+typedef struct job {
+    const pretrain_params *p;
+    const corpus *c;
+    const links *L;
+    float *E, *O; /* (B, D) input rows, (B, D) output rows */
+    uint32_t *order;
+    size_t u0, u1; /* this thread's utterances in order[] */
+    int epoch;
+    atomic_ullong *done_tokens;
+    unsigned long long total_tokens;
+    double loss;
+    unsigned long long preds;
+    atomic_int *stop;
+} job;
+
+static inline float sigmoidf(float x)
+{
+    if (x > 16) return 1;
+    if (x < -16) return 0;
+    return 1.0f / (1.0f + expf(-x));
+}
+
+static void *train_thread(void *arg)
+{
+    job *j = arg;
+    const pretrain_params *p = j->p;
+    const corpus *c = j->c;
+    const links *L = j->L;
+    size_t D = p->cfg.dim;
+    rng r;
+    rng_seed(&r, p->seed * 7919u + (uint64_t)j->epoch * 104729u + j->u0);
+    float h[512], g[512];
+    MILLE_ASSERT(D <= 512);
+    for (size_t oi = j->u0; oi < j->u1; oi++) {
+        if ((oi & 255) == 0 && atomic_load(j->stop)) break;
+        uint32_t u = j->order[oi];
+        size_t t0 = c->uoff[u], t1 = c->uoff[u + 1];
+        double frac = (double)atomic_load(j->done_tokens) / (double)j->total_tokens;
+        float lr = p->lr * (float)(1.0 - frac > 1e-4 ? 1.0 - frac : 1e-4);
+        for (size_t t = t0; t < t1; t++) {
+            /* the centre word, or its translation */
+            const uint32_t *f = c->feats + c->foff[t];
+            size_t nf = c->foff[t + 1] - c->foff[t];
+            if (L && L->tn[t] && rng_uniform(&r) < p->code_switch) {
+                const entry *e = &L->e[L->l[L->tlo[t] + rng_below(&r, L->tn[t])].e];
+                f = L->feats + e->f0;
+                nf = e->nf;
+            }
+            memset(h, 0, D * sizeof *h);
+            for (size_t k = 0; k < nf; k++) {
+                const float *row = j->E + (size_t)f[k] * D;
+                for (size_t d = 0; d < D; d++) h[d] += row[d];
+            }
+            for (size_t d = 0; d < D; d++) h[d] /= (float)nf;
+            memset(g, 0, D * sizeof *g);
+            size_t w = 1 + rng_below(&r, (uint64_t)p->window);
+            size_t a = t >= t0 + w ? t - w : t0, b = t + w + 1 < t1 ? t + w + 1 : t1;
+            for (size_t ctx = a; ctx < b; ctx++) {
+                if (ctx == t) continue;
+                uint32_t target = c->feats[c->foff[ctx]];
+                if (L && L->tn[ctx] && rng_uniform(&r) < p->code_switch) {
+                    const entry *e = &L->e[L->l[L->tlo[ctx] + rng_below(&r, L->tn[ctx])].e];
+                    target = L->feats[e->f0];
+                }
+                for (int s = 0; s <= p->neg; s++) {
+                    uint32_t o = target;
+                    float label = 1;
+                    if (s) {
+                        o = c->feats[c->foff[rng_below(&r, c->nt)]];
+                        if (o == target) continue;
+                        label = 0;
+                    }
+                    float *orow = j->O + (size_t)o * D, dot = 0;
+                    for (size_t d = 0; d < D; d++) dot += h[d] * orow[d];
+                    float sg = sigmoidf(dot);
+                    j->loss += label ? -log(sg + 1e-7) : -log(1 - sg + 1e-7);
+                    j->preds++;
+                    float gr = lr * (label - sg);
+                    for (size_t d = 0; d < D; d++) {
+                        g[d] += gr * orow[d];
+                        orow[d] += gr * h[d];
+                    }
+                }
+            }
+            for (size_t k = 0; k < nf; k++) {
+                float *row = j->E + (size_t)f[k] * D;
+                for (size_t d = 0; d < D; d++) row[d] += g[d];
+            }
+        }
+        atomic_fetch_add(j->done_tokens, t1 - t0);
+    }
+    return NULL;
+}
+
+static void shuffle(uint32_t *a, size_t n, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed);
+    for (size_t i = n; i > 1; i--) {
+        size_t k = (size_t)rng_below(&r, i);
+        uint32_t t = a[i - 1];
+        a[i - 1] = a[k];
+        a[k] = t;
+    }
+}
+
+/* Save E as the embedding of a model file whose supervised parts are untrained, scaled so
+ * that its rows have the spread the model's own initialization gives them. */
+static int save(const pretrain_params *p, const float *E, const strtab *locales, mille_error *err)
+{
+    model m;
+    model_config cfg = p->cfg;
+    cfg.n_intents = 1;
+    cfg.n_slots = 1;
+    int rc = model_new(&m, &cfg, err);
+    if (rc) return rc;
+    if (strtab_intern(&m.intents, "none", 4) < 0 || strtab_intern(&m.slots, "Other", 5) < 0 ||
+        strtab_intern(&m.scenarios, "none", 4) < 0) {
+        model_free(&m);
+        return err_set(err, MILLE_ENOMEM, "pretrain: out of memory");
+    }
+    for (size_t i = 0; i < locales->n && rc == 0; i++) {
+        const char *s = strtab_str(locales, i);
+        if (strtab_intern(&m.locales, s, strlen(s)) < 0) rc = MILLE_ENOMEM;
+    }
+    model_init_params(&m, p->seed);
+    size_t n = (size_t)cfg.buckets * cfg.dim;
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)E[i] * E[i];
+    double rms = sqrt(ss / (double)n), want = 0.5 / sqrt(3.0); /* uniform(+-0.5) */
+    float scale = rms > 0 ? (float)(want / rms) : 1;
+    float *e = model_tensor(&m, T_EMB);
+    for (size_t i = 0; i < n; i++) e[i] = E[i] * scale;
+    m.pretrained = 1;
+    if (!rc) rc = model_save(&m, p->out, 1, err);
+    model_free(&m);
+    return rc;
+}
+
+int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
+{
+    double t_start = now_s();
+    pretrain_stats local;
+    if (!st) st = &local;
+    memset(st, 0, sizeof *st);
+    if (p->epochs < 1 || p->window < 1 || p->neg < 0 || p->lr <= 0 || p->threads < 1 ||
+        p->cfg.dim < 1 || p->cfg.dim > 512 || p->n_texts < 1 || !p->out)
+        return err_set(err, MILLE_EINVAL,
+                       "pretrain: needs texts, an output, epochs/window/threads >= 1, "
+                       "dim 1..512, lr > 0");
+    corpus c;
+    memset(&c, 0, sizeof c);
+    links L;
+    memset(&L, 0, sizeof L);
+    lexicon lx;
+    memset(&lx, 0, sizeof lx);
+    strtab locales = {0};
+    float *E = NULL, *O = NULL;
+    uint32_t *order = NULL;
+    int rc;
+    if ((rc = load_texts(&c, p, st, &locales, err))) goto out;
+    if (p->n_lexicons) {
+        for (int i = 0; i < p->n_lexicons; i++)
+            if ((rc = lexicon_load(&lx, p->lexicons[i], NULL, err))) goto out;
+        if ((rc = build_links(&L, &lx, &c, p, st, err))) goto out;
+    }
+    size_t B = p->cfg.buckets, D = p->cfg.dim;
+    E = malloc(B * D * sizeof *E);
+    O = calloc(B * D, sizeof *O);
+    order = malloc(c.nu * sizeof *order);
+    if (!E || !O || !order) {
+        rc = err_set(err, MILLE_ENOMEM, "pretrain: out of memory (%zu x %zu rows)", B, D);
+        goto out;
+    }
+    rng r;
+    rng_seed(&r, p->seed);
+    for (size_t i = 0; i < B * D; i++) E[i] = (float)((rng_uniform(&r) * 2 - 1) / (double)D);
+    atomic_ullong done;
+    atomic_init(&done, 0);
+    atomic_int stop;
+    atomic_init(&stop, 0);
+    unsigned long long total = (unsigned long long)c.nt * (unsigned long long)p->epochs;
+    double last = now_s(), loss_sum = 0;
+    unsigned long long preds = 0;
+    for (int ep = 0; ep < p->epochs && !atomic_load(&stop); ep++) {
+        for (size_t u = 0; u < c.nu; u++) order[u] = (uint32_t)u;
+        shuffle(order, c.nu, p->seed * 1000003u + (uint64_t)ep);
+        enum { MAXT = 16 };
+        pthread_t th[MAXT];
+        job jobs[MAXT];
+        int T = p->threads < MAXT ? p->threads : MAXT, started = 0;
+        for (int i = 0; i < T; i++) {
+            jobs[i] = (job){p,
+                            &c,
+                            p->n_lexicons ? &L : NULL,
+                            E,
+                            O,
+                            order,
+                            c.nu * (size_t)i / (size_t)T,
+                            c.nu * (size_t)(i + 1) / (size_t)T,
+                            ep,
+                            &done,
+                            total,
+                            0,
+                            0,
+                            &stop};
+            if (i > 0 && pthread_create(&th[i], NULL, train_thread, &jobs[i]) == 0)
+                started |= 1 << i;
+        }
+        /* thread 0 is this one, in slices so that it can report progress */
+        job *j0 = &jobs[0];
+        size_t end0 = j0->u1;
+        while (j0->u0 < end0) {
+            j0->u1 = j0->u0 + 512 < end0 ? j0->u0 + 512 : end0;
+            train_thread(j0);
+            j0->u0 = j0->u1;
+            double tn = now_s();
+            if (p->time_budget > 0 && tn - t_start >= p->time_budget) atomic_store(&stop, 1);
+            if (atomic_load(&stop)) break;
+            if (p->progress && tn - last >= 0.5) {
+                pretrain_progress pr;
+                double d = (double)atomic_load(&done) / (double)total;
+                pr.epoch = ep + 1, pr.epochs = p->epochs, pr.done = d;
+                pr.loss = j0->preds ? j0->loss / (double)j0->preds : 0;
+                pr.elapsed_s = tn - t_start;
+                pr.tokens_s = (double)atomic_load(&done) / (tn - t_start);
+                pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
+                p->progress(p->ud, &pr);
+                last = tn;
+            }
+        }
+        for (int i = 1; i < T; i++)
+            if (started & (1 << i))
+                pthread_join(th[i], NULL);
+            else
+                train_thread(&jobs[i]); /* could not start it: do its share here */
+        for (int i = 0; i < T; i++) loss_sum += jobs[i].loss, preds += jobs[i].preds;
+    }
+    (void)loss_sum;
+    (void)preds;
+    rc = save(p, E, &locales, err);
+out:
+    st->seconds = now_s() - t_start;
+    free(E);
+    free(O);
+    free(order);
+    corpus_free(&c);
+    links_free(&L);
+    lexicon_free(&lx);
+    strtab_free(&locales);
+    return rc;
+}
