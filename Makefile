@@ -10,6 +10,8 @@
 #   make lint       clang-format check + banned-function check
 #   make install    PREFIX=/usr/local: CLI, header, libraries, pkg-config file
 #   make install-test  install to a temporary prefix, build and run examples/ against it
+#   make browser-test  the playground page in headless Chromium
+#   make zeroshot OUT=path   the best zero-shot model (docs/zeroshot.md)
 # WERROR=1 turns warnings into errors (CI sets it).
 
 CC       ?= cc
@@ -39,7 +41,7 @@ CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter cli/%,$(CLI_SRC))) $(BUILD)/gen
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all test asan tsan debug fuzz bench lint clean demo install install-test
+.PHONY: all test asan tsan debug fuzz bench lint clean demo install install-test zeroshot
 all: $(BUILD)/mille $(BUILD)/libmille.a $(BUILD)/libmille.so
 
 $(BUILD)/%.o: %.c
@@ -138,6 +140,11 @@ install: all
 # install into a temporary prefix and build + run examples/ against it
 install-test:
 	sh tests/install_test.sh
+
+# The best zero-shot model (docs/zeroshot.md): make zeroshot OUT=path [MASSIVE=dir]
+zeroshot: all
+	@[ -n "$(OUT)" ] || { echo "usage: make zeroshot OUT=path" >&2; exit 2; }
+	MASSIVE=$(MASSIVE) BUILD=$(BUILD) sh tools/zeroshot.sh $(OUT) both
 
 lint:
 	sh tools/lint.sh

@@ -165,7 +165,9 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
 /* Fill a strtab from a JSON array of distinct strings. */
 static int names_from(json_t *a, strtab *t, const char *what, const char *path, mille_error *err)
 {
-    if (!json_is_array(a) || json_array_size(a) == 0)
+    /* "locales" is information: a model pretrained on unnamed text has none */
+    int may_be_empty = strcmp(what, "locales") == 0;
+    if (!json_is_array(a) || (json_array_size(a) == 0 && !may_be_empty))
         return err_set(err, MILLE_EFORMAT, "%s: header field \"%s\" must be a non-empty list", path,
                        what);
     for (size_t i = 0; i < json_array_size(a); i++) {

@@ -153,6 +153,19 @@ static int read_text(const char *path, char **out, size_t *len, mille_error *err
     return MILLE_OK;
 }
 
+/* A text file named like a locale ("fr-FR.txt", "fr-FR.txt.gz") adds it to locales. */
+static int file_locale(const char *path, strtab *locales)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strcspn(base, ".");
+    int ok = n == 5 && base[2] == '-';
+    for (size_t i = 0; i < n && ok; i++)
+        if (i != 2)
+            ok = i < 2 ? base[i] >= 'a' && base[i] <= 'z' : base[i] >= 'A' && base[i] <= 'Z';
+    return ok && strtab_intern(locales, base, n) < 0 ? MILLE_ENOMEM : MILLE_OK;
+}
+
 static int load_texts(corpus *c, const pretrain_params *p, pretrain_stats *st, strtab *locales,
                       mille_error *err)
 {
@@ -182,6 +195,10 @@ static int load_texts(corpus *c, const pretrain_params *p, pretrain_stats *st, s
             char *buf = NULL;
             size_t len = 0;
             if ((rc = read_text(path, &buf, &len, err))) return rc;
+            if (file_locale(path, locales)) {
+                free(buf);
+                return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
+            }
             for (size_t a = 0; a < len && rc >= 0;) {
                 char *nl = memchr(buf + a, '\n', len - a);
                 size_t b = nl ? (size_t)(nl - buf) : len, e = b;

@@ -609,6 +609,14 @@ static int init_embedding(model *m, const char *path, mille_error *err)
         for (size_t i = 0; i < n; i++) e[i] = model_half_to_float(pre.emb16[i]);
     else
         memcpy(e, model_tensor(&pre, T_EMB), n * sizeof *e);
+    /* the languages it was prepared for are the model's too (zero-shot locales) */
+    for (size_t i = 0; i < pre.locales.n; i++) {
+        const char *l = strtab_str(&pre.locales, i);
+        if (strtab_intern(&m->locales, l, strlen(l)) < 0) {
+            model_free(&pre);
+            return err_set(err, MILLE_ENOMEM, "train: out of memory");
+        }
+    }
     model_free(&pre);
     return MILLE_OK;
 }

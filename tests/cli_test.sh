@@ -288,6 +288,17 @@ check "train --init keeps the pretrained feature settings" 0 "" '"buckets": 4096
 run "$MILLE" predict --model "$T/init.model" --locales fr-FR --partitions dev "$SAMPLE"
 check "predict --locales --partitions" 0 "" '"partition":"dev"'
 [ "$(wc -l <"$T/out")" -eq 107 ] && ok || bad "predict filters: expected 107 lines"
+gzip -dc "$SAMPLE/fr-FR.jsonl.gz" | python3 -c 'import json,sys
+for l in sys.stdin: print(json.loads(l)["utt"])' >"$T/fr-FR.txt"
+run "$MILLE" pretrain --text "$T/fr-FR.txt" --out "$T/pre_txt.model" --buckets 4096 --dim 8 \
+    --epochs 1 --quiet
+check "pretrain on plain text" 0 "" '"utterances": 439'
+run "$MILLE" inspect "$T/pre_txt.model"
+check "pretrain takes the locale of a text file's name" 0 "" '"fr-FR"'
+run "$MILLE" train --data "$SAMPLE/en-US.jsonl.gz" --init "$T/pre_txt.model" --out "$T/init2.model" \
+    --epochs 1 --hidden 16 --layers 2 --quiet
+run "$MILLE" inspect "$T/init2.model"
+check "train --init adds the pretrained locales" 0 "" '"fr-FR"'
 printf '\n\n' >"$T/empty.txt"
 run "$MILLE" pretrain --text "$T/empty.txt" --out "$T/x.model" --quiet
 check "pretrain on empty text" 1 "nothing to learn"
