@@ -10,6 +10,8 @@
 #              synth     + en-US train translated word by word into each lexicon locale
 #              both      pretrain + synth (default: the best)
 #
+# Environment: MASSIVE (data dir), BUILD, EPOCHS (8), SAMPLES (translations per English
+# record, 1).
 # Writes OUT (the model), OUT.eval.json (per-locale dev scores of the 51 target locales) and
 # OUT.work/ (text, synthesized data, pretrained embedding). Installs the lexicon packages
 # when they are missing (apt-get; needs root or sudo).
@@ -21,6 +23,7 @@ B=${BUILD:-build}
 W=$out.work
 DICT=${DICT:-/usr/share/dictd}
 EPOCHS=${EPOCHS:-8}
+SAMPLES=${SAMPLES:-1}
 mkdir -p "$W"
 t0=$(date +%s)
 say() { echo "zeroshot [$(( $(date +%s) - t0 ))s]: $*" >&2; }
@@ -64,18 +67,29 @@ if [ "$cond" = pretrain ] || [ "$cond" = both ]; then
             >"$W/pretrain.json"
         cat "$W/pretrain.json" >&2
     fi
-    init="--init $W/pretrained.model --emb-lr 0"
+    # pretrain alone: freeze the aligned embedding (English labels would pull English rows
+    # away from their translations); with synthesized data the target words have labels of
+    # their own, and the embedding trains (measured both ways: docs/zeroshot.md)
+    if [ "$cond" = pretrain ]; then init="--init $W/pretrained.model --emb-lr 0"; else init="--init $W/pretrained.model"; fi
 fi
 
 set -- --data "$M/en-US.jsonl.gz"
 if [ "$cond" = synth ] || [ "$cond" = both ]; then
     mkdir -p "$W/synth"
     while read -r loc dict; do
-        if [ ! -s "$W/synth/$loc.jsonl" ]; then
-            "$B/mille" synth --lexicon "$dict" --from en-US --to "$loc" --data "$M/en-US.jsonl.gz" \
-                --out "$W/synth/$loc.jsonl" 2>"$W/synth/$loc.log"
-        fi
-        set -- "$@" --data "$W/synth/$loc.jsonl"
+        # SAMPLES translations of each record, each with its own seed (the choice among a
+        # word's translations differs)
+        s=1
+        while [ "$s" -le "$SAMPLES" ]; do
+            f="$W/synth/$loc.jsonl"
+            [ "$s" = 1 ] || f="$W/synth/$loc.$s.jsonl"
+            if [ ! -s "$f" ]; then
+                "$B/mille" synth --lexicon "$dict" --from en-US --to "$loc" \
+                    --data "$M/en-US.jsonl.gz" --seed "$s" --out "$f" 2>"$f.log"
+            fi
+            set -- "$@" --data "$f"
+            s=$((s + 1))
+        done
     done <"$W/lexicons.txt"
     say "synthesized $(cat "$W"/synth/*.jsonl | wc -l) labeled utterances"
 fi
