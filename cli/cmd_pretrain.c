@@ -171,8 +171,9 @@ int cmd_pretrain(int argc, char **argv)
         return CLI_ERR;
     }
     printf("{\"pretrained\": \"%s\", \"utterances\": %zu, \"tokens\": %zu, \"skipped_lines\": "
-           "%zu, \"lexicon_links\": %zu, \"linked_tokens\": %zu, \"seconds\": %.1f}\n",
+           "%zu, \"lexicon_links\": %zu, \"linked_tokens\": %zu, \"loss\": %.4f, \"seconds\": "
+           "%.1f}\n",
            p.out, st.utterances, st.tokens, st.skipped_lines, st.lexicon_links, st.linked_tokens,
-           st.seconds);
+           st.loss, st.seconds);
     return CLI_OK;
 }

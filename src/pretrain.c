@@ -525,8 +525,7 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
     atomic_int stop;
     atomic_init(&stop, 0);
     unsigned long long total = (unsigned long long)c.nt * (unsigned long long)p->epochs;
-    double last = now_s(), loss_sum = 0;
-    unsigned long long preds = 0;
+    double last = now_s();
     for (int ep = 0; ep < p->epochs && !atomic_load(&stop); ep++) {
         for (size_t u = 0; u < c.nu; u++) order[u] = (uint32_t)u;
         shuffle(order, c.nu, p->seed * 1000003u + (uint64_t)ep);
@@ -579,10 +578,11 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
                 pthread_join(th[i], NULL);
             else
                 train_thread(&jobs[i]); /* could not start it: do its share here */
+        double loss_sum = 0;
+        unsigned long long preds = 0;
         for (int i = 0; i < T; i++) loss_sum += jobs[i].loss, preds += jobs[i].preds;
+        st->loss = preds ? loss_sum / (double)preds : 0;
     }
-    (void)loss_sum;
-    (void)preds;
     rc = save(p, E, &locales, err);
 out:
     st->seconds = now_s() - t_start;

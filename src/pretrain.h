@@ -54,6 +54,7 @@ typedef struct pretrain_stats {
     size_t utterances, tokens, skipped_lines;
     size_t linked_tokens; /* tokens with a translation in the lexicons */
     size_t lexicon_links; /* (word, translation) links used */
+    double loss;          /* mean loss per prediction in the last epoch */
     double seconds;
 } pretrain_stats;
 
