@@ -26,6 +26,11 @@ int cmd_lexicons(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 
+/* An option's number: 0 and *out set, or -1 after printing "mille CMD: NAME must be ... got
+ * 'V'" to stderr. */
+int cli_long(const char *cmd, const char *name, const char *v, long lo, long hi, long *out);
+int cli_double(const char *cmd, const char *name, const char *v, double lo, double hi, double *out);
+
 /* 1 if a is "-h" or "--help". */
 int cli_is_help(const char *a);
 /* Option value: for "--name=value" returns value; for "--name" takes argv[*i + 1] and

@@ -57,21 +57,6 @@ static void on_progress(void *ud, const pretrain_progress *p)
             p->elapsed_s, p->eta_s, u->tty ? "" : "\n");
 }
 
-static int opt_long(const char *name, const char *v, long lo, long hi, long *out)
-{
-    if (parse_long(v, lo, hi, out) == 0) return 0;
-    fprintf(stderr, "mille pretrain: %s must be an integer in %ld..%ld, got '%s'\n", name, lo, hi,
-            v);
-    return -1;
-}
-
-static int opt_double(const char *name, const char *v, double lo, double hi, double *out)
-{
-    if (parse_double(v, out) == 0 && *out >= lo && *out <= hi) return 0;
-    fprintf(stderr, "mille pretrain: %s must be a number in %g..%g, got '%s'\n", name, lo, hi, v);
-    return -1;
-}
-
 int cmd_pretrain(int argc, char **argv)
 {
     pretrain_params p = pretrain_default_params();
@@ -105,33 +90,37 @@ int cmd_pretrain(int argc, char **argv)
         } else if ((v = cli_opt_value(argc, argv, &i, "--partitions", &bad))) {
             p.partitions = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--code-switch", &bad))) {
-            bad = opt_double("--code-switch", v, 0, 1, &d) || (p.code_switch = (float)d, 0);
+            bad = cli_double("pretrain", "--code-switch", v, 0, 1, &d) ||
+                  (p.code_switch = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--senses", &bad))) {
-            bad = opt_long("--senses", v, 1, 64, &l) || (p.max_senses = (int)l, 0);
+            bad = cli_long("pretrain", "--senses", v, 1, 64, &l) || (p.max_senses = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--dim", &bad))) {
-            bad = opt_long("--dim", v, 1, 512, &l) || (p.cfg.dim = (uint32_t)l, 0);
+            bad = cli_long("pretrain", "--dim", v, 1, 512, &l) || (p.cfg.dim = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--buckets", &bad))) {
-            bad = opt_long("--buckets", v, 1, 1L << 26, &l) || (p.cfg.buckets = (uint32_t)l, 0);
+            bad = cli_long("pretrain", "--buckets", v, 1, 1L << 26, &l) ||
+                  (p.cfg.buckets = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--minn", &bad))) {
-            bad = opt_long("--minn", v, 1, 16, &l) || (p.cfg.minn = (uint32_t)l, 0);
+            bad = cli_long("pretrain", "--minn", v, 1, 16, &l) || (p.cfg.minn = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--maxn", &bad))) {
-            bad = opt_long("--maxn", v, 1, 16, &l) || (p.cfg.maxn = (uint32_t)l, 0);
+            bad = cli_long("pretrain", "--maxn", v, 1, 16, &l) || (p.cfg.maxn = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--subwords", &bad))) {
-            bad = opt_long("--subwords", v, 0, 1, &l) || (p.cfg.subwords = (uint32_t)l, 0);
+            bad = cli_long("pretrain", "--subwords", v, 0, 1, &l) ||
+                  (p.cfg.subwords = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--epochs", &bad))) {
-            bad = opt_long("--epochs", v, 1, 1000, &l) || (p.epochs = (int)l, 0);
+            bad = cli_long("pretrain", "--epochs", v, 1, 1000, &l) || (p.epochs = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--window", &bad))) {
-            bad = opt_long("--window", v, 1, 64, &l) || (p.window = (int)l, 0);
+            bad = cli_long("pretrain", "--window", v, 1, 64, &l) || (p.window = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--neg", &bad))) {
-            bad = opt_long("--neg", v, 0, 100, &l) || (p.neg = (int)l, 0);
+            bad = cli_long("pretrain", "--neg", v, 0, 100, &l) || (p.neg = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--lr", &bad))) {
-            bad = opt_double("--lr", v, 1e-6, 10, &d) || (p.lr = (float)d, 0);
+            bad = cli_double("pretrain", "--lr", v, 1e-6, 10, &d) || (p.lr = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &bad))) {
-            bad = opt_long("--threads", v, 1, 16, &l) || (p.threads = (int)l, 0);
+            bad = cli_long("pretrain", "--threads", v, 1, 16, &l) || (p.threads = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--seed", &bad))) {
-            bad = opt_long("--seed", v, 0, 2147483647L, &l) || (p.seed = (uint64_t)l, 0);
+            bad =
+                cli_long("pretrain", "--seed", v, 0, 2147483647L, &l) || (p.seed = (uint64_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--time-budget", &bad))) {
-            bad = opt_double("--time-budget", v, 1, 1e7, &d) || (p.time_budget = d, 0);
+            bad = cli_double("pretrain", "--time-budget", v, 1, 1e7, &d) || (p.time_budget = d, 0);
         } else if (strcmp(argv[i], "--quiet") == 0) {
             u.quiet = 1;
         } else if (!bad) {

@@ -193,18 +193,6 @@ static void usage(FILE *f)
             c.max_text, c.max_body, c.max_batch);
 }
 
-static int read_uint(const char *opt, const char *v, long lo, long hi, long *out)
-{
-    long x;
-    if (parse_long(v, lo, hi, &x)) {
-        fprintf(stderr, "mille serve: %s must be an integer in %ld..%ld, got '%s'\n", opt, lo, hi,
-                v);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 int cmd_serve(int argc, char **argv)
 {
     const char *model = NULL, *host = "127.0.0.1", *admin_host = "127.0.0.1";
@@ -227,23 +215,24 @@ int cmd_serve(int argc, char **argv)
         } else if ((v = cli_opt_value(argc, argv, &i, "--admin-host", &bad))) {
             admin_host = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--port", &bad))) {
-            if (read_uint("--port", v, 0, 65535, &port)) return CLI_USAGE;
+            if (cli_long("serve", "--port", v, 0, 65535, &port)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--admin-port", &bad))) {
-            if (read_uint("--admin-port", v, -1, 65535, &admin_port)) return CLI_USAGE;
+            if (cli_long("serve", "--admin-port", v, -1, 65535, &admin_port)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &bad))) {
-            if (read_uint("--threads", v, 1, 256, &threads)) return CLI_USAGE;
+            if (cli_long("serve", "--threads", v, 1, 256, &threads)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-text", &bad))) {
-            if (read_uint("--max-text", v, 1, MILLE_MAX_TEXT_LIMIT, &max_text)) return CLI_USAGE;
+            if (cli_long("serve", "--max-text", v, 1, MILLE_MAX_TEXT_LIMIT, &max_text))
+                return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-body", &bad))) {
-            if (read_uint("--max-body", v, 16, 1L << 30, &max_body)) return CLI_USAGE;
+            if (cli_long("serve", "--max-body", v, 16, 1L << 30, &max_body)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-batch", &bad))) {
-            if (read_uint("--max-batch", v, 1, 1L << 20, &max_batch)) return CLI_USAGE;
+            if (cli_long("serve", "--max-batch", v, 1, 1L << 20, &max_batch)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--timeout", &bad))) {
-            if (read_uint("--timeout", v, 1, 3600, &timeout)) return CLI_USAGE;
+            if (cli_long("serve", "--timeout", v, 1, 3600, &timeout)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-connections", &bad))) {
-            if (read_uint("--max-connections", v, 1, 1L << 20, &max_conn)) return CLI_USAGE;
+            if (cli_long("serve", "--max-connections", v, 1, 1L << 20, &max_conn)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--drain", &bad))) {
-            if (read_uint("--drain", v, 0, 3600, &drain)) return CLI_USAGE;
+            if (cli_long("serve", "--drain", v, 0, 3600, &drain)) return CLI_USAGE;
         } else if (strcmp(argv[i], "--any-locale") == 0) {
             cfg.strict_locale = 0;
         } else if (!bad) {

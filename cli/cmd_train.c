@@ -100,21 +100,6 @@ static void on_skip(void *ud, const mille_error *e)
     if (u->skipped++ < 10) fprintf(stderr, "mille train: skipped: %s\n", e->msg);
 }
 
-/* Parse an integer option into *out; returns 0 or prints an error. */
-static int opt_long(const char *name, const char *v, long lo, long hi, long *out)
-{
-    if (parse_long(v, lo, hi, out) == 0) return 0;
-    fprintf(stderr, "mille train: %s must be an integer in %ld..%ld, got '%s'\n", name, lo, hi, v);
-    return -1;
-}
-
-static int opt_double(const char *name, const char *v, double lo, double hi, double *out)
-{
-    if (parse_double(v, out) == 0 && *out >= lo && *out <= hi) return 0;
-    fprintf(stderr, "mille train: %s must be a number in %g..%g, got '%s'\n", name, lo, hi, v);
-    return -1;
-}
-
 int cmd_train(int argc, char **argv)
 {
     train_params p = train_default_params();
@@ -150,45 +135,49 @@ int cmd_train(int argc, char **argv)
         } else if ((v = cli_opt_value(argc, argv, &i, "--checkpoint", &bad))) {
             p.checkpoint = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--epochs", &bad))) {
-            bad = opt_long("--epochs", v, 1, 1000, &l) || (p.epochs = (int)l, 0);
+            bad = cli_long("train", "--epochs", v, 1, 1000, &l) || (p.epochs = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--batch", &bad))) {
-            bad = opt_long("--batch", v, 1, 65536, &l) || (p.batch = (int)l, 0);
+            bad = cli_long("train", "--batch", v, 1, 65536, &l) || (p.batch = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &bad))) {
-            bad = opt_long("--threads", v, 1, 64, &l) || (p.threads = (int)l, 0);
+            bad = cli_long("train", "--threads", v, 1, 64, &l) || (p.threads = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--seed", &bad))) {
-            bad = opt_long("--seed", v, 0, 2147483647L, &l) || (p.seed = (uint64_t)l, 0);
+            bad = cli_long("train", "--seed", v, 0, 2147483647L, &l) || (p.seed = (uint64_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--dim", &bad))) {
-            bad = opt_long("--dim", v, 1, 4096, &l) || (p.cfg.dim = (uint32_t)l, 0);
+            bad = cli_long("train", "--dim", v, 1, 4096, &l) || (p.cfg.dim = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--hidden", &bad))) {
-            bad = opt_long("--hidden", v, 1, 4096, &l) || (p.cfg.hidden = (uint32_t)l, 0);
+            bad = cli_long("train", "--hidden", v, 1, 4096, &l) || (p.cfg.hidden = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--layers", &bad))) {
-            bad = opt_long("--layers", v, 2, 6, &l) || (p.cfg.layers = (uint32_t)l, 0);
+            bad = cli_long("train", "--layers", v, 2, 6, &l) || (p.cfg.layers = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--buckets", &bad))) {
-            bad = opt_long("--buckets", v, 1, 1L << 26, &l) || (p.cfg.buckets = (uint32_t)l, 0);
+            bad = cli_long("train", "--buckets", v, 1, 1L << 26, &l) ||
+                  (p.cfg.buckets = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--minn", &bad))) {
-            bad = opt_long("--minn", v, 1, 16, &l) || (p.cfg.minn = (uint32_t)l, 0);
+            bad = cli_long("train", "--minn", v, 1, 16, &l) || (p.cfg.minn = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--maxn", &bad))) {
-            bad = opt_long("--maxn", v, 1, 16, &l) || (p.cfg.maxn = (uint32_t)l, 0);
+            bad = cli_long("train", "--maxn", v, 1, 16, &l) || (p.cfg.maxn = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--bigrams", &bad))) {
-            bad = opt_long("--bigrams", v, 0, 1, &l) || (p.cfg.bigrams = (uint32_t)l, 0);
+            bad = cli_long("train", "--bigrams", v, 0, 1, &l) || (p.cfg.bigrams = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--subwords", &bad))) {
-            bad = opt_long("--subwords", v, 0, 1, &l) || (p.cfg.subwords = (uint32_t)l, 0);
+            bad = cli_long("train", "--subwords", v, 0, 1, &l) || (p.cfg.subwords = (uint32_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--dropout", &bad))) {
-            bad = opt_double("--dropout", v, 0, 0.9, &d) || (p.dropout = (float)d, 0);
+            bad = cli_double("train", "--dropout", v, 0, 0.9, &d) || (p.dropout = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--patience", &bad))) {
-            bad = opt_long("--patience", v, 1, 1000, &l) || (p.patience = (int)l, 0);
+            bad = cli_long("train", "--patience", v, 1, 1000, &l) || (p.patience = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--evals-per-epoch", &bad))) {
-            bad = opt_long("--evals-per-epoch", v, 1, 1000, &l) || (p.evals_per_epoch = (int)l, 0);
+            bad = cli_long("train", "--evals-per-epoch", v, 1, 1000, &l) ||
+                  (p.evals_per_epoch = (int)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-train", &bad))) {
-            bad = opt_long("--max-train", v, 1, 2147483647L, &l) || (p.max_train = (size_t)l, 0);
+            bad = cli_long("train", "--max-train", v, 1, 2147483647L, &l) ||
+                  (p.max_train = (size_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--lr", &bad))) {
-            bad = opt_double("--lr", v, 1e-7, 10, &d) || (p.lr = (float)d, 0);
+            bad = cli_double("train", "--lr", v, 1e-7, 10, &d) || (p.lr = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--emb-lr", &bad))) {
-            bad = opt_double("--emb-lr", v, 0, 10, &d) || (p.emb_lr = (float)d, 0);
+            bad = cli_double("train", "--emb-lr", v, 0, 10, &d) || (p.emb_lr = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--weight-decay", &bad))) {
-            bad = opt_double("--weight-decay", v, 0, 1, &d) || (p.weight_decay = (float)d, 0);
+            bad = cli_double("train", "--weight-decay", v, 0, 1, &d) ||
+                  (p.weight_decay = (float)d, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--time-budget", &bad))) {
-            bad = opt_double("--time-budget", v, 1, 1e7, &d) || (p.time_budget = d, 0);
+            bad = cli_double("train", "--time-budget", v, 1, 1e7, &d) || (p.time_budget = d, 0);
         } else if (strcmp(argv[i], "--resume") == 0) {
             p.resume = 1;
         } else if (strcmp(argv[i], "--f32") == 0) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core.h"
 #include "mille.h"
 
 static int cmd_version(int argc, char **argv);
@@ -46,6 +47,21 @@ const char *cli_opt_value(int argc, char **argv, int *i, const char *name, int *
         return NULL;
     }
     return argv[++*i];
+}
+
+int cli_long(const char *cmd, const char *name, const char *v, long lo, long hi, long *out)
+{
+    if (parse_long(v, lo, hi, out) == 0) return 0;
+    fprintf(stderr, "mille %s: %s must be an integer in %ld..%ld, got '%s'\n", cmd, name, lo, hi,
+            v);
+    return -1;
+}
+
+int cli_double(const char *cmd, const char *name, const char *v, double lo, double hi, double *out)
+{
+    if (parse_double(v, out) == 0 && *out >= lo && *out <= hi) return 0;
+    fprintf(stderr, "mille %s: %s must be a number in %g..%g, got '%s'\n", cmd, name, lo, hi, v);
+    return -1;
 }
 
 static void usage(FILE *f)
