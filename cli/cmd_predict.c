@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
 
 #include "cli.h"
@@ -80,20 +79,6 @@ static void emit(out_ctx *o, const char *id, const char *locale, const char *par
         free(line);
     }
     o->n++;
-}
-
-/* 1 if INPUT is MASSIVE data: a directory, an archive, a .jsonl name, or text starting with {. */
-static int looks_like_massive(const char *path)
-{
-    struct stat st;
-    size_t n = strlen(path);
-    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
-    const char *ext[] = {".jsonl", ".jsonl.gz", ".tar.gz", ".tgz", ".tar"};
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-        size_t m = strlen(ext[i]);
-        if (n >= m && strcmp(path + n - m, ext[i]) == 0) return 1;
-    }
-    return 0;
 }
 
 static int predict_text(out_ctx *o, const char *path, const char *locale)
@@ -194,7 +179,7 @@ int cmd_predict(int argc, char **argv)
         return CLI_ERR;
     }
     int rc = CLI_OK;
-    if (looks_like_massive(input)) {
+    if (data_is_massive_path(input)) {
         data_set ds = {0};
         data_opts opt = data_default_opts();
         opt.mode = DATA_TEXT;

@@ -6,6 +6,8 @@
 #include "core.h"
 
 #include <errno.h>
+#include <time.h>
+#include <zlib.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -292,4 +294,76 @@ int parse_double(const char *s, double *out)
     if (errno || *end) return MILLE_EINVAL;
     *out = v;
     return MILLE_OK;
+}
+
+/* Read a gzip (or dictzip, or plain: zlib passes those through) file whole, or its first
+ * `limit` bytes. */
+int file_read_gz(const char *path, size_t limit, size_t max, char **data, size_t *len,
+                 mille_error *err)
+{
+    errno = 0;
+    gzFile gz = gzopen(path, "rb");
+    if (!gz)
+        return err_set(err, MILLE_EIO, "%s: %s", path, errno ? strerror(errno) : "cannot open");
+    gzbuffer(gz, 1 << 17);
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = MILLE_OK;
+    while (n < limit) {
+        if (n >= max) {
+            rc = err_set(err, MILLE_ERANGE, "%s: larger than %zu bytes uncompressed", path, max);
+            break;
+        }
+        if (vec_reserve((void **)&buf, &cap, n + (1 << 18) + 1, 1)) {
+            rc = err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
+            break;
+        }
+        size_t want = cap - n - 1;
+        if (want > limit - n) want = limit - n;
+        if (want > (1u << 30)) want = 1u << 30;
+        int got = gzread(gz, buf + n, (unsigned)want);
+        if (got < 0) {
+            int zerr;
+            const char *msg = gzerror(gz, &zerr);
+            rc = err_set(err, MILLE_EIO, "%s: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
+            break;
+        }
+        if (got == 0) {
+            int zerr;
+            const char *msg = gzerror(gz, &zerr);
+            if (zerr != Z_OK && zerr != Z_STREAM_END)
+                rc = err_set(err, MILLE_EIO, "%s: %s (truncated?)", path, msg);
+            break;
+        }
+        n += (size_t)got;
+    }
+    gzclose(gz);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    if (!buf && !(buf = malloc(1))) return err_set(err, MILLE_ENOMEM, "out of memory");
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return MILLE_OK;
+}
+
+double clock_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void shuffle_u32(uint32_t *v, size_t n, uint64_t seed)
+{
+    rng r;
+    rng_seed(&r, seed);
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)rng_below(&r, i);
+        uint32_t t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
 }

@@ -97,6 +97,8 @@ void rng_seed(rng *r, uint64_t seed);
 uint64_t rng_next(rng *r);
 /* Uniform in [0, n), n > 0, without modulo bias. */
 uint64_t rng_below(rng *r, uint64_t n);
+/* Fisher-Yates shuffle of v[0..n) with a generator seeded by seed (same seed, same order). */
+void shuffle_u32(uint32_t *v, size_t n, uint64_t seed);
 /* Uniform in [0, 1). */
 static inline double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 
@@ -104,6 +106,14 @@ static inline double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 
 
 /* Read a whole file into a NUL-terminated malloc'd buffer. Returns 0 or MILLE_EIO/ENOMEM. */
 int file_read_all(const char *path, char **data, size_t *len, mille_error *err);
+/* Read a gzip file (or dictzip, or plain: zlib passes those through) whole, or its first
+ * `limit` bytes, NUL-terminated. More than `max` bytes uncompressed is MILLE_ERANGE; a
+ * truncated or corrupt stream MILLE_EIO. */
+int file_read_gz(const char *path, size_t limit, size_t max, char **data, size_t *len,
+                 mille_error *err);
+
+/* Seconds on the monotonic clock. */
+double clock_s(void);
 /* Write data atomically: temp file in the same directory, fflush+fsync, rename over path.
  * On failure the old file (if any) is untouched and the temp file is removed. */
 int file_write_atomic(const char *path, const void *data, size_t len, mille_error *err);

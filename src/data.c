@@ -436,3 +436,16 @@ void data_free(data_set *ds)
     free(ds->aw);
     memset(ds, 0, sizeof *ds);
 }
+
+int data_is_massive_path(const char *path)
+{
+    struct stat st;
+    size_t n = strlen(path);
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+    static const char *const ext[] = {".jsonl", ".jsonl.gz", ".tar.gz", ".tgz", ".tar"};
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t m = strlen(ext[i]);
+        if (n >= m && strcmp(path + n - m, ext[i]) == 0) return 1;
+    }
+    return 0;
+}

@@ -129,6 +129,10 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
 
 void data_free(data_set *ds);
 
+/* 1 if path names MASSIVE data as data_load reads it: a directory, or a .jsonl, .jsonl.gz,
+ * .tar.gz, .tgz or .tar file ("-" is not: stdin may be plain text). */
+int data_is_massive_path(const char *path);
+
 static inline const char *data_str(const data_set *ds, uint32_t off) { return ds->str.buf + off; }
 
 #endif /* MILLE_DATA_H */

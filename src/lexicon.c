@@ -837,59 +837,6 @@ int lexicon_add_tsv(lexicon *lx, const char *s, size_t n, const char *name, lexi
 /* Dictionaries are at most a few hundred MB uncompressed; refuse anything absurd. */
 #define LEXICON_MAX_FILE ((size_t)1 << 30)
 
-/* Read a gzip (or dictzip, or plain: zlib passes those through) file whole, or its first
- * `limit` bytes. */
-static int gz_read(const char *path, size_t limit, char **data, size_t *len, mille_error *err)
-{
-    errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return err_set(err, MILLE_EIO, "%s: %s", path, errno ? strerror(errno) : "cannot open");
-    gzbuffer(gz, 1 << 17);
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = MILLE_OK;
-    while (n < limit) {
-        if (n >= LEXICON_MAX_FILE) {
-            rc = err_set(err, MILLE_ERANGE, "%s: larger than %zu bytes uncompressed", path,
-                         LEXICON_MAX_FILE);
-            break;
-        }
-        if (vec_reserve((void **)&buf, &cap, n + (1 << 18) + 1, 1)) {
-            rc = err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
-            break;
-        }
-        size_t want = cap - n - 1;
-        if (want > limit - n) want = limit - n;
-        if (want > (1u << 30)) want = 1u << 30;
-        int got = gzread(gz, buf + n, (unsigned)want);
-        if (got < 0) {
-            int zerr;
-            const char *msg = gzerror(gz, &zerr);
-            rc = err_set(err, MILLE_EIO, "%s: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
-            break;
-        }
-        if (got == 0) {
-            int zerr;
-            const char *msg = gzerror(gz, &zerr);
-            if (zerr != Z_OK && zerr != Z_STREAM_END)
-                rc = err_set(err, MILLE_EIO, "%s: %s (truncated?)", path, msg);
-            break;
-        }
-        n += (size_t)got;
-    }
-    gzclose(gz);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    if (!buf && !(buf = malloc(1))) return err_set(err, MILLE_ENOMEM, "out of memory");
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return MILLE_OK;
-}
-
 static int file_exists(const char *path)
 {
     struct stat sb;
@@ -934,7 +881,7 @@ int lexicon_load(lexicon *lx, const char *path, lexicon_stats *st, mille_error *
         char idx[4096], dict[4096];
         rc = dict_paths(path, idx, dict, sizeof idx, err);
         if (!rc) rc = file_read_all(idx, &a, &an, err);
-        if (!rc) rc = gz_read(dict, SIZE_MAX, &b, &bn, err);
+        if (!rc) rc = file_read_gz(dict, SIZE_MAX, LEXICON_MAX_FILE, &b, &bn, err);
         if (!rc) rc = lexicon_add_freedict(lx, a, an, b, bn, idx, st, err);
     } else {
         rc = err_set(err, MILLE_EINVAL,
@@ -979,7 +926,7 @@ int lexicon_freedict_info(const char *index_path, size_t *entries, char *desc, s
     }
     /* the description is near the start of the .dict: read only up to it */
     if (!rc && have && d_off < ((uint64_t)64 << 20)) {
-        rc = gz_read(dict, (size_t)(d_off + d_len), &b, &bn, err);
+        rc = file_read_gz(dict, (size_t)(d_off + d_len), LEXICON_MAX_FILE, &b, &bn, err);
         if (!rc && d_off + d_len <= bn) {
             const char *s = b + d_off;
             size_t n = (size_t)d_len, bad;

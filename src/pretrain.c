@@ -19,9 +19,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <zlib.h>
 
 #include "data.h"
 #include "lexicon.h"
@@ -41,13 +38,6 @@ pretrain_params pretrain_default_params(void)
     p.threads = 2;
     p.seed = 1;
     return p;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- corpus ------------------------------------------------------------------------------ */
@@ -108,51 +98,6 @@ static int corpus_add(corpus *c, const model_config *cfg, const char *s, size_t 
     return 0;
 }
 
-static int is_massive(const char *path)
-{
-    struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return 1;
-    size_t n = strlen(path);
-    static const char *const ext[] = {".jsonl", ".jsonl.gz", ".tar.gz", ".tgz", ".tar"};
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
-        size_t e = strlen(ext[i]);
-        if (n >= e && strcmp(path + n - e, ext[i]) == 0) return 1;
-    }
-    return 0;
-}
-
-/* Plain text, gzip'ed or not: the whole file. */
-static int read_text(const char *path, char **out, size_t *len, mille_error *err)
-{
-    gzFile f = gzopen(path, "rb");
-    if (!f) return err_set(err, MILLE_EIO, "%s: cannot open", path);
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (vec_reserve((void **)&buf, &cap, n + (1u << 16) + 1, 1)) {
-            gzclose(f);
-            free(buf);
-            return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
-        }
-        int r = gzread(f, buf + n, 1u << 16);
-        if (r < 0) {
-            int zerr;
-            const char *msg = gzerror(f, &zerr);
-            err_set(err, MILLE_EIO, "%s: read error after %zu bytes: %s", path, n, msg);
-            gzclose(f);
-            free(buf);
-            return MILLE_EIO;
-        }
-        if (r == 0) break;
-        n += (size_t)r;
-    }
-    gzclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return MILLE_OK;
-}
-
 /* A text file named like a locale ("fr-FR.txt", "fr-FR.txt.gz") adds it to locales. */
 static int file_locale(const char *path, strtab *locales)
 {
@@ -172,7 +117,7 @@ static int load_texts(corpus *c, const pretrain_params *p, pretrain_stats *st, s
     for (int i = 0; i < p->n_texts; i++) {
         const char *path = p->texts[i];
         int rc = 0;
-        if (is_massive(path)) {
+        if (data_is_massive_path(path)) {
             data_set ds = {0};
             data_opts o = data_default_opts();
             o.mode = DATA_TEXT;
@@ -194,7 +139,7 @@ static int load_texts(corpus *c, const pretrain_params *p, pretrain_stats *st, s
         } else {
             char *buf = NULL;
             size_t len = 0;
-            if ((rc = read_text(path, &buf, &len, err))) return rc;
+            if ((rc = file_read_gz(path, SIZE_MAX, SIZE_MAX, &buf, &len, err))) return rc;
             if (file_locale(path, locales)) {
                 free(buf);
                 return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
@@ -437,18 +382,6 @@ static void *train_thread(void *arg)
     return NULL;
 }
 
-static void shuffle(uint32_t *a, size_t n, uint64_t seed)
-{
-    rng r;
-    rng_seed(&r, seed);
-    for (size_t i = n; i > 1; i--) {
-        size_t k = (size_t)rng_below(&r, i);
-        uint32_t t = a[i - 1];
-        a[i - 1] = a[k];
-        a[k] = t;
-    }
-}
-
 /* Save E as the embedding of a model file whose supervised parts are untrained, scaled so
  * that its rows have the spread the model's own initialization gives them. */
 static int save(const pretrain_params *p, const float *E, const strtab *locales, mille_error *err)
@@ -484,7 +417,7 @@ static int save(const pretrain_params *p, const float *E, const strtab *locales,
 
 int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
 {
-    double t_start = now_s();
+    double t_start = clock_s();
     pretrain_stats local;
     if (!st) st = &local;
     memset(st, 0, sizeof *st);
@@ -525,10 +458,10 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
     atomic_int stop;
     atomic_init(&stop, 0);
     unsigned long long total = (unsigned long long)c.nt * (unsigned long long)p->epochs;
-    double last = now_s();
+    double last = clock_s();
     for (int ep = 0; ep < p->epochs && !atomic_load(&stop); ep++) {
         for (size_t u = 0; u < c.nu; u++) order[u] = (uint32_t)u;
-        shuffle(order, c.nu, p->seed * 1000003u + (uint64_t)ep);
+        shuffle_u32(order, c.nu, p->seed * 1000003u + (uint64_t)ep);
         enum { MAXT = 16 };
         pthread_t th[MAXT];
         job jobs[MAXT];
@@ -558,7 +491,7 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
             j0->u1 = j0->u0 + 512 < end0 ? j0->u0 + 512 : end0;
             train_thread(j0);
             j0->u0 = j0->u1;
-            double tn = now_s();
+            double tn = clock_s();
             if (p->time_budget > 0 && tn - t_start >= p->time_budget) atomic_store(&stop, 1);
             if (atomic_load(&stop)) break;
             if (p->progress && tn - last >= 0.5) {
@@ -585,7 +518,7 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
     }
     rc = save(p, E, &locales, err);
 out:
-    st->seconds = now_s() - t_start;
+    st->seconds = clock_s() - t_start;
     free(E);
     free(O);
     free(order);

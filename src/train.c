@@ -16,7 +16,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "crf.h"
 #include "kern.h"
@@ -41,13 +40,6 @@ train_params train_default_params(void)
     p.evals_per_epoch = 1;
     p.half = 1;
     return p;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- features ------------------------------------------------------------------------------ */
@@ -541,18 +533,6 @@ out:
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-static void shuffle(uint32_t *v, size_t n, uint64_t seed)
-{
-    rng r;
-    rng_seed(&r, seed);
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)rng_below(&r, i);
-        uint32_t t = v[i - 1];
-        v[i - 1] = v[j];
-        v[j] = t;
-    }
-}
-
 static int copy_table(strtab *dst, const strtab *src)
 {
     for (size_t i = 0; i < src->n; i++)
@@ -624,7 +604,7 @@ static int init_embedding(model *m, const char *path, mille_error *err)
 int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_error *err)
 {
     kern_init();
-    double t0 = now_s();
+    double t0 = clock_s();
     int rc;
     data_set ds = {0};
     featset fs = {0};
@@ -730,7 +710,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
         steps_per_epoch / (uint64_t)(p->evals_per_epoch > 0 ? p->evals_per_epoch : 1);
     if (eval_every == 0) eval_every = 1;
     uint64_t warmup = total / 50 < 1000 ? total / 50 : 1000;
-    double loss_sum = 0, last_report = now_s(), t_train0 = now_s();
+    double loss_sum = 0, last_report = clock_s(), t_train0 = clock_s();
     uint64_t loss_n = 0, utts = 0, step0 = step;
     int64_t cur_epoch = -1;
     train_progress pr;
@@ -746,7 +726,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
         int64_t epoch = (int64_t)(step / steps_per_epoch);
         if (epoch != cur_epoch) {
             memcpy(order, train_idx, n_train * sizeof *order);
-            shuffle(order, n_train, p->seed * 1000003u + (uint64_t)epoch);
+            shuffle_u32(order, n_train, p->seed * 1000003u + (uint64_t)epoch);
             cur_epoch = epoch;
         }
         size_t start = (size_t)(step % steps_per_epoch) * (size_t)p->batch;
@@ -764,7 +744,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
         loss_sum += loss;
         loss_n += len;
         utts += len;
-        double tnow = now_s();
+        double tnow = clock_s();
         int over = (p->time_budget > 0 && tnow - t0 >= p->time_budget) ||
                    (p->stop_after && step >= p->stop_after);
         int do_eval = step % eval_every == 0 || step == total || over;
