@@ -5,6 +5,8 @@
  * parses and counts intent accuracy against the gold labels (a wrong model or input shows).
  * Prints one machine-readable line: median utterances/s and p50/p99 per-utterance latency,
  * and the median rate of the same utterances through mille_parse_batch, 32 at a time.
+ * With an int8 model, Q8_KERNEL=reference|avx2|avx512vnni in the environment picks the
+ * integer kernel (default: the best this CPU has); the line names the kernel used.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "bench.h"
 #include "data.h"
 #include "mille.h"
+#include "quant.h"
 
 int main(int argc, char **argv)
 {
@@ -26,6 +29,15 @@ int main(int argc, char **argv)
     if (argc > 3 && parse_long(argv[3], 1, 50, &reps)) {
         fprintf(stderr, "bench_infer: REPEATS must be 1..50\n");
         return 2;
+    }
+    const char *kern = getenv("Q8_KERNEL");
+    if (kern && *kern) {
+        int k = 0;
+        while (k < Q8_NKERNELS && strcmp(q8_kernel_name(k), kern) != 0) k++;
+        if (q8_set_kernel(k) < 0) {
+            fprintf(stderr, "bench_infer: Q8_KERNEL=%s is not a kernel this CPU runs\n", kern);
+            return 2;
+        }
     }
     mille_error err;
     mille_model *m;
@@ -90,9 +102,10 @@ int main(int argc, char **argv)
     qsort(rate, (size_t)reps, sizeof rate[0], bench_cmp_double);
     qsort(lat, ds.n, sizeof *lat, bench_cmp_double);
     printf("bench=infer model=%s utterances=%zu intent_acc=%.2f threads=1 median_utt_per_s=%.0f "
-           "p50_us=%.1f p99_us=%.1f batch%d_utt_per_s=%.0f runs=%ld\n",
+           "p50_us=%.1f p99_us=%.1f batch%d_utt_per_s=%.0f runs=%ld q8_kernel=%s\n",
            argv[1], ds.n, 100.0 * (double)ok / (double)ds.n, rate[reps / 2], 1e6 * lat[ds.n / 2],
-           1e6 * lat[ds.n * 99 / 100], BATCH, brate[reps / 2], reps);
+           1e6 * lat[ds.n * 99 / 100], BATCH, brate[reps / 2], reps,
+           q8_kernel_name(q8_kernel_active()));
     free(lat);
     data_free(&ds);
     mille_session_free(s);

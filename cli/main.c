@@ -23,6 +23,7 @@ static const cli_cmd commands[] = {
     {"pretrain", cmd_pretrain, "pretrain the embedding on unlabeled text (train --init)"},
     {"predict", cmd_predict, "parse utterances with a model (JSON lines out)"},
     {"inspect", cmd_inspect, "check a model file and print its description"},
+    {"quantize", cmd_quantize, "write an int8 copy of a model (smaller, faster)"},
     {"serve", cmd_serve, "serve a model over HTTP/JSON, with a playground page"},
     {"eval", cmd_eval, "score predictions against MASSIVE gold data (official metrics)"},
     {"synth", cmd_synth, "translate labeled data word by word with bilingual lexicons"},

@@ -116,8 +116,75 @@ void model_free(model *m)
     strtab_free(&m->scenarios);
     strtab_free(&m->locales);
     free(m->meta);
+    free(m->q8_block);
     if (m->map) modelio_unmap(m->map, m->map_len);
     memset(m, 0, sizeof *m);
+}
+
+/* ---- int8 ---------------------------------------------------------------------------------- */
+
+int model_is_weight_matrix(const model *m, int id)
+{
+    if (id == T_EMB || id == T_W1 || id == T_WS || id == T_WI) return 1;
+    for (int l = 2; l <= (int)m->cfg.layers; l++)
+        if (id == T_WL(l)) return 1;
+    return 0;
+}
+
+void model_emb_row(const model *m, size_t row, float *out)
+{
+    size_t D = m->cfg.dim;
+    if (m->q8[T_EMB].q) {
+        const int8_t *q = m->q8[T_EMB].q + row * D;
+        float s = m->q8[T_EMB].scale[row];
+        for (size_t d = 0; d < D; d++) out[d] = s * (float)q[d];
+    } else if (m->emb16) {
+        for (size_t d = 0; d < D; d++) out[d] = model_half_to_float(m->emb16[row * D + d]);
+    } else {
+        memcpy(out, model_tensor(m, T_EMB) + row * D, D * sizeof *out);
+    }
+}
+
+int model_quantize(model *m, mille_error *err)
+{
+    if (model_is_q8(m)) return err_set(err, MILLE_EINVAL, "quantize: the model is already int8");
+    /* one block: every quantized tensor's codes, then (4-byte aligned) their scales */
+    size_t codes = 0, scales = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (model_is_weight_matrix(m, i)) {
+            codes += m->t[i].rows * m->t[i].cols;
+            scales += m->t[i].rows;
+        }
+    codes = (codes + 3) & ~(size_t)3;
+    unsigned char *blk = malloc(codes + scales * sizeof(float));
+    float *row = malloc(m->cfg.dim * sizeof *row);
+    if (!blk || !row) {
+        free(blk), free(row);
+        return err_set(err, MILLE_ENOMEM, "quantize: out of memory (%zu bytes)",
+                       codes + scales * sizeof(float));
+    }
+    int8_t *q = (int8_t *)blk;
+    float *sc = (float *)(void *)(blk + codes);
+    for (int i = 0; i < m->n_tensors; i++) {
+        if (!model_is_weight_matrix(m, i)) continue;
+        size_t R = m->t[i].rows, K = m->t[i].cols;
+        if (i == T_EMB) /* f32 or f16: one row at a time through model_emb_row */
+            for (size_t r = 0; r < R; r++) {
+                model_emb_row(m, r, row);
+                q8_quantize_rows(row, 1, K, K, q + r * K, sc + r);
+            }
+        else
+            q8_quantize_rows(model_tensor(m, i), R, K, K, q, sc);
+        m->q8[i] = (q8_mat){q, sc, R, K};
+        q += R * K;
+        sc += R;
+    }
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->q8[i].q) m->w[i] = NULL;
+    m->emb16 = NULL;
+    free(row);
+    m->q8_block = blk;
+    return MILLE_OK;
 }
 
 /* ---- features ------------------------------------------------------------------------------ */
@@ -281,6 +348,7 @@ void model_ws_free(model_ws *ws)
     free(ws->buf);
     free(ws->crf);
     free(ws->ibuf);
+    q8_scratch_free(&ws->q8s);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -296,6 +364,17 @@ static size_t ws_floats(const model_config *c, size_t N, size_t U)
     size_t bwd =
         N * S + U * I + U * 2 * H + N * H + N * H + N * 4 * H + U * H + N * 3 * D + S * S + 2 * S;
     return fwd + bwd;
+}
+
+/* Y (n, rows) = A (n, cols) W^T for the weight matrix `id` (rows, cols): through the int8
+ * kernels when the model stores W so, else through sgemm. */
+static int dense(const model *m, int id, size_t n, const float *A, float *Y, model_ws *ws)
+{
+    const tensor_info *t = &m->t[id];
+    if (m->q8[id].q) return q8_gemm(n, A, t->cols, &m->q8[id], Y, t->rows, &ws->q8s);
+    kern_gemm(0, 1, n, t->rows, t->cols, 1, A, t->cols, model_tensor(m, id), t->cols, 0, Y,
+              t->rows);
+    return MILLE_OK;
 }
 
 int model_forward(const model *m, const batch *b, model_ws *ws)
@@ -325,13 +404,18 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
 
     /* X: mean of each word's feature embeddings */
     const float *emb = model_tensor(m, T_EMB);
+    const q8_mat *eq = &m->q8[T_EMB];
     for (size_t i = 0; i < N; i++) {
         float *x = ws->X + i * D;
         memset(x, 0, D * sizeof *x);
         uint32_t f0 = b->feat_off[i], f1 = b->feat_off[i + 1];
         for (uint32_t f = f0; f < f1; f++) {
             size_t row = (size_t)b->feats[f] * D;
-            if (m->emb16)
+            if (eq->q) { /* int8 rows: dequantize with the row's scale while summing */
+                const int8_t *q = eq->q + row;
+                float s = eq->scale[b->feats[f]];
+                for (size_t d = 0; d < D; d++) x[d] += s * (float)q[d];
+            } else if (m->emb16)
                 for (size_t d = 0; d < D; d++) x[d] += model_half_to_float(m->emb16[row + d]);
             else
                 for (size_t d = 0; d < D; d++) x[d] += emb[row + d];
@@ -371,7 +455,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
                 memset(w + 2 * D, 0, D * sizeof *w);
         }
     /* H1 = relu(U1 W1^T + b1) */
-    kern_gemm(0, 1, N, H, 3 * D, 1, ws->U1, 3 * D, model_tensor(m, T_W1), 3 * D, 0, ws->H1, H);
+    if (dense(m, T_W1, N, ws->U1, ws->H1, ws)) return MILLE_ENOMEM;
     const float *b1 = model_tensor(m, T_B1);
     for (size_t i = 0; i < N; i++)
         for (size_t h = 0; h < H; h++) {
@@ -403,8 +487,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
                 memcpy(w + 3 * H, g, H * sizeof *w);
             }
         }
-        kern_gemm(0, 1, N, H, 4 * H, 1, ws->U[l], 4 * H, model_tensor(m, T_WL(l)), 4 * H, 0,
-                  ws->Hp[l], H);
+        if (dense(m, T_WL(l), N, ws->U[l], ws->Hp[l], ws)) return MILLE_ENOMEM;
         const float *bl = model_tensor(m, T_BL(l));
         for (size_t i = 0; i < N * H; i++) {
             float v = ws->Hp[l][i] + bl[i % H];
@@ -416,7 +499,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
     if (ws->drop > 0)
         for (size_t i = 0; i < N * H; i++) ws->H2[i] *= ws->mH[i];
     /* E = H2 Ws^T + bs */
-    kern_gemm(0, 1, N, S, H, 1, ws->H2, H, model_tensor(m, T_WS), H, 0, ws->E, S);
+    if (dense(m, T_WS, N, ws->H2, ws->E, ws)) return MILLE_ENOMEM;
     const float *bs = model_tensor(m, T_BS);
     for (size_t i = 0; i < N; i++)
         for (size_t s = 0; s < S; s++) ws->E[i * S + s] += bs[s];
@@ -438,7 +521,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
             am[h] = arg;
         }
     }
-    kern_gemm(0, 1, U, I, 2 * H, 1, ws->P, 2 * H, model_tensor(m, T_WI), 2 * H, 0, ws->L, I);
+    if (dense(m, T_WI, U, ws->P, ws->L, ws)) return MILLE_ENOMEM;
     const float *bi = model_tensor(m, T_BI);
     for (size_t u = 0; u < U; u++)
         for (size_t k = 0; k < I; k++) ws->L[u * I + k] += bi[k];

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "quant.h"
 #include "text.h"
 
 typedef struct model_config {
@@ -78,14 +79,18 @@ typedef struct model {
     tensor_info t[MODEL_MAX_TENSORS];
     int n_tensors;
     size_t n_params;
-    float *p;                    /* (n_params) all parameters, layout above (training); NULL
-                                    for a loaded model, whose tensors live in the file map   */
-    float *w[MODEL_MAX_TENSORS]; /* each tensor: into p, or into the mapped file           */
-    const uint16_t *emb16;       /* (B, D) half-precision embedding when loaded from a file
-                                    that stores it so (then p's T_EMB range is unused) */
-    strtab intents;              /* intent names, id = class index                         */
-    strtab slots;                /* slot names, id 0 = "Other"                              */
-    uint32_t *intent_scenario;   /* (I) id in scenarios                             */
+    float *p;                     /* (n_params) all parameters, layout above (training); NULL
+                                     for a loaded model, whose tensors live in the file map   */
+    float *w[MODEL_MAX_TENSORS];  /* each tensor: into p, or into the mapped file           */
+    const uint16_t *emb16;        /* (B, D) half-precision embedding when loaded from a file
+                                     that stores it so (then p's T_EMB range is unused) */
+    q8_mat q8[MODEL_MAX_TENSORS]; /* int8 + per-row scales, for the tensors an int8 model
+                                     stores so (model_is_weight_matrix; w[id] is NULL then):
+                                     into the mapped file, or into q8_block */
+    void *q8_block;               /* storage of q8 made by model_quantize (owned)          */
+    strtab intents;               /* intent names, id = class index                         */
+    strtab slots;                 /* slot names, id 0 = "Other"                              */
+    uint32_t *intent_scenario;    /* (I) id in scenarios                             */
     strtab scenarios;
     strtab locales; /* locales the model was trained on (information)         */
     char *meta;     /* the file's JSON header (loaded models), else NULL        */
@@ -103,6 +108,23 @@ void model_init_params(model *m, uint64_t seed);
 void model_free(model *m);
 
 static inline float *model_tensor(const model *m, int id) { return m->w[id]; }
+
+/* 1 for the tensors an int8 model stores as int8 with per-row scales: the embedding and the
+ * weight matrices (conv, slot emission, intent); biases and the CRF stay f32. */
+int model_is_weight_matrix(const model *m, int id);
+/* Quantize those tensors in place (their f32 or f16 data stays where it is, unused): the
+ * model then runs through the int8 kernels (quant.h) and model_save writes them as int8.
+ * Returns 0 or MILLE_ENOMEM / MILLE_EINVAL (already quantized). */
+int model_quantize(model *m, mille_error *err);
+/* 1 if the model has int8 tensors. */
+static inline int model_is_q8(const model *m)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->q8[i].q) return 1;
+    return 0;
+}
+/* Row `row` of the embedding as floats, whatever its storage (f32, f16, int8). */
+void model_emb_row(const model *m, size_t row, float *out);
 
 /* ---- features ------------------------------------------------------------------------------ */
 
@@ -171,6 +193,7 @@ typedef struct model_ws {
     float *Hp[MODEL_MAX_LAYERS + 1], *Hl[MODEL_MAX_LAYERS + 1]; /* (N,H) pre-act., output */
     float *H2; /* (N,H) the encoder's output: Hl[L] after dropout */
     int *amax;
+    q8_scratch q8s; /* int8 models: quantized activations */
 } model_ws;
 void model_ws_free(model_ws *ws);
 

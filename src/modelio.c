@@ -2,24 +2,32 @@
  * modelio.c - the model file: save (atomic) and load (mmap, every field checked).
  *
  *   offset 0   "MILLEMDL"                      magic, 8 bytes
- *          8   u32 version (1)                 little-endian
+ *          8   u32 version (1 or 2)            little-endian; 2 iff some tensor is i8
  *         12   u32 header_len                  bytes of the JSON header (<= 16 MiB)
  *         16   header: JSON object             config, normalization, labels, tensor table
  *              zero padding to a multiple of 64
  *   data_start tensor data, each tensor at a 64-byte-aligned offset from data_start,
- *              row-major, little-endian f32 (the embedding may be f16)
+ *              row-major, little-endian, by dtype:
+ *                f32  rows x cols float32
+ *                f16  rows x cols IEEE half                     (emb only)
+ *                i8   rows x cols int8 codes in [-127, 127], and at scale_offset
+ *                     rows float32 scales: value = scale[r] * code (emb, conv*.w,
+ *                     slot.w, intent.w only)
  *   size - 8   u32 CRC-32 (zlib) of bytes [0, size - 8), then "MEND"
  *
  * The JSON header holds "config" {buckets, dim, hidden, minn, maxn, norm_flags}, "intents",
  * "scenarios", "intent_scenario", "slots" (slots[0] == "Other") and "tensors": a list of
- * {name, dtype, shape, offset, size}. The loader treats the file as hostile: every count,
- * offset, size, dtype and shape is checked against the file size and against the
- * architecture before any tensor is touched. The version changes only when the structure
- * changes; a newer version is refused with a message naming both.
+ * {name, dtype, shape, offset, size[, scale_offset]}. The loader treats the file as
+ * hostile: every count, offset, size, dtype, shape and int8 scale is checked against the
+ * file size and against the architecture before any tensor is touched. The version
+ * changes only when the structure changes: version 2 added the i8 dtype. The writer
+ * writes the oldest version that describes the file (1 for float models, which older
+ * readers still read); a newer version is refused with a message naming both.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -32,9 +40,12 @@
 #include "model.h"
 
 #define MODEL_MAGIC      "MILLEMDL"
-#define MODEL_VERSION    1u
+#define MODEL_VERSION    2u /* the newest version this code reads */
+#define MODEL_VERSION_I8 2u /* the first version with int8 tensors */
 #define MODEL_ALIGN      64u
 #define MODEL_MAX_HEADER (16u << 20)
+
+static size_t aligned(size_t n) { return (n + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN; }
 
 void modelio_unmap(void *map, size_t len) { munmap(map, len); }
 
@@ -107,15 +118,24 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
         json_array_append_new(is, json_integer(m->intent_scenario[i]));
     json_object_set_new(h, "intent_scenario", is);
     size_t off = 0;
+    uint32_t version = 1; /* the oldest version that describes the file: older readers keep
+                             reading f32 / f16 models */
     for (int i = 0; i < m->n_tensors; i++) {
-        int f16 = half && i == T_EMB;
-        size_t size = m->t[i].rows * m->t[i].cols * (f16 ? 2 : 4);
-        json_array_append_new(tensors,
-                              json_pack("{s:s,s:s,s:[I,I],s:I,s:I}", "name", m->t[i].name, "dtype",
-                                        f16 ? "f16" : "f32", "shape", (json_int_t)m->t[i].rows,
-                                        (json_int_t)m->t[i].cols, "offset", (json_int_t)off, "size",
-                                        (json_int_t)size));
-        off += (size + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+        int f16 = half && i == T_EMB && !m->q8[i].q, i8 = m->q8[i].q != NULL;
+        size_t size = m->t[i].rows * m->t[i].cols * (i8 ? 1 : f16 ? 2 : 4);
+        json_t *t = json_pack("{s:s,s:s,s:[I,I],s:I,s:I}", "name", m->t[i].name, "dtype",
+                              i8    ? "i8"
+                              : f16 ? "f16"
+                                    : "f32",
+                              "shape", (json_int_t)m->t[i].rows, (json_int_t)m->t[i].cols, "offset",
+                              (json_int_t)off, "size", (json_int_t)size);
+        off += aligned(size);
+        if (i8) { /* the per-row scales follow the codes */
+            json_object_set_new(t, "scale_offset", json_integer((json_int_t)off));
+            off += aligned(m->t[i].rows * 4);
+            version = MODEL_VERSION_I8;
+        }
+        json_array_append_new(tensors, t);
     }
     json_object_set_new(h, "tensors", tensors);
     char *hs = json_dumps(h, JSON_COMPACT);
@@ -129,7 +149,7 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
         free(hs);
         return err_set(err, MILLE_ENOMEM, "%s: out of memory (%zu bytes)", path, total);
     }
-    uint32_t v = MODEL_VERSION, hl = (uint32_t)hlen;
+    uint32_t v = version, hl = (uint32_t)hlen;
     memcpy(buf, MODEL_MAGIC, 8);
     memcpy(buf + 8, &v, 4);
     memcpy(buf + 12, &hl, 4);
@@ -137,11 +157,25 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
     free(hs);
     off = 0;
     for (int i = 0; i < m->n_tensors; i++) {
-        int f16 = half && i == T_EMB;
+        int f16 = half && i == T_EMB && !m->q8[i].q;
         size_t n = m->t[i].rows * m->t[i].cols;
         const float *src = model_tensor(m, i);
         unsigned char *dst = buf + data_start + off;
-        if (f16) {
+        if (m->q8[i].q) {
+            memcpy(dst, m->q8[i].q, n);
+            off += aligned(n);
+            memcpy(buf + data_start + off, m->q8[i].scale, m->t[i].rows * 4);
+            off += aligned(m->t[i].rows * 4);
+            continue;
+        }
+        if (i == T_EMB && !src) { /* a loaded model's half-precision embedding */
+            MILLE_ASSERT(m->emb16);
+            if (f16) memcpy(dst, m->emb16, n * 2);
+            for (size_t k = 0; k < n && !f16; k++) {
+                float x = model_half_to_float(m->emb16[k]);
+                memcpy(dst + 4 * k, &x, 4);
+            }
+        } else if (f16) {
             for (size_t k = 0; k < n; k++) {
                 uint16_t q = float_to_half(src[k]);
                 memcpy(dst + 2 * k, &q, 2);
@@ -149,8 +183,7 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
         } else {
             memcpy(dst, src, n * 4);
         }
-        size_t size = n * (f16 ? 2 : 4);
-        off += (size + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+        off += aligned(n * (f16 ? 2 : 4));
     }
     uint32_t crc = file_crc32(buf, total - 8);
     memcpy(buf + total - 8, &crc, 4);
@@ -192,8 +225,8 @@ static int get_uint(json_t *o, const char *key, uint32_t lo, uint32_t hi, uint32
     return 0;
 }
 
-static int load_header(model *m, json_t *h, const unsigned char *data, size_t data_len,
-                       const char *path, mille_error *err)
+static int load_header(model *m, json_t *h, uint32_t version, const unsigned char *data,
+                       size_t data_len, const char *path, mille_error *err)
 {
     model_config c = model_default_config();
     json_t *cfg = json_object_get(h, "config");
@@ -273,20 +306,33 @@ static int load_header(model *m, json_t *h, const unsigned char *data, size_t da
                          m->t[i].name);
             goto fail;
         }
-        int f16 = strcmp(dtype, "f16") == 0;
-        if (!f16 && strcmp(dtype, "f32") != 0) {
-            rc = err_set(err, MILLE_EFORMAT, "%s: tensor %s: unknown dtype \"%s\"", path, name,
-                         dtype);
+        int f16 = strcmp(dtype, "f16") == 0, i8 = strcmp(dtype, "i8") == 0;
+        if (!f16 && !i8 && strcmp(dtype, "f32") != 0) {
+            rc = err_set(err, MILLE_EFORMAT,
+                         "%s: tensor %s: unknown dtype \"%s\" (this mille reads f32, f16, i8)",
+                         path, name, dtype);
             goto fail;
         }
         if (f16 && i != T_EMB) {
             rc = err_set(err, MILLE_EFORMAT, "%s: tensor %s: only emb may be f16", path, name);
             goto fail;
         }
+        if (i8 && version < MODEL_VERSION_I8) {
+            rc = err_set(err, MILLE_EFORMAT,
+                         "%s: tensor %s: dtype i8 needs model file version %u, the file says %u",
+                         path, name, MODEL_VERSION_I8, version);
+            goto fail;
+        }
+        if (i8 && !model_is_weight_matrix(m, i)) {
+            rc = err_set(err, MILLE_EFORMAT,
+                         "%s: tensor %s: only the embedding and weight matrices may be i8", path,
+                         name);
+            goto fail;
+        }
         json_int_t r0 = json_integer_value(json_array_get(shape, 0)),
                    r1 = json_integer_value(json_array_get(shape, 1));
         json_int_t off = json_integer_value(jo), size = json_integer_value(js);
-        size_t want = m->t[i].rows * m->t[i].cols * (f16 ? 2 : 4);
+        size_t want = m->t[i].rows * m->t[i].cols * (i8 ? 1 : f16 ? 2 : 4);
         if (r0 != (json_int_t)m->t[i].rows || r1 != (json_int_t)m->t[i].cols) {
             rc = err_set(err, MILLE_EFORMAT,
                          "%s: tensor %s: shape [%lld, %lld], expected [%zu, %zu]", path, name,
@@ -300,7 +346,31 @@ static int load_header(model *m, json_t *h, const unsigned char *data, size_t da
                          name, (long long)off, (long long)size, data_len);
             goto fail;
         }
-        if (f16) {
+        if (i8) {
+            /* the per-row scales: inside the data, aligned, finite and >= 0 (a NaN scale
+             * would reach the activations of every word that uses the row) */
+            json_t *jso = json_object_get(t, "scale_offset");
+            json_int_t so = json_is_integer(jso) ? json_integer_value(jso) : -1;
+            size_t rows = m->t[i].rows;
+            if (so < 0 || so % MODEL_ALIGN || (size_t)so > data_len ||
+                rows * 4 > data_len - (size_t)so) {
+                rc = err_set(err, MILLE_EFORMAT,
+                             "%s: tensor %s: scale_offset %lld missing or outside the data (%zu "
+                             "bytes)",
+                             path, name, (long long)so, data_len);
+                goto fail;
+            }
+            const float *sc = (const float *)(const void *)(data + so);
+            for (size_t r = 0; r < rows; r++)
+                if (!(sc[r] >= 0 && sc[r] <= FLT_MAX)) {
+                    rc = err_set(err, MILLE_EFORMAT,
+                                 "%s: tensor %s: scale of row %zu is %g (must be finite, >= 0)",
+                                 path, name, r, (double)sc[r]);
+                    goto fail;
+                }
+            m->q8[i] = (q8_mat){(const int8_t *)(const void *)(data + off), sc, rows, m->t[i].cols};
+            m->w[i] = NULL;
+        } else if (f16) {
             m->emb16 = (const uint16_t *)(const void *)(data + off);
             m->w[i] = NULL;
         } else {
@@ -339,8 +409,8 @@ int model_from_memory(model *m, const unsigned char *map, size_t size, int verif
     memcpy(&hlen, map + 12, 4);
     if (version > MODEL_VERSION || version == 0)
         return err_set(err, MILLE_EFORMAT,
-                       "%s: model file version %u, this mille reads version %u%s", path, version,
-                       MODEL_VERSION, version > MODEL_VERSION ? " (upgrade mille)" : "");
+                       "%s: model file version %u, this mille reads versions 1 to %u%s", path,
+                       version, MODEL_VERSION, version > MODEL_VERSION ? " (upgrade mille)" : "");
     if (memcmp(map + size - 4, "MEND", 4) != 0)
         return err_set(err, MILLE_EFORMAT, "%s: truncated model file (no end marker)", path);
     memcpy(&crc, map + size - 8, 4);
@@ -361,7 +431,7 @@ int model_from_memory(model *m, const unsigned char *map, size_t size, int verif
         json_decref(h);
         return rc;
     }
-    rc = load_header(m, h, map + data_start, size - 8 - data_start, path, err);
+    rc = load_header(m, h, version, map + data_start, size - 8 - data_start, path, err);
     json_decref(h);
     if (rc) return rc;
     if (!(m->meta = malloc((size_t)hlen + 1))) {

@@ -579,16 +579,13 @@ static int init_embedding(model *m, const char *path, mille_error *err)
     model pre;
     int rc = model_load(&pre, path, err);
     if (rc) return err_prefix(err, "--init"), rc;
-    size_t n = (size_t)m->cfg.buckets * m->cfg.dim;
     if (pre.cfg.buckets != m->cfg.buckets || pre.cfg.dim != m->cfg.dim) {
         model_free(&pre);
         return err_set(err, MILLE_EFORMAT, "--init %s: embedding shape changed", path);
     }
     float *e = model_tensor(m, T_EMB);
-    if (pre.emb16)
-        for (size_t i = 0; i < n; i++) e[i] = model_half_to_float(pre.emb16[i]);
-    else
-        memcpy(e, model_tensor(&pre, T_EMB), n * sizeof *e);
+    for (size_t r = 0; r < m->cfg.buckets; r++) /* f32, f16 or int8 */
+        model_emb_row(&pre, r, e + r * m->cfg.dim);
     /* the languages it was prepared for are the model's too (zero-shot locales) */
     for (size_t i = 0; i < pre.locales.n; i++) {
         const char *l = strtab_str(&pre.locales, i);

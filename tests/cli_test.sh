@@ -309,5 +309,34 @@ check "pretrain without --out" 2 "--out"
 run "$MILLE" train --data "$SAMPLE" --out "$T/x.model" --init "$T/missing.model" --quiet
 check "train --init missing file" 1 "missing.model"
 
+# ---- int8 ----------------------------------------------------------------------------------
+# a model file written by the previous format (version 1, the mille before int8) predicts
+# what that mille predicted (recorded in tests/data/model_v1.expected.jsonl)
+run "$MILLE" predict --model "$DATA/model_v1.mille" data/demo.txt
+check "predict with a version-1 model file" 0
+$PY -c 'import json,sys
+exp = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+got = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+keys = ("utt", "intent", "annot_utt")
+bad = [(e, g) for e, g in zip(exp, got) if any(e[k] != g[k] for k in keys)]
+sys.exit(1 if bad or len(exp) != len(got) else 0)' "$DATA/model_v1.expected.jsonl" "$T/out" &&
+    ok || bad "version-1 model: predictions differ from tests/data/model_v1.expected.jsonl"
+run "$MILLE" quantize "$DATA/model_v1.mille" --out "$T/q.model"
+check "quantize" 0 "" "model_v1.mille: [0-9]+ bytes -> .*q.model: [0-9]+ bytes \(int8"
+run "$MILLE" inspect "$T/q.model"
+check "inspect shows the int8 dtype" 0 "" '"i8": 5'
+run "$MILLE" predict --model "$T/q.model" data/demo.txt
+check "predict with an int8 model" 0 "" '"annot_utt"'
+[ "$(wc -l <"$T/out")" -eq "$(wc -l <data/demo.txt)" ] && ok || bad "int8 predict: line count"
+run "$MILLE" quantize "$T/q.model" --out "$T/q2.model"
+check "quantize an int8 model" 1 "already int8"
+run "$MILLE" quantize "$DATA/model_v1.mille"
+check "quantize without --out" 2 "--out is required"
+run "$MILLE" quantize "$T/missing.model" --out "$T/q3.model"
+check "quantize a missing file" 1 "missing.model"
+[ ! -e "$T/q3.model" ] && ok || bad "quantize of a missing file wrote its output"
+run "$MILLE" quantize --help
+check "quantize --help" 0 "" "usage: mille quantize"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
