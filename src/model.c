@@ -411,11 +411,9 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
         uint32_t f0 = b->feat_off[i], f1 = b->feat_off[i + 1];
         for (uint32_t f = f0; f < f1; f++) {
             size_t row = (size_t)b->feats[f] * D;
-            if (eq->q) { /* int8 rows: dequantize with the row's scale while summing */
-                const int8_t *q = eq->q + row;
-                float s = eq->scale[b->feats[f]];
-                for (size_t d = 0; d < D; d++) x[d] += s * (float)q[d];
-            } else if (m->emb16)
+            if (eq->q) /* int8 rows: dequantize with the row's scale while summing */
+                q8_axpy(x, eq->scale[b->feats[f]], eq->q + row, D);
+            else if (m->emb16)
                 for (size_t d = 0; d < D; d++) x[d] += model_half_to_float(m->emb16[row + d]);
             else
                 for (size_t d = 0; d < D; d++) x[d] += emb[row + d];

@@ -24,6 +24,11 @@
  * when it is first used (the OS support of the wide registers is part of that check).
  * Other architectures compile the reference only.
  *
+ * The quantization of activations (one row at a time: a max, a product, a rounding) and the
+ * int8 embedding rows' accumulation have AVX2 versions too, used whenever the AVX2 or VNNI
+ * kernel is; they repeat the reference's float operations one for one, so the codes and sums
+ * are the same bits with every kernel (tested).
+ *
  * Not here: the model's use of these (model.c), the file storage (modelio.c).
  * Reference: Jacob et al. 2018, "Quantization and Training of Neural Networks for Efficient
  * Integer-Arithmetic-Only Inference" (per-channel symmetric weights, dynamic activations).
@@ -44,37 +49,111 @@
 #define Q8_X86 0
 #endif
 
-/* ---- quantization -------------------------------------------------------------------------- */
+/* ---- quantization ------------------------------------------------------------------------- */
 
-void q8_quantize_rows(const float *x, size_t rows, size_t cols, size_t ldx, int8_t *q, float *scale)
+/* One row: the reference. The SIMD versions below must give the same codes and scale bit
+ * for bit (they do the same float operations: a max, one product, one sum, a truncation;
+ * q8_quantize_matches_reference checks it). */
+static void quant_row_ref(const float *xr, size_t cols, int8_t *qr, float *scale)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *xr = x + r * ldx;
-        int8_t *qr = q + r * cols;
-        /* the largest finite magnitude sets the scale (NaN fails both comparisons) */
-        float amax = 0;
-        for (size_t k = 0; k < cols; k++) {
-            float v = fabsf(xr[k]);
-            if (v > amax && v <= FLT_MAX) amax = v;
-        }
-        if (amax == 0) {
-            memset(qr, 0, cols);
-            scale[r] = 0;
-            continue;
-        }
-        scale[r] = amax / 127.0f;
-        float inv = 127.0f / amax;
-        for (size_t k = 0; k < cols; k++) {
-            float v = xr[k] * inv;
-            /* round half away from zero; clamp before converting (no UB on inf or NaN) */
-            int c = v >= 127.0f    ? 127
-                    : v <= -127.0f ? -127
-                    : v == v       ? (int)(v + (v >= 0 ? 0.5f : -0.5f))
-                                   : 0;
-            qr[k] = (int8_t)c;
-        }
+    /* the largest finite magnitude sets the scale (NaN fails both comparisons) */
+    float amax = 0;
+    for (size_t k = 0; k < cols; k++) {
+        float v = fabsf(xr[k]);
+        if (v > amax && v <= FLT_MAX) amax = v;
+    }
+    if (amax == 0) {
+        memset(qr, 0, cols);
+        *scale = 0;
+        return;
+    }
+    *scale = amax / 127.0f;
+    float inv = 127.0f / amax;
+    for (size_t k = 0; k < cols; k++) {
+        float v = xr[k] * inv;
+        /* round half away from zero; clamp before converting (no UB on inf or NaN) */
+        int c = v >= 127.0f    ? 127
+                : v <= -127.0f ? -127
+                : v == v       ? (int)(v + (v >= 0 ? 0.5f : -0.5f))
+                               : 0;
+        qr[k] = (int8_t)c;
     }
 }
+
+/* x[k] += s * q[k]: the reference (a product and a sum, each rounded: no FMA). */
+static void axpy_ref(float *x, float s, const int8_t *q, size_t n)
+{
+    for (size_t k = 0; k < n; k++) x[k] += s * (float)q[k];
+}
+
+#if Q8_X86
+/* quant_row_ref eight floats at a time. Where the reference branches, this masks: NaN
+ * becomes +0 before the clamp (so it rounds to code 0, as in the reference), the clamp to
+ * +-127 then +-0.5 truncates to +-127, and the half is added with v's sign bit (-0 gets
+ * -0.5 here and +0.5 there: both truncate to 0). */
+__attribute__((target("avx2"))) static void quant_row_avx2(const float *xr, size_t cols, int8_t *qr,
+                                                           float *scale)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 fmax = _mm256_set1_ps(FLT_MAX);
+    __m256 m = _mm256_setzero_ps();
+    size_t k = 0, c8 = cols & ~(size_t)7;
+    for (; k < c8; k += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(xr + k), absmask);
+        a = _mm256_and_ps(a, _mm256_cmp_ps(a, fmax, _CMP_LE_OQ)); /* inf, NaN -> 0 */
+        m = _mm256_max_ps(m, a);
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    float amax = _mm_cvtss_f32(h); /* a max is exact: the order does not matter */
+    for (; k < cols; k++) {
+        float v = fabsf(xr[k]);
+        if (v > amax && v <= FLT_MAX) amax = v;
+    }
+    if (amax == 0) {
+        memset(qr, 0, cols);
+        *scale = 0;
+        return;
+    }
+    *scale = amax / 127.0f;
+    float inv = 127.0f / amax;
+    const __m256 vinv = _mm256_set1_ps(inv), hi = _mm256_set1_ps(127.0f),
+                 lo = _mm256_set1_ps(-127.0f), half = _mm256_set1_ps(0.5f),
+                 sign = _mm256_set1_ps(-0.0f);
+    for (k = 0; k < c8; k += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xr + k), vinv);
+        v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+        v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+        v = _mm256_add_ps(v, _mm256_or_ps(half, _mm256_and_ps(v, sign)));
+        __m256i i32 = _mm256_cvttps_epi32(v);
+        __m128i i16 =
+            _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
+        _mm_storel_epi64((__m128i *)(void *)(qr + k), _mm_packs_epi16(i16, i16));
+    }
+    for (; k < cols; k++) {
+        float v = xr[k] * inv;
+        int c = v >= 127.0f    ? 127
+                : v <= -127.0f ? -127
+                : v == v       ? (int)(v + (v >= 0 ? 0.5f : -0.5f))
+                               : 0;
+        qr[k] = (int8_t)c;
+    }
+}
+
+/* axpy_ref eight at a time: the same product and sum per element (mul, then add). */
+__attribute__((target("avx2"))) static void axpy_avx2(float *x, float s, const int8_t *q, size_t n)
+{
+    const __m256 vs = _mm256_set1_ps(s);
+    size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256i q32 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(q + k)));
+        __m256 p = _mm256_mul_ps(vs, _mm256_cvtepi32_ps(q32));
+        _mm256_storeu_ps(x + k, _mm256_add_ps(_mm256_loadu_ps(x + k), p));
+    }
+    for (; k < n; k++) x[k] += s * (float)q[k];
+}
+#endif
 
 /* ---- kernels ------------------------------------------------------------------------------- */
 
@@ -209,6 +288,7 @@ dots_vnni(size_t N, const int8_t *a, const int8_t *q, size_t R, size_t K, int32_
 
 static const char *const kernel_names[Q8_NKERNELS] = {"reference", "avx2", "avx512vnni"};
 static int forced = -1; /* q8_set_kernel's choice, else -1 */
+static int best = -1;   /* the best available, set once before main (no race later) */
 
 const char *q8_kernel_name(int k) { return k >= 0 && k < Q8_NKERNELS ? kernel_names[k] : "?"; }
 
@@ -229,12 +309,27 @@ int q8_kernel_available(int k)
     }
 }
 
-int q8_kernel_active(void)
+static int find_best(void)
 {
-    if (forced >= 0) return forced;
     for (int k = Q8_NKERNELS - 1; k > 0; k--)
         if (q8_kernel_available(k)) return k;
     return Q8_REF;
+}
+
+/* Runs when the program (or libmille.so) is loaded: later reads of `best` from several
+ * threads then race with nothing. */
+__attribute__((constructor)) static void q8_init(void)
+{
+#if Q8_X86
+    __builtin_cpu_init(); /* constructors may run before libgcc's own */
+#endif
+    best = find_best();
+}
+
+int q8_kernel_active(void)
+{
+    if (forced >= 0) return forced;
+    return best >= 0 ? best : find_best();
 }
 
 int q8_set_kernel(int k)
@@ -246,6 +341,29 @@ int q8_set_kernel(int k)
     if (!q8_kernel_available(k)) return -1;
     forced = k;
     return 0;
+}
+
+void q8_quantize_rows(const float *x, size_t rows, size_t cols, size_t ldx, int8_t *q, float *scale)
+{
+#if Q8_X86
+    if (q8_kernel_active() >= Q8_AVX2) {
+        for (size_t r = 0; r < rows; r++)
+            quant_row_avx2(x + r * ldx, cols, q + r * cols, scale + r);
+        return;
+    }
+#endif
+    for (size_t r = 0; r < rows; r++) quant_row_ref(x + r * ldx, cols, q + r * cols, scale + r);
+}
+
+void q8_axpy(float *x, float s, const int8_t *q, size_t n)
+{
+#if Q8_X86
+    if (q8_kernel_active() >= Q8_AVX2) {
+        axpy_avx2(x, s, q, n);
+        return;
+    }
+#endif
+    axpy_ref(x, s, q, n);
 }
 
 void q8_dots(int kernel, size_t N, const int8_t *a, const q8_mat *w, int32_t *out)

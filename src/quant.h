@@ -48,9 +48,14 @@ const char *q8_kernel_name(int k);
 /* Quantize `rows` rows of `cols` floats (row stride ldx) to q (rows, cols) and scale (rows).
  * A row of zeros (or of non-finite values only) gets scale 0 and all-zero codes; NaN
  * entries become 0 and infinities saturate, so hostile weights never reach undefined
- * float-to-int conversions. */
+ * float-to-int conversions. Rounds half away from zero. The AVX2 path (when the active
+ * kernel is AVX2 or VNNI) gives the same bits as the plain-C one. */
 void q8_quantize_rows(const float *x, size_t rows, size_t cols, size_t ldx, int8_t *q,
                       float *scale);
+
+/* x[k] += s * q[k] for k < n (an int8 embedding row into a float sum; no FMA, so every
+ * kernel gives the same bits). */
+void q8_axpy(float *x, float s, const int8_t *q, size_t n);
 
 /* out[i * R + r] = sum_k a[i * K + k] * w->q[r * K + k] for i < N, r < R, with kernel
  * `kernel` (which must be available). Codes must lie in [-127, 127] (q8_quantize_rows

@@ -109,6 +109,50 @@ TEST(q8_quantize_rows_bounds_and_hostile_values)
     CHECK_INT(q[4 * K + 1], -127);
 }
 
+TEST(q8_quantize_and_axpy_match_reference)
+{
+    rng r;
+    rng_seed(&r, 13);
+    /* widths around the 8-float steps, and values that take every branch of the reference:
+     * NaN, infinities, -0, subnormals, exact halves of a step (after scaling) */
+    const float special[] = {NAN,  INFINITY, -INFINITY, -0.0f, 0.0f,   1e-40f, -1e-42f,
+                             0.5f, -0.5f,    1.5f,      -2.5f, 127.0f, -127.0f};
+    for (int k = Q8_AVX2; k < Q8_NKERNELS; k++) {
+        if (!q8_kernel_available(k)) continue;
+        for (size_t cols = 1; cols <= 70; cols += (cols < 20 ? 1 : 7))
+            for (int trial = 0; trial < 20; trial++) {
+                float x[70], y1[70], y2[70];
+                int8_t q1[70], q2[70];
+                float s1 = -1, s2 = -2;
+                for (size_t i = 0; i < cols; i++) {
+                    uint64_t u = rng_below(&r, 10);
+                    x[i] = u < 2   ? special[rng_below(&r, sizeof special / sizeof special[0])]
+                           : u < 3 ? (float)((int)rng_below(&r, 255) - 127) / 2.0f
+                                   : (float)rng_below(&r, 200001) / 1000.0f - 100;
+                    y1[i] = y2[i] = (float)rng_below(&r, 2001) / 100.0f - 10;
+                }
+                if (trial == 0) /* all-zero and all-NaN rows */
+                    for (size_t i = 0; i < cols; i++) x[i] = cols % 2 ? 0.0f : NAN;
+                q8_set_kernel(Q8_REF);
+                q8_quantize_rows(x, 1, cols, cols, q1, &s1);
+                q8_axpy(y1, 0.37f, q1, cols);
+                q8_set_kernel(k);
+                q8_quantize_rows(x, 1, cols, cols, q2, &s2);
+                q8_axpy(y2, 0.37f, q1, cols);
+                CHECK(memcmp(&s1, &s2, sizeof s1) == 0);
+                CHECK(memcmp(q1, q2, cols) == 0);
+                CHECK(memcmp(y1, y2, cols * sizeof *y1) == 0);
+                if (harness_failed) {
+                    fprintf(stderr, "kernel %s cols %zu trial %d\n", q8_kernel_name(k), cols,
+                            trial);
+                    q8_set_kernel(-1);
+                    return;
+                }
+            }
+    }
+    q8_set_kernel(-1);
+}
+
 TEST(q8_gemm_error_bound_and_same_floats_for_every_kernel)
 {
     rng r;
