@@ -30,6 +30,14 @@ double crf_nll(const float *E, const crf_trans *tr, const float *start, const fl
 double crf_viterbi(const float *E, const float *A, const float *start, const float *end, size_t T,
                    size_t S, int *y, double *scratch, int *bp);
 
+/* The original loop order (for each j, the best i), the reference crf_viterbi must match
+ * exactly (same labels, same score bits); and crf_viterbi's own loop as scalar code
+ * (simd = 0) or with AVX2 (simd = 1, when the CPU has it), for the tests. */
+double crf_viterbi_ref(const float *E, const float *A, const float *start, const float *end,
+                       size_t T, size_t S, int *y, double *scratch, int *bp);
+double crf_viterbi_impl(const float *E, const float *A, const float *start, const float *end,
+                        size_t T, size_t S, int *y, double *scratch, int *bp, int simd);
+
 /* Plain reference for tests: log Z by the log-space forward algorithm, and by enumerating
  * all S^T sequences (tiny inputs only). */
 double crf_logz_ref(const float *E, const float *A, const float *start, const float *end, size_t T,

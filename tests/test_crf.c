@@ -118,3 +118,38 @@ TEST(crf_viterbi_matches_brute_force)
         for (size_t t = 0; t < T; t++) CHECK_INT(y[t], best_y[t]);
     }
 }
+
+TEST(crf_viterbi_matches_reference_exactly)
+{
+    /* label counts around the 4-wide steps and MASSIVE's 56; integer-valued scores make
+     * ties, where the first label must win as in the reference */
+    enum { T_MAX = 9, S_MAX = 70 };
+    rng r;
+    rng_seed(&r, 17);
+    static float E[T_MAX * S_MAX], A[S_MAX * S_MAX];
+    float st[S_MAX], en[S_MAX];
+    static double sc1[T_MAX * S_MAX], sc2[T_MAX * S_MAX];
+    static int bp1[T_MAX * S_MAX], bp2[T_MAX * S_MAX];
+    for (int trial = 0; trial < 200; trial++) {
+        size_t T = 1 + rng_below(&r, T_MAX), S = 1 + rng_below(&r, S_MAX);
+        if (trial % 10 == 0) S = 56;
+        int ties = trial % 2;
+        float *arrs[4] = {E, A, st, en};
+        size_t lens[4] = {T * S, S * S, S, S};
+        for (int k = 0; k < 4; k++)
+            for (size_t i = 0; i < lens[k]; i++)
+                arrs[k][i] =
+                    ties ? (float)rng_below(&r, 3) : (float)rng_below(&r, 20001) / 1000.0f - 10;
+        if (trial == 7) A[3 % (S * S)] = NAN; /* a hostile model: still the same answer */
+        int y1[T_MAX], y2[T_MAX];
+        double ref = crf_viterbi_ref(E, A, st, en, T, S, y1, sc1, bp1);
+        for (int simd = 0; simd < 2; simd++) {
+            double got = crf_viterbi_impl(E, A, st, en, T, S, y2, sc2, bp2, simd);
+            CHECK(memcmp(&got, &ref, sizeof got) == 0 || (isnan(got) && isnan(ref)));
+            CHECK(memcmp(y1, y2, T * sizeof *y1) == 0);
+        }
+        double got = crf_viterbi(E, A, st, en, T, S, y2, sc2, bp2);
+        CHECK(memcmp(y1, y2, T * sizeof *y1) == 0);
+        (void)got;
+    }
+}
