@@ -29,10 +29,10 @@ for l in open(sys.argv[1]):
     rows.setdefault(kind, []).append(kv)
 for kind, rs in rows.items():
     med = lambda k: statistics.median(float(r[k]) for r in rs)
-    print("bench=quant dtype=%s rounds=%d median_utt_per_s=%.0f p50_us=%.1f p99_us=%.1f "
-          "batch32_utt_per_s=%.0f intent_acc=%s q8_kernel=%s" % (kind, len(rs),
-          med("median_utt_per_s"), med("p50_us"), med("p99_us"), med("batch32_utt_per_s"),
-          rs[0]["intent_acc"], rs[0]["q8_kernel"]))
+    print("bench=quant dtype=%s rounds=%d median_utt_per_s=%.0f cpu_utt_per_s=%.0f p50_us=%.1f "
+          "p99_us=%.1f batch32_utt_per_s=%.0f intent_acc=%s q8_kernel=%s" % (kind, len(rs),
+          med("median_utt_per_s"), med("cpu_utt_per_s"), med("p50_us"), med("p99_us"),
+          med("batch32_utt_per_s"), rs[0]["intent_acc"], rs[0]["q8_kernel"]))
 PY
 rm -f "$q.runs"
 "$B/mille" predict --model "$model" --partitions dev "$data" > "$q.f32.jsonl"

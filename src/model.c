@@ -409,6 +409,14 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
         float *x = ws->X + i * D;
         memset(x, 0, D * sizeof *x);
         uint32_t f0 = b->feat_off[i], f1 = b->feat_off[i + 1];
+        if (eq->q && i + 1 < N) /* the next word's rows and scales: random rows of a table
+                                   larger than the caches, fetched while this word sums */
+            for (uint32_t f = f1; f < b->feat_off[i + 2]; f++) {
+                const int8_t *q = eq->q + (size_t)b->feats[f] * D;
+                __builtin_prefetch(q);
+                __builtin_prefetch(q + D - 1);
+                __builtin_prefetch(eq->scale + b->feats[f]);
+            }
         for (uint32_t f = f0; f < f1; f++) {
             size_t row = (size_t)b->feats[f] * D;
             if (eq->q) /* int8 rows: dequantize with the row's scale while summing */
@@ -454,12 +462,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
         }
     /* H1 = relu(U1 W1^T + b1) */
     if (dense(m, T_W1, N, ws->U1, ws->H1, ws)) return MILLE_ENOMEM;
-    const float *b1 = model_tensor(m, T_B1);
-    for (size_t i = 0; i < N; i++)
-        for (size_t h = 0; h < H; h++) {
-            float v = ws->H1[i * H + h] + b1[h];
-            ws->H1[i * H + h] = v > 0 ? v : 0;
-        }
+    kern_bias_relu(ws->H1, model_tensor(m, T_B1), N, H);
     /* conv l = 2..L: G = utterance means of the previous output, U = [h(i-1), h(i), h(i+1),
      * g], H_l = relu(U W_l^T + b_l) + h (residual) */
     const float *prev = ws->H1;
@@ -486,12 +489,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
             }
         }
         if (dense(m, T_WL(l), N, ws->U[l], ws->Hp[l], ws)) return MILLE_ENOMEM;
-        const float *bl = model_tensor(m, T_BL(l));
-        for (size_t i = 0; i < N * H; i++) {
-            float v = ws->Hp[l][i] + bl[i % H];
-            ws->Hp[l][i] = v;
-            ws->Hl[l][i] = (v > 0 ? v : 0) + prev[i];
-        }
+        kern_bias_relu_res(ws->Hp[l], ws->Hl[l], model_tensor(m, T_BL(l)), prev, N, H);
         prev = ws->Hl[l];
     }
     if (ws->drop > 0)

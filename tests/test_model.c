@@ -32,6 +32,39 @@ TEST(kern_gemm_matches_reference)
     }
 }
 
+TEST(kern_bias_relu_matches_reference_exactly)
+{
+    rng r;
+    rng_seed(&r, 9);
+    const float special[] = {NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1e-45f, -1e-45f};
+    for (size_t h = 1; h <= 40; h += (h < 17 ? 1 : 11)) {
+        size_t n = 1 + rng_below(&r, 4), len = n * h;
+        float *y1 = malloc(len * sizeof *y1), *y2 = malloc(len * sizeof *y2),
+              *p1 = malloc(len * sizeof *p1), *p2 = malloc(len * sizeof *p2),
+              *o1 = malloc(len * sizeof *o1), *o2 = malloc(len * sizeof *o2),
+              *res = malloc(len * sizeof *res), *b = malloc(h * sizeof *b);
+        for (size_t i = 0; i < len; i++) {
+            uint64_t u = rng_below(&r, 6);
+            y1[i] = u == 0 ? special[rng_below(&r, 8)] : (float)rng_below(&r, 2001) / 100 - 10;
+            res[i] = (float)rng_below(&r, 2001) / 100 - 10;
+        }
+        for (size_t k = 0; k < h; k++)
+            b[k] = k % 5 == 0 ? -0.0f : (float)rng_below(&r, 2001) / 100 - 10;
+        memcpy(y2, y1, len * sizeof *y1);
+        memcpy(p1, y1, len * sizeof *y1);
+        memcpy(p2, y1, len * sizeof *y1);
+        kern_bias_relu_ref(y1, b, n, h);
+        kern_bias_relu(y2, b, n, h);
+        kern_bias_relu_res_ref(p1, o1, b, res, n, h);
+        kern_bias_relu_res(p2, o2, b, res, n, h);
+        /* bits, not values: NaN and -0 must come out the same */
+        CHECK(memcmp(y1, y2, len * sizeof *y1) == 0);
+        CHECK(memcmp(p1, p2, len * sizeof *p1) == 0);
+        CHECK(memcmp(o1, o2, len * sizeof *o1) == 0);
+        free(y1), free(y2), free(p1), free(p2), free(o1), free(o2), free(res), free(b);
+    }
+}
+
 static model_config tiny_config(void)
 {
     model_config c = model_default_config();
