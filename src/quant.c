@@ -244,13 +244,35 @@ step512(__m512i acc, __m512i au, __mmask64 neg, __mmask64 m, const int8_t *w)
     return _mm512_dpbusd_epi32(acc, au, wv);
 }
 
+/* The four sums of four accumulators, as four lanes: integer adds in any order are exact. */
+__attribute__((target(Q8_VNNI_TARGET))) static inline __m128i reduce4(__m512i s0, __m512i s1,
+                                                                      __m512i s2, __m512i s3)
+{
+    __m256i a0 = _mm256_add_epi32(_mm512_castsi512_si256(s0), _mm512_extracti64x4_epi64(s0, 1));
+    __m256i a1 = _mm256_add_epi32(_mm512_castsi512_si256(s1), _mm512_extracti64x4_epi64(s1, 1));
+    __m256i a2 = _mm256_add_epi32(_mm512_castsi512_si256(s2), _mm512_extracti64x4_epi64(s2, 1));
+    __m256i a3 = _mm256_add_epi32(_mm512_castsi512_si256(s3), _mm512_extracti64x4_epi64(s3, 1));
+    __m128i b0 = _mm_add_epi32(_mm256_castsi256_si128(a0), _mm256_extracti128_si256(a0, 1));
+    __m128i b1 = _mm_add_epi32(_mm256_castsi256_si128(a1), _mm256_extracti128_si256(a1, 1));
+    __m128i b2 = _mm_add_epi32(_mm256_castsi256_si128(a2), _mm256_extracti128_si256(a2, 1));
+    __m128i b3 = _mm_add_epi32(_mm256_castsi256_si128(a3), _mm256_extracti128_si256(a3, 1));
+    return _mm_hadd_epi32(_mm_hadd_epi32(b0, b1), _mm_hadd_epi32(b2, b3));
+}
+
 /* Four weight rows per activation load; the tail of each row (K % 64) through a masked
- * load, which neither reads nor faults past the row (masked-off bytes are zero: |a| = 0). */
+ * load, which neither reads nor faults past the row (masked-off bytes are zero: |a| = 0).
+ * An activation row without negative codes (every layer after the first reads ReLU
+ * outputs) skips the sign step: |a| = a and the weights stay as they are. */
 __attribute__((target(Q8_VNNI_TARGET))) static void
 dots_vnni(size_t N, const int8_t *a, const int8_t *q, size_t R, size_t K, int32_t *out)
 {
     for (size_t i = 0; i < N; i++) {
         const int8_t *ai = a + i * K;
+        __mmask64 anyneg = 0;
+        for (size_t k = 0; k < K; k += 64) {
+            __mmask64 m = K - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (K - k)) - 1;
+            anyneg |= _mm512_movepi8_mask(_mm512_maskz_loadu_epi8(m, ai + k));
+        }
         size_t r = 0;
         for (; r + 4 <= R; r += 4) {
             const int8_t *w0 = q + r * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
@@ -258,17 +280,21 @@ dots_vnni(size_t N, const int8_t *a, const int8_t *q, size_t R, size_t K, int32_
             for (size_t k = 0; k < K; k += 64) {
                 __mmask64 m = K - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (K - k)) - 1;
                 __m512i av = _mm512_maskz_loadu_epi8(m, ai + k);
-                __m512i au = _mm512_abs_epi8(av);
-                __mmask64 neg = _mm512_movepi8_mask(av); /* the sign bits */
-                s0 = step512(s0, au, neg, m, w0 + k);
-                s1 = step512(s1, au, neg, m, w1 + k);
-                s2 = step512(s2, au, neg, m, w2 + k);
-                s3 = step512(s3, au, neg, m, w3 + k);
+                if (anyneg) {
+                    __m512i au = _mm512_abs_epi8(av);
+                    __mmask64 neg = _mm512_movepi8_mask(av); /* the sign bits */
+                    s0 = step512(s0, au, neg, m, w0 + k);
+                    s1 = step512(s1, au, neg, m, w1 + k);
+                    s2 = step512(s2, au, neg, m, w2 + k);
+                    s3 = step512(s3, au, neg, m, w3 + k);
+                } else {
+                    s0 = _mm512_dpbusd_epi32(s0, av, _mm512_maskz_loadu_epi8(m, w0 + k));
+                    s1 = _mm512_dpbusd_epi32(s1, av, _mm512_maskz_loadu_epi8(m, w1 + k));
+                    s2 = _mm512_dpbusd_epi32(s2, av, _mm512_maskz_loadu_epi8(m, w2 + k));
+                    s3 = _mm512_dpbusd_epi32(s3, av, _mm512_maskz_loadu_epi8(m, w3 + k));
+                }
             }
-            out[i * R + r] = _mm512_reduce_add_epi32(s0);
-            out[i * R + r + 1] = _mm512_reduce_add_epi32(s1);
-            out[i * R + r + 2] = _mm512_reduce_add_epi32(s2);
-            out[i * R + r + 3] = _mm512_reduce_add_epi32(s3);
+            _mm_storeu_si128((__m128i *)(void *)(out + i * R + r), reduce4(s0, s1, s2, s3));
         }
         for (; r < R; r++) {
             const int8_t *w0 = q + r * K;
