@@ -141,6 +141,21 @@ __attribute__((target("avx2"))) static void quant_row_avx2(const float *xr, size
     }
 }
 
+/* y[r] = (float)acc[r] * (as * ws[r]): the dequantization, the same two products per
+ * element as the reference loop in q8_gemm. */
+__attribute__((target("avx2"))) static void dequant_avx2(float *y, const int32_t *acc, float as,
+                                                         const float *ws, size_t R)
+{
+    const __m256 va = _mm256_set1_ps(as);
+    size_t r = 0;
+    for (; r + 8 <= R; r += 8) {
+        __m256 t = _mm256_mul_ps(va, _mm256_loadu_ps(ws + r));
+        __m256 v = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(const void *)(acc + r)));
+        _mm256_storeu_ps(y + r, _mm256_mul_ps(v, t));
+    }
+    for (; r < R; r++) y[r] = (float)acc[r] * (as * ws[r]);
+}
+
 /* axpy_ref eight at a time: the same product and sum per element (mul, then add). */
 __attribute__((target("avx2"))) static void axpy_avx2(float *x, float s, const int8_t *q, size_t n)
 {
@@ -425,11 +440,20 @@ int q8_gemm(size_t N, const float *A, size_t lda, const q8_mat *w, float *Y, siz
         return MILLE_ENOMEM;
     q8_quantize_rows(A, N, K, lda, s->a, s->as);
     q8_dots(q8_kernel_active(), N, s->a, w, s->acc);
-    /* dequantize: one float product per output, the same for every kernel */
+    /* dequantize: the same float products for every kernel (the AVX2 loop is the scalar
+     * one eight at a time) */
+    int simd = q8_kernel_active() >= Q8_AVX2;
     for (size_t i = 0; i < N; i++) {
         const int32_t *acc = s->acc + i * R;
         float ai = s->as[i], *y = Y + i * ldy;
+#if Q8_X86
+        if (simd) {
+            dequant_avx2(y, acc, ai, w->scale, R);
+            continue;
+        }
+#endif
         for (size_t r = 0; r < R; r++) y[r] = (float)acc[r] * (ai * w->scale[r]);
     }
+    (void)simd;
     return 0;
 }
