@@ -95,7 +95,8 @@ static double crf_fb(const float *E, const crf_trans *tr, const float *start, co
 
 /* After crf_fb: P(y_t = j) = a[t,j] b[t,j]; P(y_{t-1} = i, y_t = j) =
  * a[t-1,i] / c[t] * expA[i,j] * eE[t,j] * b[t,j]. */
-#define CRF_VIEWS(scratch, T, S)                                                                       const double *a = (scratch), *b = a + (T) * (S), *eE = b + (T) * (S), *c = eE + (T) * (S)
+#define CRF_VIEWS(scratch, T, S)                                                                   \
+    const double *a = (scratch), *b = a + (T) * (S), *eE = b + (T) * (S), *c = eE + (T) * (S)
 
 /* Add the model's marginals to the gradient buffers (the log Z part of every loss here). */
 static void crf_add_marginals(const crf_trans *tr, size_t T, const double *scratch, float *dE,
@@ -147,9 +148,9 @@ double crf_nll(const float *E, const crf_trans *tr, const float *start, const fl
  * So the gradient is the model's marginals minus q's, exactly as for gold labels (which are
  * the q that puts all mass on one sequence), and a mixture of teachers is handled by
  * averaging their marginals. */
-double crf_xent(const float *E, const crf_trans *tr, const float *start, const float *end,
-                size_t T, const uint32_t *off, const crf_entry *q, float *dE, float *dA,
-                float *dstart, float *dend, double *scratch)
+double crf_xent(const float *E, const crf_trans *tr, const float *start, const float *end, size_t T,
+                const uint32_t *off, const crf_entry *q, float *dE, float *dA, float *dstart,
+                float *dend, double *scratch)
 {
     size_t S = tr->S;
     double logz = crf_fb(E, tr, start, end, T, dE != NULL, scratch);
@@ -189,7 +190,8 @@ void crf_marginals(const float *E, const crf_trans *tr, const float *start, cons
         for (size_t i = 0; i < S; i++) {
             double ai = a[(t - 1) * S + i] / c[t];
             double *pr = pair + ((t - 1) * S + i) * S;
-            for (size_t j = 0; j < S; j++) pr[j] = ai * eA[i * S + j] * eE[t * S + j] * b[t * S + j];
+            for (size_t j = 0; j < S; j++)
+                pr[j] = ai * eA[i * S + j] * eE[t * S + j] * b[t * S + j];
         }
 }
 

@@ -39,9 +39,9 @@ typedef struct crf_entry {
  * its gradients (marginals of the model minus q's). Word t's entries are q[off[t] ..
  * off[t+1]); each word's unary entries and each pair's entries should sum to 1. Same
  * scratch as crf_nll. Distillation from teachers' marginals uses it. */
-double crf_xent(const float *E, const crf_trans *tr, const float *start, const float *end,
-                size_t T, const uint32_t *off, const crf_entry *q, float *dE, float *dA,
-                float *dstart, float *dend, double *scratch);
+double crf_xent(const float *E, const crf_trans *tr, const float *start, const float *end, size_t T,
+                const uint32_t *off, const crf_entry *q, float *dE, float *dA, float *dstart,
+                float *dend, double *scratch);
 
 /* Marginals: unary (T,S) P(y_t = j); pair (T-1,S,S) P(y_{t-1} = i, y_t = j), or NULL.
  * Same scratch as crf_nll. */

@@ -461,8 +461,8 @@ double model_backward(const model *m, const batch *b, model_ws *ws, const crf_tr
 
 /* Intent loss of logits l (I) and its gradient into dl (scaled), when dl != NULL:
  * soft == NULL: CE(gold); else the mix of model_soft. */
-static double intent_loss(const float *l, size_t I, uint32_t gold, const model_soft *soft,
-                          size_t u, float scale, float *dl)
+static double intent_loss(const float *l, size_t I, uint32_t gold, const model_soft *soft, size_t u,
+                          float scale, float *dl)
 {
     float mx = l[0];
     for (size_t k = 1; k < I; k++)
@@ -539,12 +539,12 @@ double model_backward_soft(const model *m, const batch *b, model_ws *ws, const c
     for (size_t u = 0; u < U; u++) {
         size_t a = b->utt_off[u], T = b->utt_off[u + 1] - a;
         if (soft)
-            loss += crf_xent(ws->E + a * S, tr, model_tensor(m, T_START), model_tensor(m, T_END),
-                             T, soft->eoff + a, soft->ent, g ? dE + a * S : NULL, dA, dst, den,
-                             ws->crf);
+            loss +=
+                crf_xent(ws->E + a * S, tr, model_tensor(m, T_START), model_tensor(m, T_END), T,
+                         soft->eoff + a, soft->ent, g ? dE + a * S : NULL, dA, dst, den, ws->crf);
         else
-            loss += crf_nll(ws->E + a * S, tr, model_tensor(m, T_START), model_tensor(m, T_END),
-                            T, b->tags + a, g ? dE + a * S : NULL, dA, dst, den, ws->crf);
+            loss += crf_nll(ws->E + a * S, tr, model_tensor(m, T_START), model_tensor(m, T_END), T,
+                            b->tags + a, g ? dE + a * S : NULL, dA, dst, den, ws->crf);
         loss += intent_loss(ws->L + u * I, I, b->intent[u], soft, u, scale, g ? dL + u * I : NULL);
     }
     if (!g) return loss;

@@ -191,16 +191,15 @@ double model_backward(const model *m, const batch *b, model_ws *ws, const struct
  * labels, if any, are already mixed into them). */
 struct crf_entry;
 typedef struct model_soft {
-    const float *intent;   /* (U, I) target intent distribution at temperature temp */
-    float temp, alpha;     /* T, weight of the soft intent term */
-    const uint8_t *gold;   /* (U) 1: b->intent is a gold label */
-    const uint32_t *eoff;  /* (N+1) word i's slot entries: ent[eoff[i] .. eoff[i+1]) */
+    const float *intent;  /* (U, I) target intent distribution at temperature temp */
+    float temp, alpha;    /* T, weight of the soft intent term */
+    const uint8_t *gold;  /* (U) 1: b->intent is a gold label */
+    const uint32_t *eoff; /* (N+1) word i's slot entries: ent[eoff[i] .. eoff[i+1]) */
     const struct crf_entry *ent;
 } model_soft;
 /* model_backward with soft targets (soft == NULL: the gold labels of b, as model_backward). */
-double model_backward_soft(const model *m, const batch *b, model_ws *ws,
-                           const struct crf_trans *tr, const model_soft *soft, float scale,
-                           float *g, float *dX);
+double model_backward_soft(const model *m, const batch *b, model_ws *ws, const struct crf_trans *tr,
+                           const model_soft *soft, float scale, float *g, float *dX);
 
 /* Decode the last forward pass: intent (U), its probability (U) and tags (N) by Viterbi. */
 void model_decode(const model *m, const batch *b, model_ws *ws, uint32_t *intent, float *prob,
