@@ -175,6 +175,28 @@ out:
     return rc;
 }
 
+int data_add_words(data_set *ds, const data_record *like, uint32_t partition, const char *text,
+                   size_t len, const data_word *words, size_t n, mille_error *err)
+{
+    if (len > UINT32_MAX / 2 || ds->n_words + n > UINT32_MAX)
+        return err_set(err, MILLE_ERANGE, "data: record of %zu bytes, %zu words is too large", len,
+                       n);
+    data_record r = *like;
+    if (vec_reserve((void **)&ds->recs, &ds->cap, ds->n + 1, sizeof *ds->recs) ||
+        vec_reserve((void **)&ds->words, &ds->cap_words, ds->n_words + n, sizeof *ds->words) ||
+        strstore_add(&ds->str, text, len, &r.utt) || strstore_add(&ds->str, "", 0, &r.annot))
+        return err_set(err, MILLE_ENOMEM, "data: out of memory");
+    r.utt_len = (uint32_t)len;
+    r.annot_len = 0;
+    r.partition = partition;
+    r.word0 = (uint32_t)ds->n_words;
+    r.n_words = (uint32_t)n;
+    memcpy(ds->words + ds->n_words, words, n * sizeof *words);
+    ds->n_words += n;
+    ds->recs[ds->n++] = r;
+    return MILLE_OK;
+}
+
 /* ---- streams of lines -------------------------------------------------------------------- */
 
 typedef struct line_sink {

@@ -144,9 +144,8 @@ void featset_free(featset *fs)
     memset(fs, 0, sizeof *fs);
 }
 
-/* Append record r of ds (its words' features) to batch b. */
-static int batch_add_record(batch *b, const data_set *ds, const featset *fs, size_t r,
-                            const uint32_t *intent_map, const uint32_t *slot_map, int *tagbuf)
+int train_batch_add(batch *b, const data_set *ds, const featset *fs, size_t r,
+                    const uint32_t *intent_map, const uint32_t *slot_map, int *tagbuf)
 {
     const data_record *rec = &ds->recs[r];
     for (uint32_t k = 0; k < rec->n_words; k++) {
@@ -194,7 +193,7 @@ static void *pred_worker(void *arg)
                 continue;
             }
             if (vec_reserve((void **)&tagbuf, &cap_t, rec->n_words, sizeof *tagbuf) ||
-                batch_add_record(&b, j->ds, j->fs, j->idx[i], j->intent_map, j->slot_map, tagbuf)) {
+                train_batch_add(&b, j->ds, j->fs, j->idx[i], j->intent_map, j->slot_map, tagbuf)) {
                 j->rc = MILLE_ENOMEM;
                 break;
             }
@@ -278,10 +277,7 @@ int predict_records(const model *m, const data_set *ds, const featset *fs, const
 
 typedef struct gold_obj {
     const train_params *p;
-    const data_set *ds;
-    const featset *fs;
-    const uint32_t *train_idx, *dev_idx; /* item k of an epoch is record train_idx[k] */
-    size_t n_dev;
+    const train_data *td; /* item k of an epoch is record td->train_idx[k] */
 } gold_obj;
 
 typedef struct gold_scratch {
@@ -299,10 +295,10 @@ static void gold_shard(void *ud, const model *m, const crf_trans *tr, loop_shard
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        uint32_t r = o->train_idx[items[i]];
-        const data_record *rec = &o->ds->recs[r];
+        uint32_t r = o->td->train_idx[items[i]];
+        const data_record *rec = &o->td->ds.recs[r];
         if (vec_reserve((void **)&sc->tagbuf, &sc->tag_cap, rec->n_words + 1, sizeof *sc->tagbuf) ||
-            batch_add_record(&h->b, o->ds, o->fs, r, NULL, NULL, sc->tagbuf)) {
+            train_batch_add(&h->b, &o->td->ds, &o->td->fs, r, NULL, NULL, sc->tagbuf)) {
             h->rc = MILLE_ENOMEM;
             return;
         }
@@ -327,16 +323,7 @@ static void gold_shard_free(void *ud, loop_shard *h)
 static int gold_evaluate(void *ud, const model *m, eval_metrics *em, mille_error *err)
 {
     gold_obj *o = ud;
-    eval_acc acc = {0};
-    int rc = predict_records(m, o->ds, o->fs, o->dev_idx, o->n_dev, o->p->threads, NULL, NULL, &acc,
-                             NULL, NULL);
-    if (rc) {
-        eval_acc_free(&acc);
-        return err_set(err, rc, "train: dev evaluation failed");
-    }
-    *em = eval_average(&acc);
-    eval_acc_free(&acc);
-    return MILLE_OK;
+    return train_evaluate(m, o->td, o->p->threads, em, err);
 }
 
 static uint64_t run_fingerprint(const train_params *p, const model *m, size_t n_train)
@@ -421,74 +408,112 @@ static int init_embedding(model *m, const char *path, mille_error *err)
     return MILLE_OK;
 }
 
-int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_error *err)
+int train_data_load(const train_params *p, train_data *td, mille_error *err)
 {
-    kern_init();
-    double t0 = clock_s();
-    int rc;
-    data_set ds = {0};
-    featset fs = {0};
-    model m;
-    memset(&m, 0, sizeof m);
-    uint32_t *train_idx = NULL, *dev_idx = NULL;
-    size_t n_train = 0, n_dev = 0;
+    memset(td, 0, sizeof *td);
     if (p->batch < 1 || p->epochs < 1 || p->lr <= 0 || p->emb_lr < 0)
         return err_set(err, MILLE_EINVAL,
                        "train: batch, epochs and learning rate must be > 0, emb_lr >= 0");
-
+    data_set *ds = &td->ds;
     data_opts o = data_default_opts();
     o.locales = p->locales;
     o.partitions = "train,dev";
     o.strict = p->strict;
     o.on_skip = p->on_skip;
     o.ud = p->ud;
-    if ((rc = data_load(&ds, p->data, &o, err))) goto out;
+    int rc;
+    if ((rc = data_load(ds, p->data, &o, err))) return rc;
     for (int i = 0; i < p->n_data_more; i++)
-        if ((rc = data_load(&ds, p->data_more[i], &o, err))) goto out;
-    int64_t ptrain = strtab_find(&ds.partitions, "train", 5),
-            pdev = strtab_find(&ds.partitions, "dev", 3);
-    train_idx = malloc((ds.n + 1) * sizeof *train_idx);
-    dev_idx = malloc((ds.n + 1) * sizeof *dev_idx);
-    if (!train_idx || !dev_idx) {
-        rc = err_set(err, MILLE_ENOMEM, "train: out of memory");
-        goto out;
+        if ((rc = data_load(ds, p->data_more[i], &o, err))) return rc;
+    int64_t ptrain = strtab_find(&ds->partitions, "train", 5),
+            pdev = strtab_find(&ds->partitions, "dev", 3);
+    td->train_idx = malloc((ds->n + 1) * sizeof *td->train_idx);
+    td->dev_idx = malloc((ds->n + 1) * sizeof *td->dev_idx);
+    if (!td->train_idx || !td->dev_idx) return err_set(err, MILLE_ENOMEM, "train: out of memory");
+    for (size_t i = 0; i < ds->n; i++) {
+        if (ds->recs[i].n_words == 0) continue;
+        if ((int64_t)ds->recs[i].partition == ptrain)
+            td->train_idx[td->n_train++] = (uint32_t)i;
+        else if ((int64_t)ds->recs[i].partition == pdev &&
+                 in_list(p->dev_locales, strtab_str(&ds->locales, ds->recs[i].locale)))
+            td->dev_idx[td->n_dev++] = (uint32_t)i;
     }
-    for (size_t i = 0; i < ds.n; i++) {
-        if (ds.recs[i].n_words == 0) continue;
-        if ((int64_t)ds.recs[i].partition == ptrain)
-            train_idx[n_train++] = (uint32_t)i;
-        else if ((int64_t)ds.recs[i].partition == pdev &&
-                 in_list(p->dev_locales, strtab_str(&ds.locales, ds.recs[i].locale)))
-            dev_idx[n_dev++] = (uint32_t)i;
-    }
-    if (n_train == 0) {
-        rc = err_set(err, MILLE_ENOTFOUND, "%s: no training records (partition \"train\")%s%s",
-                     p->data, p->locales ? " for locales " : "", p->locales ? p->locales : "");
-        goto out;
-    }
-    if (p->max_train && n_train > p->max_train) n_train = p->max_train;
+    if (td->n_train == 0)
+        return err_set(err, MILLE_ENOTFOUND, "%s: no training records (partition \"train\")%s%s",
+                       p->data, p->locales ? " for locales " : "", p->locales ? p->locales : "");
+    if (p->max_train && td->n_train > p->max_train) td->n_train = p->max_train;
+    return MILLE_OK;
+}
 
+void train_data_free(train_data *td)
+{
+    free(td->train_idx);
+    free(td->dev_idx);
+    featset_free(&td->fs);
+    data_free(&td->ds);
+    memset(td, 0, sizeof *td);
+}
+
+int train_model_new(const train_params *p, const data_set *ds, model *m, mille_error *err)
+{
+    memset(m, 0, sizeof *m);
     model_config cfg = p->cfg;
-    if (p->init && (rc = init_config(p->init, &cfg, err))) goto out;
-    cfg.n_intents = (uint32_t)ds.intents.n;
-    cfg.n_slots = (uint32_t)ds.slots.n;
-    if ((rc = model_new(&m, &cfg, err))) goto out;
-    if (copy_table(&m.intents, &ds.intents) || copy_table(&m.slots, &ds.slots) ||
-        copy_table(&m.scenarios, &ds.scenarios) || copy_table(&m.locales, &ds.locales)) {
-        rc = err_set(err, MILLE_ENOMEM, "train: out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < ds.n; i++) m.intent_scenario[ds.recs[i].intent] = ds.recs[i].scenario;
-    model_init_params(&m, p->seed);
-    if (p->init && (rc = init_embedding(&m, p->init, err))) goto out;
-    if ((rc = featset_build(&fs, &ds, &cfg, p->threads, err))) goto out;
+    int rc;
+    if (p->init && (rc = init_config(p->init, &cfg, err))) return rc;
+    cfg.n_intents = (uint32_t)ds->intents.n;
+    cfg.n_slots = (uint32_t)ds->slots.n;
+    if ((rc = model_new(m, &cfg, err))) return rc;
+    if (copy_table(&m->intents, &ds->intents) || copy_table(&m->slots, &ds->slots) ||
+        copy_table(&m->scenarios, &ds->scenarios) || copy_table(&m->locales, &ds->locales))
+        return err_set(err, MILLE_ENOMEM, "train: out of memory");
+    for (size_t i = 0; i < ds->n; i++)
+        m->intent_scenario[ds->recs[i].intent] = ds->recs[i].scenario;
+    model_init_params(m, p->seed);
+    if (p->init && (rc = init_embedding(m, p->init, err))) return rc;
+    return MILLE_OK;
+}
 
+int train_evaluate(const model *m, const train_data *td, int threads, eval_metrics *em,
+                   mille_error *err)
+{
+    eval_acc acc = {0};
+    int rc = predict_records(m, &td->ds, &td->fs, td->dev_idx, td->n_dev, threads, NULL, NULL, &acc,
+                             NULL, NULL);
+    if (rc) {
+        eval_acc_free(&acc);
+        return err_set(err, rc, "train: dev evaluation failed");
+    }
+    *em = eval_average(&acc);
+    eval_acc_free(&acc);
+    return MILLE_OK;
+}
+
+void train_ckpt_path(const train_params *p, char *buf, size_t n)
+{
+    if (p->checkpoint)
+        snprintf(buf, n, "%s", p->checkpoint);
+    else
+        snprintf(buf, n, "%s.ckpt", p->out);
+}
+
+int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_error *err)
+{
+    kern_init();
+    double t0 = clock_s();
+    int rc;
+    train_data td;
+    model m;
+    memset(&m, 0, sizeof m);
+    if ((rc = train_data_load(p, &td, err))) goto out;
+    if ((rc = train_model_new(p, &td.ds, &m, err))) goto out;
+    if ((rc = featset_build(&td.fs, &td.ds, &m.cfg, p->threads, err))) goto out;
     char ckpt_path[4096];
-    snprintf(ckpt_path, sizeof ckpt_path, "%s", p->checkpoint ? p->checkpoint : "");
-    if (!p->checkpoint) snprintf(ckpt_path, sizeof ckpt_path, "%s.ckpt", p->out);
-    gold_obj go = {p, &ds, &fs, train_idx, dev_idx, n_dev};
-    loop_objective obj = {&go, n_train, gold_shard, n_dev ? gold_evaluate : NULL, gold_shard_free};
-    if ((rc = loop_run(p, &m, &obj, run_fingerprint(p, &m, n_train), ckpt_path, t0, best_dev, err)))
+    train_ckpt_path(p, ckpt_path, sizeof ckpt_path);
+    gold_obj go = {p, &td};
+    loop_objective obj = {&go, td.n_train, gold_shard, td.n_dev ? gold_evaluate : NULL,
+                          gold_shard_free};
+    if ((rc = loop_run(p, &m, &obj, run_fingerprint(p, &m, td.n_train), ckpt_path, t0, best_dev,
+                       err)))
         goto out;
     if ((rc = model_save(&m, p->out, p->half, err))) goto out;
     if (out) {
@@ -496,10 +521,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
         memset(&m, 0, sizeof m);
     }
 out:
-    free(train_idx);
-    free(dev_idx);
-    featset_free(&fs);
     model_free(&m);
-    data_free(&ds);
+    train_data_free(&td);
     return rc;
 }
