@@ -25,6 +25,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_lexicons(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 
 /* An option's number: 0 and *out set, or -1 after printing "mille CMD: NAME must be ... got
  * 'V'" to stderr. */

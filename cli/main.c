@@ -20,6 +20,7 @@ static int cmd_help(int argc, char **argv);
 /* The dispatch table: one line per subcommand (train, predict, inspect, serve go here). */
 static const cli_cmd commands[] = {
     {"train", cmd_train, "train a joint intent + slot model on MASSIVE-format data"},
+    {"distill", cmd_distill, "distill teachers (one model or an ensemble) into a student"},
     {"pretrain", cmd_pretrain, "pretrain the embedding on unlabeled text (train --init)"},
     {"predict", cmd_predict, "parse utterances with a model (JSON lines out)"},
     {"inspect", cmd_inspect, "check a model file and print its description"},

@@ -217,8 +217,8 @@ static int ckpt_load(const char *path, ckpt_head *h, float *const blocks[4], siz
         goto out;
     }
     if (h->fingerprint != fingerprint) {
-        err_set(err, MILLE_EINVAL, "%s: checkpoint is from a run with other data or settings",
-                path);
+        rc = err_set(err, MILLE_EINVAL, "%s: checkpoint is from a run with other data or settings",
+                     path);
         goto out;
     }
     for (int k = 0; k < 4; k++) memcpy(blocks[k], buf + sizeof *h + (size_t)k * n * 4, n * 4);

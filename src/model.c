@@ -479,16 +479,17 @@ static double intent_loss(const float *l, size_t I, uint32_t gold, const model_s
             for (size_t k = 0; k < I; k++)
                 dl[k] += (float)(hard_w * (exp((double)(l[k] - mx)) / z - (k == gold)));
     }
-    if (soft && soft->alpha > 0) {
-        /* alpha T^2 * CE(q, softmax(l/T)); d/dl = alpha T (softmax(l/T) - q) */
-        double T = soft->temp, zt = 0, w = soft->alpha * T * T;
+    double soft_w = soft ? (soft->gold[u] ? soft->alpha : 1.0) : 0.0;
+    if (soft_w > 0) {
+        /* w T^2 * CE(q, softmax(l/T)); d/dl = w T (softmax(l/T) - q) */
+        double T = soft->temp, zt = 0, w = soft_w * T * T;
         const float *q = soft->intent + u * I;
         for (size_t k = 0; k < I; k++) zt += exp((double)(l[k] - mx) / T);
         double lzt = log(zt);
         for (size_t k = 0; k < I; k++) {
             double lp = (double)(l[k] - mx) / T - lzt;
             if (q[k] > 0) loss -= w * q[k] * lp;
-            if (dl) dl[k] += (float)(soft->alpha * T * (exp(lp) - q[k]));
+            if (dl) dl[k] += (float)(soft_w * T * (exp(lp) - q[k]));
         }
     }
     if (dl)

@@ -185,10 +185,10 @@ double model_backward(const model *m, const batch *b, model_ws *ws, const struct
                       float scale, float *g, float *dX);
 
 /* Soft targets of a batch, for distillation (Hinton et al. 2015). Intent: the loss of
- * utterance u is alpha T^2 CE(intent[u], softmax(z/T)) + (1 - alpha) CE(gold, softmax(z)),
- * the gold term only where gold[u]; T^2 keeps the soft term's gradient on the scale of the
- * hard one. Slots: the CRF cross-entropy to the entries of each word (crf_xent; the gold
- * labels, if any, are already mixed into them). */
+ * utterance u is alpha T^2 CE(intent[u], softmax(z/T)) + (1 - alpha) CE(gold, softmax(z))
+ * where gold[u], else T^2 CE(intent[u], softmax(z/T)); T^2 keeps the soft term's gradient on
+ * the scale of the hard one. Slots: the CRF cross-entropy to the entries of each word (crf_xent;
+ * the gold labels, if any, are already mixed into them). */
 struct crf_entry;
 typedef struct model_soft {
     const float *intent;  /* (U, I) target intent distribution at temperature temp */

@@ -219,6 +219,26 @@ run "$MILLE" train --data "$SAMPLE" --locales en-US,ja-JP --out "$T/m.model" --e
     --hidden 32 --dim 16 --buckets 4096 --quiet --resume
 check "train --resume" 0 "" '"exact_match"'
 
+# ---- distill ---------------------------------------------------------------------------------
+# the tiny model teaches a smaller student, with perturbed copies and an unlabeled text file
+printf 'wake me up at nine am\nplay some jazz\n' >"$T/en-US.txt"
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US,ja-JP \
+    --unlabeled "$T/en-US.txt" --out "$T/s.model" --epochs 1 --hidden 16 --dim 8 \
+    --buckets 2048 --layers 2
+check "distill a student" 0 "teachers: 1 labeled .* utterances" '"exact_match"'
+grep -q "2 unlabeled" "$T/err" && ok || bad "distill: the 2 unlabeled lines were not read"
+run "$MILLE" predict --model "$T/s.model" "$T/plain.txt"
+check "predict with the student" 0 "" '"annot_utt"'
+run "$MILLE" distill --data "$SAMPLE" --out "$T/x.model"
+check "distill without --teacher" 2 "required"
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --alpha 2
+check "distill bad --alpha" 2 "--alpha"
+run "$MILLE" distill --teacher "$T/nonexistent.model" --data "$SAMPLE" --out "$T/x.model" --quiet
+check "distill missing teacher" 1 "nonexistent.model"
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US \
+    --unlabeled "$T/plain.txt" --out "$T/x.model" --quiet
+check "distill unlabeled file without a locale name" 1 "plain.txt.*named like its locale"
+
 # ---- synth / lexicons ----------------------------------------------------------------------
 # word-by-word synthesis of the sample's en-US train records with the TSV word lists and the
 # tiny FreeDict dictionary of tests/data/lexicon; every output must read back through eval
