@@ -18,18 +18,20 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mille predict --model MODEL [--locale L] [--top K] [--locales L1,L2]\n"
+            "usage: mille predict --model MODEL [--model MODEL2 ...] [--locale L] [--top K]\n"
+            "                     [--locales L1,L2]\n"
             "                     [--partitions P1,P2] [INPUT|-]\n\n"
             "  INPUT          MASSIVE data (.jsonl, .jsonl.gz, directory, release .tar.gz) or\n"
             "                 plain text with one utterance per line (default: stdin, where\n"
             "                 lines starting with '{' are read as MASSIVE JSON records)\n"
-            "  --model MODEL  model file (required)\n"
+            "  --model MODEL  model file (required); repeat for an ensemble that averages the\n"
+            "                 models' intent probabilities and slot label marginals (up to %d)\n"
             "  --locale L     locale of plain-text input (default: none, the script decides how\n"
             "                 to split words); MASSIVE records use their own locale\n"
             "  --top K        intents listed in top_intents (default 3, at most %d)\n"
             "  --locales L1,L2     MASSIVE input: only these locales (default all)\n"
             "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n",
-            MILLE_TOP_K);
+            MILLE_MAX_ENSEMBLE, MILLE_TOP_K);
 }
 
 typedef struct out_ctx {
@@ -138,8 +140,9 @@ static void on_skip(void *ud, const mille_error *e)
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model_path = NULL, *input = "-", *locale = NULL, *v, *locales = NULL,
-               *partitions = NULL;
+    const char *models[MILLE_MAX_ENSEMBLE], *input = "-", *locale = NULL, *v, *locales = NULL,
+                                            *partitions = NULL;
+    size_t n_models = 0;
     long top = 3;
     int bad = 0, n_pos = 0;
     for (int i = 1; i < argc && !bad; i++) {
@@ -147,7 +150,12 @@ int cmd_predict(int argc, char **argv)
             usage(stdout);
             return CLI_OK;
         } else if ((v = cli_opt_value(argc, argv, &i, "--model", &bad))) {
-            model_path = v;
+            if (n_models < MILLE_MAX_ENSEMBLE) {
+                models[n_models++] = v;
+            } else {
+                fprintf(stderr, "mille predict: at most %d --model options\n", MILLE_MAX_ENSEMBLE);
+                bad = 1;
+            }
         } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
             locales = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--partitions", &bad))) {
@@ -167,14 +175,15 @@ int cmd_predict(int argc, char **argv)
             n_pos++;
         }
     }
-    if (bad || n_pos > 1 || !model_path) {
+    if (bad || n_pos > 1 || !n_models) {
         if (!bad) fprintf(stderr, "mille predict: need --model MODEL and at most one INPUT\n");
         return CLI_USAGE;
     }
     mille_error err;
     mille_model *m;
     out_ctx o = {NULL, top, 0, 0};
-    if (mille_model_load(model_path, &m, &err) < 0 || mille_session_new(m, &o.s, &err) < 0) {
+    if (mille_model_load_ensemble(models, n_models, &m, &err) < 0 ||
+        mille_session_new(m, &o.s, &err) < 0) {
         fprintf(stderr, "mille predict: %s\n", err.msg);
         return CLI_ERR;
     }

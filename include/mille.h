@@ -116,6 +116,16 @@ typedef struct mille_result {
  * Errors: MILLE_EIO (cannot open), MILLE_EFORMAT (not a mille model, truncated, corrupt,
  * newer version). */
 MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error *err);
+/* An ensemble of the models at paths[0..n) (1 <= n <= MILLE_MAX_ENSEMBLE), used like one
+ * model: every member parses each input, their intent probabilities are averaged, and each
+ * word gets the slot label of highest averaged marginal probability. The label names of the
+ * first model are the ensemble's; another member with a label the first lacks is
+ * MILLE_EFORMAT. Members may differ in shape and features. Errors as mille_model_load,
+ * naming the file. Free with mille_model_free. */
+#define MILLE_MAX_ENSEMBLE 8
+MILLE_API int mille_model_load_ensemble(const char *const *paths, size_t n, mille_model **out,
+                                        mille_error *err);
+
 /* NULL is a no-op. Free every session of a model before the model. */
 MILLE_API void mille_model_free(mille_model *m);
 

@@ -229,6 +229,11 @@ check "distill a student" 0 "teachers: 1 labeled .* utterances" '"exact_match"'
 grep -q "2 unlabeled" "$T/err" && ok || bad "distill: the 2 unlabeled lines were not read"
 run "$MILLE" predict --model "$T/s.model" "$T/plain.txt"
 check "predict with the student" 0 "" '"annot_utt"'
+run "$MILLE" predict --model "$T/m.model" --model "$T/s.model" "$T/plain.txt"
+check "predict with an ensemble of two models" 0 "" '"annot_utt"'
+[ "$(wc -l <"$T/out")" -eq 2 ] && ok || bad "ensemble predict: expected 2 lines"
+run "$MILLE" predict --model "$T/m.model" --model "$T/nonexistent.model" "$T/plain.txt"
+check "ensemble with a missing member" 1 "nonexistent.model"
 run "$MILLE" distill --data "$SAMPLE" --out "$T/x.model"
 check "distill without --teacher" 2 "required"
 run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --alpha 2

@@ -226,3 +226,45 @@ TEST(api_concurrent_sessions_share_a_model)
     }
     mille_model_free(m);
 }
+
+/* An ensemble of one model twice decides the intent exactly as the model does (the averaged
+ * probabilities are the model's); slots come from posterior decoding, which agrees with
+ * Viterbi on nearly every word. A member whose labels the first model lacks is refused. */
+TEST(api_ensemble)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    mille_model *m, *ens;
+    mille_session *s, *se;
+    mille_error e;
+    const char *paths[2] = {path, path};
+    CHECK_INT(mille_model_load(path, &m, &e), 0);
+    CHECK_INT(mille_model_load_ensemble(paths, 2, &ens, &e), 0);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    CHECK_INT(mille_session_new(ens, &se, &e), 0);
+    size_t same_annot = 0;
+    for (size_t i = 0; i < N_UTTS; i++) {
+        mille_result a, b;
+        CHECK_INT(mille_parse(s, utts[i], strlen(utts[i]), NULL, &a, &e), 0);
+        CHECK_INT(mille_parse(se, utts[i], strlen(utts[i]), NULL, &b, &e), 0);
+        CHECK_STR(a.intent, b.intent);
+        CHECK_NEAR(a.confidence, b.confidence, 1e-6);
+        CHECK_INT(a.n_top, b.n_top);
+        for (size_t k = 0; k < a.n_top && k < b.n_top; k++) {
+            CHECK_STR(a.top[k].intent, b.top[k].intent);
+            CHECK_NEAR(a.top[k].score, b.top[k].score, 1e-5);
+        }
+        same_annot += strcmp(a.annot_utt, b.annot_utt) == 0;
+    }
+    CHECK(same_annot + 1 >= N_UTTS);
+    mille_session_free(se);
+    mille_model_free(ens);
+    /* errors name the file */
+    const char *missing[2] = {path, "/nonexistent/m.model"};
+    CHECK(mille_model_load_ensemble(missing, 2, &ens, &e) < 0);
+    CHECK(ens == NULL && strstr(e.msg, "/nonexistent/m.model") != NULL);
+    CHECK_INT(mille_model_load_ensemble(paths, 0, &ens, &e), MILLE_EINVAL);
+    mille_session_free(s);
+    mille_model_free(m);
+}
