@@ -24,8 +24,9 @@ static void usage(FILE *f)
             "  INPUT          MASSIVE data (.jsonl, .jsonl.gz, directory, release .tar.gz) or\n"
             "                 plain text with one utterance per line (default: stdin, where\n"
             "                 lines starting with '{' are read as MASSIVE JSON records)\n"
-            "  --model MODEL  model file (required); repeat for an ensemble that averages the\n"
-            "                 models' intent probabilities and slot label marginals (up to %d)\n"
+            "  --model MODEL  model file (default: the shipped model, models/mille.model, or\n"
+            "                 $MILLE_MODEL); repeat for an ensemble that averages the models'\n"
+            "                 intent probabilities and slot label marginals (up to %d)\n"
             "  --locale L     locale of plain-text input (default: none, the script decides how\n"
             "                 to split words); MASSIVE records use their own locale\n"
             "  --top K        intents listed in top_intents (default 3, at most %d)\n"
@@ -175,9 +176,17 @@ int cmd_predict(int argc, char **argv)
             n_pos++;
         }
     }
-    if (bad || n_pos > 1 || !n_models) {
-        if (!bad) fprintf(stderr, "mille predict: need --model MODEL and at most one INPUT\n");
+    if (bad || n_pos > 1) {
+        if (!bad) fprintf(stderr, "mille predict: at most one INPUT (see --help)\n");
         return CLI_USAGE;
+    }
+    if (!n_models) {
+        char where[512];
+        if (!(models[n_models++] = cli_default_model(where, sizeof where))) {
+            fprintf(stderr, "mille predict: no --model given and no shipped model found (%s)\n",
+                    where);
+            return CLI_USAGE;
+        }
     }
     mille_error err;
     mille_model *m;

@@ -7,8 +7,12 @@
  *
  * Results go to stdout, messages to stderr; exit codes 0 ok, 1 runtime error, 2 usage error.
  */
+#define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "core.h"
@@ -32,6 +36,38 @@ static const cli_cmd commands[] = {
     {"help", cmd_help, "show this help"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+#ifndef MILLE_DATADIR
+#define MILLE_DATADIR "/usr/local/share"
+#endif
+
+const char *cli_default_model(char *where, size_t n)
+{
+    static char path[PATH_MAX + 64];
+    const char *env = getenv("MILLE_MODEL");
+    if (env && *env) {
+        snprintf(where, n, "$MILLE_MODEL");
+        snprintf(path, sizeof path, "%s", env);
+        return path;
+    }
+    /* beside the binary in a source tree (build/mille, build/asan/mille), then installed */
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *const rel[] = {"/../models/mille.model", "/../../models/mille.model"};
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            snprintf(path, sizeof path, "%s%s", exe, rel[i]);
+            if (access(path, R_OK) == 0) return path;
+        }
+    }
+    snprintf(path, sizeof path, "%s/mille/mille.model", MILLE_DATADIR);
+    if (access(path, R_OK) == 0) return path;
+    snprintf(where, n, "$MILLE_MODEL, models/mille.model beside the binary, %s", path);
+    return NULL;
+}
 
 int cli_is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0; }
 
