@@ -84,4 +84,10 @@ int predict_records(const model *m, const data_set *ds, const featset *fs, const
                     size_t n, int threads, const uint32_t *intent_map, const uint32_t *slot_map,
                     eval_acc *acc, uint32_t *intents, int *tags);
 
+/* The checks of a checkpoint image buf[0..len) for a model of n parameters, without the
+ * CRC (for the fuzzer; resuming reads the file and checks the CRC too): 0 and the four
+ * blocks of n floats and the step filled, or MILLE_EFORMAT / MILLE_EINVAL. */
+int train_ckpt_check(const unsigned char *buf, size_t len, size_t n, uint64_t fingerprint,
+                     float *const blocks[4], uint64_t *step, mille_error *err);
+
 #endif
