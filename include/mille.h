@@ -178,10 +178,11 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
  * for the default model), and both limits hold whatever the bytes say ("a a a ..." is one
  * word per two bytes). A text with more words than max_words is MILLE_ELIMIT; so is a batch
  * whose inputs together hold more than max_batch_words (see mille_parse_batch). Defaults:
- * 256 words per text (MASSIVE's longest utterance has well under 100; a sentence of a few
- * hundred words is not a voice command) and 4096 per batch (16 default-length texts, or 256
- * of 16 words). Setters take 1..MILLE_MAX_WORDS_LIMIT, else MILLE_ERANGE (MILLE_EINVAL for a
- * NULL session). Added in 0.1.0 after the 2026-12 audit; appended, so the ABI only grows. */
+ * 256 words per text (MASSIVE's longest utterance has 66, counted by characters in ja-JP; a
+ * text of hundreds of words is not a voice command) and 4096 per batch (a full batch of 256
+ * texts of 16 words; MASSIVE's average is 6.5). Setters take 1..MILLE_MAX_WORDS_LIMIT,
+ * else MILLE_ERANGE (MILLE_EINVAL for a NULL session). Added after the 2026-12 audit, as new
+ * functions and a new code: the ABI only grows. */
 #define MILLE_MAX_WORDS_DEFAULT       256u
 #define MILLE_MAX_BATCH_WORDS_DEFAULT 4096u
 #define MILLE_MAX_WORDS_LIMIT         (1u << 20)

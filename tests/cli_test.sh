@@ -220,6 +220,15 @@ grep -q '"utt":"play some jazz"' "$T/out" && ok || bad "predict long line: next 
 "$PY" -c 'import sys; sys.stdout.write("a " * 300 + "\n")' >"$T/words.txt"
 run "$MILLE" predict --model "$T/m.model" "$T/words.txt"
 check "predict: too many words" 1 "words.txt:1: text has 300 words, the limit is 256"
+# the server's word limits are options with their defaults in --help, checked as integers
+run "$MILLE" serve --help
+check "serve --help lists the word limits" 0 "" "--max-batch-words N words of one request.*default 4096"
+run "$MILLE" serve --model "$T/m.model" --max-words 0
+check "serve --max-words 0 is a usage error" 2 "--max-words must be an integer in 1"
+# a model path that is a FIFO fails at once (the open does not wait for a writer)
+mkfifo "$T/fifo.model"
+run "$MILLE" predict --model "$T/fifo.model" "$T/plain.txt"
+check "predict --model FIFO: error, no hang" 1 "fifo.model: not a regular file"
 run "$MILLE" train --data "$SAMPLE"
 check "train without --out" 2 "required"
 run "$MILLE" train --data "$SAMPLE" --out "$T/x.model" --epochs zero
