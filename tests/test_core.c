@@ -177,8 +177,6 @@ TEST(core_read_regular)
     CHECK_INT(mkfifo(path, 0600), 0);
     CHECK_INT(file_read_regular(path, 100, 0, &data, &n, &e), MILLE_EIO);
     CHECK(strstr(e.msg, "not a regular file") != NULL);
-    char *gz = NULL;
-    CHECK_INT(file_read_gz(path, SIZE_MAX, 100, &gz, &n, &e), MILLE_EIO);
     unlink(path);
     CHECK_INT(file_read_regular("/tmp", 100, 0, &data, &n, &e), MILLE_EIO);
 }
