@@ -183,6 +183,8 @@ static void usage(FILE *f)
             "  --max-text N        bytes of one utterance (default %zu)\n"
             "  --max-body N        bytes of a request body (default %zu)\n"
             "  --max-batch N       utterances in one batch request (default %zu)\n"
+            "  --max-words N       words of one utterance (default %zu)\n"
+            "  --max-batch-words N words of one request, all utterances (default %zu)\n"
             "  --any-locale        accept locales the model was not trained on\n"
             "  --timeout S         disconnect clients idle for S seconds (default 10)\n"
             "  --max-connections N open connections at most (default 1024)\n"
@@ -190,18 +192,20 @@ static void usage(FILE *f)
             "                      (default 10)\n\n"
             "signals: SIGHUP reloads the model file (requests in flight finish on the old\n"
             "one); SIGTERM and SIGINT stop gracefully.\n",
-            c.max_text, c.max_body, c.max_batch);
+            c.max_text, c.max_body, c.max_batch, c.max_words, c.max_batch_words);
 }
 
 int cmd_serve(int argc, char **argv)
 {
     const char *model = NULL, *host = "127.0.0.1", *admin_host = "127.0.0.1";
     long port = 8080, threads = 2, admin_port = -2, timeout = 10, max_conn = 1024, drain = 10;
-    long max_text, max_body, max_batch;
+    long max_text, max_body, max_batch, max_words, max_batch_words;
     srv_config cfg = srv_default_config();
     max_text = (long)cfg.max_text;
     max_body = (long)cfg.max_body;
     max_batch = (long)cfg.max_batch;
+    max_words = (long)cfg.max_words;
+    max_batch_words = (long)cfg.max_batch_words;
     for (int i = 1; i < argc; i++) {
         int bad = 0;
         const char *v;
@@ -227,6 +231,13 @@ int cmd_serve(int argc, char **argv)
             if (cli_long("serve", "--max-body", v, 16, 1L << 30, &max_body)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-batch", &bad))) {
             if (cli_long("serve", "--max-batch", v, 1, 1L << 20, &max_batch)) return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--max-words", &bad))) {
+            if (cli_long("serve", "--max-words", v, 1, MILLE_MAX_WORDS_LIMIT, &max_words))
+                return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--max-batch-words", &bad))) {
+            if (cli_long("serve", "--max-batch-words", v, 1, MILLE_MAX_WORDS_LIMIT,
+                         &max_batch_words))
+                return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--timeout", &bad))) {
             if (cli_long("serve", "--timeout", v, 1, 3600, &timeout)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-connections", &bad))) {
@@ -249,6 +260,8 @@ int cmd_serve(int argc, char **argv)
     cfg.max_text = (size_t)max_text;
     cfg.max_body = (size_t)max_body;
     cfg.max_batch = (size_t)max_batch;
+    cfg.max_words = (size_t)max_words;
+    cfg.max_batch_words = (size_t)max_batch_words;
 
     /* signals go to the main thread only: block them before any thread starts */
     sigset_t set;

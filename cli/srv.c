@@ -81,7 +81,7 @@ struct srv {
 
 srv_config srv_default_config(void)
 {
-    srv_config c = {4096, 1u << 20, 256, 1};
+    srv_config c = {4096, 1u << 20, 256, 1, MILLE_MAX_WORDS_DEFAULT, MILLE_MAX_BATCH_WORDS_DEFAULT};
     return c;
 }
 
@@ -144,6 +144,8 @@ static mille_session *session_get(srv *s, srv_model *sm)
     if (ses) return ses;
     if (mille_session_new(sm->m, &ses, NULL) < 0) return NULL;
     mille_session_set_max_text(ses, s->cfg.max_text);
+    mille_session_set_max_words(ses, s->cfg.max_words);
+    mille_session_set_max_batch_words(ses, s->cfg.max_batch_words);
     mille_session_set_strict_locale(ses, s->cfg.strict_locale);
     return ses;
 }
@@ -170,6 +172,12 @@ int srv_new(srv **out, const char *model_path, const srv_config *cfg, mille_erro
         free(s);
         return err_set(err, MILLE_ERANGE, "text limit %zu is out of range 1..%u", cfg->max_text,
                        MILLE_MAX_TEXT_LIMIT);
+    }
+    if (s->cfg.max_words < 1 || s->cfg.max_words > MILLE_MAX_WORDS_LIMIT ||
+        s->cfg.max_batch_words < 1 || s->cfg.max_batch_words > MILLE_MAX_WORDS_LIMIT) {
+        free(s);
+        return err_set(err, MILLE_ERANGE, "word limits %zu, %zu: out of range 1..%u",
+                       cfg->max_words, cfg->max_batch_words, MILLE_MAX_WORDS_LIMIT);
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->reload_mu, NULL);
@@ -281,6 +289,9 @@ static int parse_error_kind(const mille_error *e, const char **code)
         return 400;
     case MILLE_ERANGE:
         *code = "text_too_long";
+        return 413;
+    case MILLE_ELIMIT:
+        *code = "too_many_words";
         return 413;
     case MILLE_ENOTFOUND:
         *code = "unknown_locale";
@@ -410,6 +421,11 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, srv_reply 
     sm = model_ref(s);
     ses = session_get(s, sm);
     int rc = ses ? mille_parse_batch(ses, in, n, res, errs) : MILLE_ENOMEM;
+    for (size_t i = 0; rc == MILLE_ELIMIT && i < n; i++)
+        if (errs[i].code == MILLE_ELIMIT) { /* the batch's words are over the limit */
+            srv_error(s, r, 413, "too_many_words", "%s", errs[i].msg);
+            goto out;
+        }
     if (rc < 0) {
         srv_error(s, r, 500, "internal", "parse failed: %s", mille_strerror(rc));
         goto out;

@@ -20,6 +20,10 @@ typedef struct srv_config {
     size_t max_body;   /* bytes of a request body (default 1 MiB)                  */
     size_t max_batch;  /* utterances in one batch request (default 256)            */
     int strict_locale; /* reject locales the model was not trained on (default 1)  */
+
+    /* words of one utterance and of one request (MILLE_MAX_WORDS_DEFAULT, 256, and
+     * MILLE_MAX_BATCH_WORDS_DEFAULT, 4096): more is 413 too_many_words */
+    size_t max_words, max_batch_words;
 } srv_config;
 
 srv_config srv_default_config(void);

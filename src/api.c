@@ -46,6 +46,7 @@ typedef struct item {
 struct mille_session {
     const mille_model *mm;
     size_t max_text;
+    size_t max_words, max_batch_words; /* word limits (mille.h): bound the workspace */
     int strict_locale;
     batch b;
     model_ws ws;
@@ -79,6 +80,7 @@ struct mille_session {
 
 MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error *err)
 {
+    if (!out) return err_set(err, MILLE_EINVAL, "mille_model_load: out is NULL");
     *out = NULL;
     if (!path) return err_set(err, MILLE_EINVAL, "model path is NULL");
     kern_init(); /* BLAS must not spin threads of its own under ours */
@@ -185,22 +187,26 @@ fail:
 
 MILLE_API const char *mille_model_metadata(const mille_model *mm)
 {
+    if (!mm) return NULL;
     return mm->m.meta ? mm->m.meta : "{}";
 }
 
 MILLE_API int mille_model_has_locale(const mille_model *mm, const char *locale)
 {
-    return locale && strtab_find(&mm->m.locales, locale, strlen(locale)) >= 0;
+    return mm && locale && strtab_find(&mm->m.locales, locale, strlen(locale)) >= 0;
 }
 
 MILLE_API int mille_session_new(const mille_model *mm, mille_session **out, mille_error *err)
 {
+    if (!out) return err_set(err, MILLE_EINVAL, "mille_session_new: out is NULL");
     *out = NULL;
     if (!mm) return err_set(err, MILLE_EINVAL, "model is NULL");
     *out = calloc(1, sizeof **out);
-    if (!*out) return err_set(err, MILLE_ENOMEM, "out of memory");
+    if (!*out) return err_set(err, MILLE_ENOMEM, "out of memory allocating a session");
     (*out)->mm = mm;
     (*out)->max_text = MILLE_MAX_TEXT_DEFAULT;
+    (*out)->max_words = MILLE_MAX_WORDS_DEFAULT;
+    (*out)->max_batch_words = MILLE_MAX_BATCH_WORDS_DEFAULT;
     if (mm->n_more) {
         (*out)->bm = calloc(mm->n_more, sizeof *(*out)->bm);
         (*out)->wsm = calloc(mm->n_more, sizeof *(*out)->wsm);
@@ -215,14 +221,31 @@ MILLE_API int mille_session_new(const mille_model *mm, mille_session **out, mill
 
 MILLE_API int mille_session_set_max_text(mille_session *s, size_t max_bytes)
 {
+    if (!s) return MILLE_EINVAL;
     if (max_bytes < 1 || max_bytes > MILLE_MAX_TEXT_LIMIT) return MILLE_ERANGE;
     s->max_text = max_bytes;
     return MILLE_OK;
 }
 
+MILLE_API int mille_session_set_max_words(mille_session *s, size_t max_words)
+{
+    if (!s) return MILLE_EINVAL;
+    if (max_words < 1 || max_words > MILLE_MAX_WORDS_LIMIT) return MILLE_ERANGE;
+    s->max_words = max_words;
+    return MILLE_OK;
+}
+
+MILLE_API int mille_session_set_max_batch_words(mille_session *s, size_t max_words)
+{
+    if (!s) return MILLE_EINVAL;
+    if (max_words < 1 || max_words > MILLE_MAX_WORDS_LIMIT) return MILLE_ERANGE;
+    s->max_batch_words = max_words;
+    return MILLE_OK;
+}
+
 MILLE_API void mille_session_set_strict_locale(mille_session *s, int on)
 {
-    s->strict_locale = on != 0;
+    if (s) s->strict_locale = on != 0;
 }
 
 MILLE_API void mille_session_free(mille_session *s)
@@ -360,6 +383,10 @@ static int prepare(mille_session *s, const mille_input *in, item *it, mille_erro
     int nw = annot_words(text, len, it->char_split, words, &s->sc, err);
     if (nw < 0) return nw;
     if (nw == 0) return err_set(err, MILLE_EINVAL, "text has no words");
+    /* before the features: those and the workspace grow with the words */
+    if ((size_t)nw > s->max_words)
+        return err_set(err, MILLE_ELIMIT, "text has %d words, the limit is %zu words per text", nw,
+                       s->max_words);
     size_t nf = 0;
     if (vec_reserve((void **)&s->foff, &s->cap_foff, (size_t)nw + 1, sizeof *s->foff))
         return err_set(err, MILLE_ENOMEM, "out of memory");
@@ -464,8 +491,9 @@ static int ensemble_decode(mille_session *s, size_t U)
 MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t n,
                                 mille_result *res, mille_error *errs)
 {
-    const model *m = &s->mm->m;
     mille_error local;
+    if (!s) return MILLE_EINVAL;
+    const model *m = &s->mm->m;
     if (n == 0) return 0;
     if (!in || !res) return MILLE_EINVAL;
     memset(res, 0, n * sizeof *res);
@@ -484,6 +512,14 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
         it->code = prepare(s, &in[i], it, e);
         e->code = it->code;
         if (it->code == MILLE_ENOMEM) return MILLE_ENOMEM;
+        if (it->code == 0 && it->n_words > s->max_batch_words - N) {
+            /* the whole call fails: a partial batch would depend on the order of inputs */
+            e->code = err_set(e, MILLE_ELIMIT,
+                              "inputs 0..%zu of the batch have %zu words, the limit is %zu words "
+                              "per batch",
+                              i, N + it->n_words, s->max_batch_words);
+            return MILLE_ELIMIT;
+        }
         if (it->code == 0) {
             N += it->n_words;
             U++;
@@ -555,7 +591,15 @@ MILLE_API int mille_parse(mille_session *s, const char *text, size_t len, const 
     mille_input in = {text, len, locale};
     mille_error local;
     mille_error *e = err ? err : &local;
+    if (!s) return err_set(err, MILLE_EINVAL, "mille_parse: session is NULL");
+    if (!res) return err_set(err, MILLE_EINVAL, "mille_parse: result is NULL");
+    e->code = 0;
+    e->msg[0] = '\0';
     int rc = mille_parse_batch(s, &in, 1, res, e);
-    if (rc < 0) return err_set(err, rc, "out of memory");
+    if (rc < 0) {
+        /* the batch call filled e for a limit; say what failed otherwise */
+        if (rc == MILLE_ELIMIT && e->code == rc) return rc;
+        return err_set(err, rc, "mille_parse: %s", mille_strerror(rc));
+    }
     return rc == 1 ? MILLE_OK : e->code;
 }

@@ -54,4 +54,10 @@ typedef struct loop_objective {
 int loop_run(const train_params *p, model *m, const loop_objective *obj, uint64_t fingerprint,
              const char *ckpt_path, double t0, eval_metrics *best, mille_error *err);
 
+/* The checks of a checkpoint image buf[0..len) for a model of n parameters, without the
+ * CRC (for the fuzzer; resuming reads the file and checks the CRC too): 0 and the four
+ * blocks of n floats and the step filled, or MILLE_EFORMAT / MILLE_EINVAL. */
+int loop_ckpt_check(const unsigned char *buf, size_t len, size_t n, uint64_t fingerprint,
+                    float *const blocks[4], uint64_t *step, mille_error *err);
+
 #endif

@@ -279,6 +279,7 @@ void model_ws_free(model_ws *ws)
 {
     free(ws->mX);
     free(ws->buf);
+    free(ws->gbuf);
     free(ws->crf);
     free(ws->ibuf);
     memset(ws, 0, sizeof *ws);
@@ -286,16 +287,21 @@ void model_ws_free(model_ws *ws)
 
 /* ---- forward ------------------------------------------------------------------------------- */
 
-/* Sizes of the activation views for N words and U utterances (forward, then backward). */
-static size_t ws_floats(const model_config *c, size_t N, size_t U)
+/* Floats of the activation views for N words and U utterances. Inference needs only these;
+ * the gradient views (ws_bwd_floats) live in a block of their own that model_backward
+ * reserves, so that a parsing session never holds training memory (audit 2026-12 #2). */
+static size_t ws_fwd_floats(const model_config *c, size_t N, size_t U)
 {
     size_t D = c->dim, H = c->hidden, S = c->n_slots, I = c->n_intents;
     size_t L = c->layers; /* each conv layer l >= 2 keeps G (U,H), U (N,4H), Hp and H (N,H) */
-    size_t fwd = N * D + N * 3 * D + N * H + (L - 1) * (U * H + N * 4 * H + 2 * N * H) + N * S +
-                 U * 2 * H + U * I;
-    size_t bwd =
-        N * S + U * I + U * 2 * H + N * H + N * H + N * 4 * H + U * H + N * 3 * D + S * S + 2 * S;
-    return fwd + bwd;
+    return N * D + N * 3 * D + N * H + (L - 1) * (U * H + N * 4 * H + 2 * N * H) + N * S +
+           U * 2 * H + U * I;
+}
+static size_t ws_bwd_floats(const model_config *c, size_t N, size_t U)
+{
+    size_t D = c->dim, H = c->hidden, S = c->n_slots, I = c->n_intents;
+    return N * S + U * I + U * 2 * H + N * H + N * H + N * 4 * H + U * H + N * 3 * D + S * S +
+           2 * S;
 }
 
 int model_forward(const model *m, const batch *b, model_ws *ws)
@@ -303,7 +309,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
     const model_config *c = &m->cfg;
     size_t N = b->n_words, U = b->n_utt, D = c->dim, H = c->hidden, S = c->n_slots,
            I = c->n_intents;
-    if (vec_reserve((void **)&ws->buf, &ws->cap, ws_floats(c, N, U), sizeof(float)) ||
+    if (vec_reserve((void **)&ws->buf, &ws->cap, ws_fwd_floats(c, N, U), sizeof(float)) ||
         vec_reserve((void **)&ws->ibuf, &ws->icap, U * H + N, sizeof(int)))
         return MILLE_ENOMEM;
     float *p = ws->buf;
@@ -505,7 +511,9 @@ double model_backward_soft(const model *m, const batch *b, model_ws *ws, const c
            I = c->n_intents;
     size_t dense0 = m->t[T_W1].off;
 #define G(id) (g + m->t[id].off - dense0)
-    float *p = ws->L + U * I;
+    if (vec_reserve((void **)&ws->gbuf, &ws->gcap, ws_bwd_floats(c, N, U), sizeof(float)))
+        return NAN;
+    float *p = ws->gbuf;
     float *dE = p;
     p += N * S;
     float *dL = p;

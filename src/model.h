@@ -153,8 +153,10 @@ void batch_free(batch *b);
 
 /* Workspace of one thread: activations and scratch, grown on demand. */
 typedef struct model_ws {
-    float *buf;
+    float *buf; /* forward activations (the views below) */
     size_t cap;
+    float *gbuf; /* gradient views of model_backward (training only) */
+    size_t gcap;
     double *crf;
     size_t crf_cap;
     int *ibuf;
@@ -231,7 +233,7 @@ static inline float model_half_to_float(uint16_t h)
 
 /* Save atomically; the embedding is stored in half precision when half != 0. */
 int model_save(const model *m, const char *path, int half, mille_error *err);
-/* Load (mmap); every length, offset and shape is checked. */
+/* Load (read whole into a 64-byte-aligned buffer); every length, offset and shape is checked. */
 int model_load(model *m, const char *path, mille_error *err);
 void modelio_unmap(void *map, size_t len);
 /* CRC-32 (zlib's polynomial) of n bytes of any size: the checksum of model and checkpoint

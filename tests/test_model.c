@@ -248,3 +248,38 @@ TEST(model_features)
     CHECK(n1 == n2 && memcmp(f1, f2, (size_t)n1 * sizeof *f1) == 0);
     text_buf_free(&nb);
 }
+
+/* Audit 2026-12 #2: inference allocated the gradient views too (about half again the
+ * forward memory). A forward pass and a decode now leave the gradient block unallocated;
+ * model_backward reserves it; and the forward buffer holds the forward views and no more
+ * than the growth policy's doubling. */
+TEST(model_inference_allocates_forward_buffers_only)
+{
+    model_config c = tiny_config();
+    model m;
+    CHECK_INT(model_new(&m, &c, NULL), 0);
+    model_init_params(&m, 5);
+    batch b = {0};
+    model_ws ws = {0};
+    rng r;
+    rng_seed(&r, 5);
+    tiny_batch(&b, &r);
+    CHECK_INT(model_forward(&m, &b, &ws), 0);
+    uint32_t intent[2];
+    float prob[2];
+    int tags[5];
+    model_decode(&m, &b, &ws, intent, prob, tags);
+    CHECK(ws.gbuf == NULL);
+    CHECK_INT(ws.gcap, 0);
+    /* the forward views end at L (U, I): the buffer needs exactly that much */
+    size_t used = (size_t)(ws.L + b.n_utt * c.n_intents - ws.buf);
+    CHECK(ws.cap >= used && ws.cap <= 2 * used);
+    double expA[16];
+    crf_trans tr = {expA, 0, 0, NULL};
+    crf_prepare(&tr, model_tensor(&m, T_TRANS), c.n_slots);
+    CHECK(!isnan(model_backward(&m, &b, &ws, &tr, 1, NULL, NULL)));
+    CHECK(ws.gbuf != NULL);
+    model_ws_free(&ws);
+    batch_free(&b);
+    model_free(&m);
+}
