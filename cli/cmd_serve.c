@@ -91,6 +91,7 @@ typedef struct listener {
 typedef struct conn {
     char *buf;
     size_t len, cap;
+    size_t want; /* the declared Content-Length + 1, else 0: the buffer grows no further */
     int too_big; /* over --max-body: read and dropped, then 413 */
     int no_room; /* over --max-buffered: read and dropped, then 503 */
 } conn;
@@ -133,12 +134,16 @@ static void body_release(serve *sv, conn *cc)
 }
 
 /* Room for need bytes in cc's buffer, taken from the budget: 0, or -1 when the budget (or
- * memory) is short. Grows by doubling, but never past --max-body + 1. */
+ * memory) is short. The buffer grows with the bytes that arrive, by doubling, but never past
+ * the declared length or --max-body (+ 1 for a NUL). It is not reserved from the declared
+ * length at once: a client that declares 1 MiB and trickles would hold 1 MiB of the budget
+ * for nothing (100 such clients took it all in bench/hostile.sh). */
 static int body_reserve(serve *sv, conn *cc, size_t need)
 {
     if (need <= cc->cap) return 0;
     size_t ncap = cc->cap ? cc->cap : 4096;
     while (ncap < need) ncap *= 2; /* need <= max_body + 1 <= 1 GiB + 1: cannot overflow */
+    if (cc->want && ncap > cc->want && need <= cc->want) ncap = cc->want;
     if (ncap > sv->max_body + 1) ncap = sv->max_body + 1;
     size_t more = ncap - cc->cap;
     if (atomic_fetch_add(&sv->buffered, more) + more > sv->max_buffered) {
@@ -185,8 +190,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                       cl, sv->max_body);
             return send_reply(c, &r);
         }
-        /* a declared length is reserved at once: one allocation, and a 503 decided early */
-        if (!cc->too_big && n && body_reserve(sv, cc, (size_t)n + 1)) cc->no_room = 1;
+        if (!cc->too_big && n) cc->want = (size_t)n + 1;
         return MHD_YES;
     }
     if (*upload_size) {

@@ -420,6 +420,32 @@ static json_t *result_json(const mille_input *in, const mille_result *res)
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+size_t srv_json_garbage(const char *body, size_t len)
+{
+    int in_str = 0, run = 0; /* run: letters in a row outside strings */
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+            run = 0;
+        } else if (strchr("truefalsn", c) && c) { /* the letters of true, false, null */
+            if (++run > 5) return i;
+        } else if ((c >= '0' && c <= '9') || (c && strchr("{}[]:,-+.Ee \t\n\r", c))) {
+            run = 0;
+        } else {
+            return i;
+        }
+    }
+    return len;
+}
+
 size_t srv_count_items(const char *body, size_t len, size_t stop_after)
 {
     size_t i = 0, n = 0;
@@ -462,6 +488,17 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, srv_reply 
     }
     if (text_utf8_check(body, len, &bad)) {
         srv_error(s, r, 400, "invalid_utf8", "the body has invalid UTF-8 at byte %zu", bad);
+        return;
+    }
+    /* jansson lexes a byte at a time, and a run of letters is read in full "for clearer error
+     * messages": 1 MiB of "xxx..." cost 25 ms of CPU to reject, 1 MiB of spaces 6.5 ms.
+     * Bytes that cannot be JSON outside strings are found here in one tight pass. */
+    size_t g = srv_json_garbage(body, len);
+    if (g < len) {
+        srv_error(s, r, 400, "bad_json",
+                  "the body is not valid JSON: unexpected character at byte %zu (outside a "
+                  "string)",
+                  g);
         return;
     }
     /* Count a batch's items before parsing it: the parse costs time and memory in proportion

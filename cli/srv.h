@@ -71,6 +71,12 @@ void srv_handle_request(srv *s, const srv_request *q, srv_reply *r);
 void srv_handle(srv *s, int listener, const char *method, const char *path, const char *body,
                 size_t len, srv_reply *r);
 
+/* The offset of the first byte of body that cannot be JSON: outside strings, anything but
+ * whitespace, structure, number characters and the letters of true/false/null (no more than
+ * five in a row); len if there is none. A quick reject before the parse; passing it does
+ * not make the body valid JSON. */
+size_t srv_json_garbage(const char *body, size_t len);
+
 /* A quick bound for a batch body: the number of top-level items of the JSON array that body
  * begins with (commas at depth 1, outside strings, plus one), counting no further than
  * stop_after + 1; 0 if the body does not begin with '['. Exact for a valid array; for

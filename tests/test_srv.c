@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "harness.h"
 #include "model.h"
 #include "srv.h"
@@ -175,6 +177,40 @@ TEST(srv_count_items_matches_the_parse)
         CHECK_INT(srv_count_items(cases[i].body, strlen(cases[i].body), 100), cases[i].n);
     /* counting stops one past the limit */
     CHECK_INT(srv_count_items("[1,2,3,4,5,6,7,8]", 17, 3), 5);
+}
+
+/* The quick reject: nothing that jansson accepts, the first impossible byte of the rest. */
+TEST(srv_json_garbage_rejects_only_non_json)
+{
+    static const char *const valid[] = {
+        "{\"text\": \"x y z \\\" @ # \\\\\", \"locale\": null}",
+        "[true, false, null, -1.5e+3, 2E-2, {\"a\": [\"\\u00e9\"]}]",
+        " \t\r\n{}",
+        "\"all letters are fine in a string: xxxxxxxxxxxxxxxx\"",
+    };
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        json_error_t je;
+        json_t *j = json_loads(valid[i], JSON_DECODE_ANY, &je);
+        CHECK(j != NULL); /* the reference: jansson takes it */
+        json_decref(j);
+        CHECK_INT(srv_json_garbage(valid[i], strlen(valid[i])), strlen(valid[i]));
+    }
+    static const struct {
+        const char *body;
+        size_t at;
+    } bad[] = {
+        {"[xxxx]", 1},
+        {"{\"text\": \"a\"} @", 14},
+        {"[truefalse]", 6}, /* six letters in a row */
+        {"{\"a\": nul\u00e9}", 9},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_error_t je;
+        json_t *j = json_loads(bad[i].body, JSON_DECODE_ANY, &je);
+        CHECK(j == NULL);
+        json_decref(j);
+        CHECK_INT(srv_json_garbage(bad[i].body, strlen(bad[i].body)), bad[i].at);
+    }
 }
 
 /* POST /admin/reload: Host, Origin, token, Content-Type, then a path that must be a regular
