@@ -541,6 +541,12 @@ static void usage(FILE *f)
             "                      began (default 30)\n"
             "  --max-connections N open connections at most (default 1024)\n"
             "  --max-per-ip N      open connections from one IP address at most (default 64)\n"
+            "  --batch-wait-us N   micro-batching: single parses that arrive while\n"
+            "                      --batch-slots batch calls run are parsed together in one\n"
+            "                      call; the first waits at most N microseconds for a call\n"
+            "                      to end (default 0: off)\n"
+            "  --batch-slots N     batch calls at once with micro-batching (default 0: one\n"
+            "                      per CPU)\n"
             "  --drain S           on SIGTERM, wait up to S seconds for requests in flight\n"
             "                      (default 10)\n\n"
             "signals: SIGHUP reloads the model file (requests in flight finish on the old\n"
@@ -554,7 +560,7 @@ int cmd_serve(int argc, char **argv)
     const char *model = NULL, *host = "127.0.0.1", *admin_host = "127.0.0.1";
     const char *token_file = NULL;
     long port = 8080, threads = 2, admin_port = -2, timeout = 10, max_conn = 1024, drain = 10;
-    long per_ip = 64, deadline = 30, max_buffered = -1;
+    long per_ip = 64, deadline = 30, max_buffered = -1, batch_wait = 0, batch_slots = 0;
     long max_text, max_body, max_batch;
     srv_config cfg = srv_default_config();
     max_text = (long)cfg.max_text;
@@ -598,6 +604,10 @@ int cmd_serve(int argc, char **argv)
             if (cli_long("serve", "--max-connections", v, 1, 1L << 20, &max_conn)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-per-ip", &bad))) {
             if (cli_long("serve", "--max-per-ip", v, 1, 1L << 20, &per_ip)) return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--batch-wait-us", &bad))) {
+            if (cli_long("serve", "--batch-wait-us", v, 0, 100000, &batch_wait)) return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--batch-slots", &bad))) {
+            if (cli_long("serve", "--batch-slots", v, 0, 1024, &batch_slots)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--drain", &bad))) {
             if (cli_long("serve", "--drain", v, 0, 3600, &drain)) return CLI_USAGE;
         } else if (strcmp(argv[i], "--any-locale") == 0) {
@@ -626,6 +636,8 @@ int cmd_serve(int argc, char **argv)
     cfg.max_body = (size_t)max_body;
     cfg.max_batch = (size_t)max_batch;
     cfg.admin_host = admin_host;
+    cfg.batch_wait_us = (unsigned)batch_wait;
+    cfg.batch_slots = (unsigned)batch_slots;
 
     /* Signals: blocked here, before this process starts any thread of its own, and read from
      * a signalfd by the loop below; kern_init then ends the threads OpenBLAS started before

@@ -26,6 +26,13 @@ typedef struct srv_config {
     /* The admin listener's address, accepted in the Host header of admin requests besides
      * loopback names (NULL: loopback only). Not copied. */
     const char *admin_host;
+    /* Micro-batching: single parses run as one mille_parse_batch call when they arrive while
+     * batch_slots calls are running; the first of them waits at most this many microseconds
+     * for a call to end (at most max_batch of them join); each gets its own result. 0 (the
+     * default) turns it off. See grouped_parse in srv.c. */
+    unsigned batch_wait_us;
+    /* Micro-batching: groups parsed at once at most (0, the default: the number of CPUs). */
+    unsigned batch_slots;
 } srv_config;
 
 srv_config srv_default_config(void);
