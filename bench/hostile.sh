@@ -7,6 +7,7 @@
 # the server's peak RSS (VmHWM), then machine-readable "hostile ..." lines.
 #
 # usage: sh bench/hostile.sh MODEL [SECONDS]     (SECONDS of wrk per phase, default 20)
+#   SERVE_ARGS="--threads 8" (environment): more options for mille serve
 #   phase base:  wrk alone
 #   phase slow:  + 100 slow clients + 1 client sending 1 MiB bodies that are rejected
 #                (not JSON; over --max-body; one 1 MiB string, parsed, then over --max-text)
@@ -21,8 +22,10 @@ out=${OUT:-/tmp/mille_bench_hostile}
 mkdir -p "$out"
 command -v wrk >/dev/null || { echo "bench/hostile.sh: needs wrk (apt-get install wrk)" >&2; exit 2; }
 dir=$(dirname "$0")
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), mille $(git rev-parse --short HEAD 2>/dev/null || echo '?'), model $model ($(wc -c <"$model") bytes)"
-"$B/mille" serve --model "$model" --port "$port" --admin-port -1 --threads 2 2>"$out/serve.log" &
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), mille $(git rev-parse --short HEAD 2>/dev/null || echo '?'), model $model ($(wc -c <"$model") bytes), serve ${SERVE_ARGS:-}"
+# shellcheck disable=SC2086
+"$B/mille" serve --model "$model" --port "$port" --admin-port -1 --threads 2 ${SERVE_ARGS:-} \
+    2>"$out/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 100); do

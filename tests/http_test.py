@@ -120,6 +120,7 @@ def main():
         audit_signals(model, tmp)
         audit_hostile_clients(model)
         audit_token_file(model, tmp)
+        micro_batching(model)
     finally:
         s.kill()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -601,6 +602,58 @@ def audit_token_file(model, tmp):
                         "--max-buffered", "5000"], capture_output=True, timeout=30)
     check("--max-buffered below --max-body", r.returncode == 2 and b"--max-buffered" in r.stderr,
           r.stderr)
+
+
+def same_parse(a, b, tol=1e-4):
+    """Two parses alike: every field equal, scores within tol (a batch call may round the
+    last bits of a float differently from a single one)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_parse(a[k], b[k], tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_parse(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= tol
+    return a == b
+
+
+def micro_batching(model):
+    """--batch-wait-us with one slot: 8 clients at once get the replies a server without
+    micro-batching gives, and the requests share calls."""
+    texts = ["wake me up at five am", "play some jazz", "what is the weather in paris",
+             "turn the lights off", "今週は午前五時に起こして", "joue du jazz"]
+    s = Server(model, "--threads", "8", "--batch-wait-us", "2000", "--batch-slots", "1")
+    ref = Server(model)
+    try:
+        want = {t: post(ref.port, "/v1/parse", {"text": t})[1] for t in texts}
+        got, errs = [], []
+
+        def client(i):
+            for k in range(20):
+                t = texts[(i + k) % len(texts)]
+                try:
+                    st, j, _, _ = post(s.port, "/v1/parse", {"text": t})
+                    got.append(st == 200 and same_parse(j, want[t]))
+                    if not got[-1]:
+                        errs.append((j, want[t]))
+                except OSError as e:
+                    errs.append(str(e))
+
+        ths = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        check("micro-batching: replies equal the reference (scores within 1e-4)",
+              len(got) == 160 and all(got)
+              and not errs, (sum(got), len(got), errs[:3]))
+        _, _, data, _ = request(s.port, "GET", "/metrics")
+        g = re.search(rb"mille_parse_groups_total (\d+)", data)
+        n = re.search(rb"mille_parse_grouped_total (\d+)", data)
+        check("micro-batching: 160 requests in fewer calls", g and n and int(n.group(1)) == 160
+              and 1 <= int(g.group(1)) < 160, (g and g.group(1), n and n.group(1)))
+    finally:
+        s.kill()
+        ref.kill()
 
 
 def recv_all(sock):
