@@ -83,7 +83,8 @@ debug:
 
 # ThreadSanitizer on the tests that run threads (training, prediction, features).
 TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predictions \
-              api_concurrent_sessions_share_a_model srv_reload_under_load
+              api_concurrent_sessions_share_a_model srv_reload_under_load \
+              srv_micro_batching_under_load
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)

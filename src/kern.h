@@ -17,7 +17,10 @@ void kern_gemm_ref(int ta, int tb, size_t M, size_t N, size_t K, float alpha, co
 /* Route kern_gemm to the reference (1) or to OpenBLAS (0, the default). For tests. */
 void kern_set_reference(int on);
 
-/* Make BLAS single-threaded: mille runs its own threads (deterministic data parallelism). */
+/* Make BLAS single-threaded: mille runs its own threads (deterministic data parallelism).
+ * Also ends the threads OpenBLAS started before main (see kern.c), so that after this call
+ * every thread of the process was created by mille under its own signal mask. Runs once per
+ * process; later calls return at once. */
 void kern_init(void);
 
 #endif
