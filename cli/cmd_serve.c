@@ -518,7 +518,8 @@ static void usage(FILE *f)
             "Serve a model over HTTP/JSON (docs/http.md): POST /v1/parse, POST /v1/parse/batch,\n"
             "GET /healthz, GET /v1/model, GET /metrics, and a playground page at /.\n\n"
             "options:\n"
-            "  --model PATH        model file (required)\n"
+            "  --model PATH        model file (default: the shipped model, models/mille.model,\n"
+            "                      or $MILLE_MODEL)\n"
             "  --host ADDR         IPv4 address to listen on (default 127.0.0.1)\n"
             "  --port N            port (default 8080; 0 picks a free one, printed at start)\n"
             "  --threads N         worker threads (default 2)\n"
@@ -630,8 +631,9 @@ int cmd_serve(int argc, char **argv)
         }
         if (bad) return CLI_USAGE;
     }
-    if (!model) {
-        fprintf(stderr, "mille serve: --model is required (see mille serve --help)\n");
+    char where[512];
+    if (!model && !(model = cli_default_model(where, sizeof where))) {
+        fprintf(stderr, "mille serve: no --model given and no shipped model found (%s)\n", where);
         return CLI_USAGE;
     }
     if (max_buffered < 0)

@@ -315,8 +315,11 @@ def run_tests(s, port, model, tmp):
     r = subprocess.run([MILLE, "serve", "--model", os.path.join(tmp, "missing.model"),
                         "--port", "0"], capture_output=True, timeout=30)
     check("serve missing model", r.returncode == 1 and b"missing.model" in r.stderr, r.stderr)
-    r = subprocess.run([MILLE, "serve"], capture_output=True, timeout=30)
-    check("serve without --model", r.returncode == 2 and b"--model" in r.stderr, r.stderr)
+    # without --model: $MILLE_MODEL (else the shipped model) is the one loaded
+    env = dict(os.environ, MILLE_MODEL=os.path.join(tmp, "env-missing.model"))
+    r = subprocess.run([MILLE, "serve", "--port", "0"], capture_output=True, timeout=30, env=env)
+    check("serve without --model loads $MILLE_MODEL",
+          r.returncode == 1 and b"env-missing.model" in r.stderr, r.stderr)
     r = subprocess.run([MILLE, "serve", "--model", model, "--port", "70000"],
                        capture_output=True, timeout=30)
     check("serve bad port", r.returncode == 2 and b"--port" in r.stderr, r.stderr)
