@@ -12,6 +12,8 @@
 #   make install-test  install to a temporary prefix, build and run examples/ against it
 #   make browser-test  the playground page in headless Chromium
 #   make zeroshot OUT=path   the best zero-shot model (docs/zeroshot.md)
+#   make model      rebuild the shipped model (models/mille.model) from MASSIVE: teachers,
+#                   distillation, int8 (tools/model.sh; ~2.5 h on 2 cores)
 # WERROR=1 turns warnings into errors (CI sets it).
 
 CC       ?= cc
@@ -41,7 +43,7 @@ CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter cli/%,$(CLI_SRC))) $(BUILD)/gen
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all test asan tsan debug fuzz bench lint clean demo install install-test zeroshot
+.PHONY: all test asan tsan debug fuzz bench lint clean demo install install-test zeroshot model
 all: $(BUILD)/mille $(BUILD)/libmille.a $(BUILD)/libmille.so
 
 $(BUILD)/%.o: %.c
@@ -82,7 +84,8 @@ debug:
 # ThreadSanitizer on the tests that run threads (training, prediction, features).
 TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predictions \
               api_concurrent_sessions_share_a_model srv_reload_under_load \
-              q8_model_agrees_with_f32_and_round_trips
+              q8_model_agrees_with_f32_and_round_trips \
+              srv_micro_batching_under_load
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)
@@ -125,11 +128,15 @@ bench: all $(BENCH_BIN)
 # make install [PREFIX=/usr/local] [DESTDIR=]: the CLI, the header, the static and shared
 # library (with its soname links) and a pkg-config file.
 PREFIX   ?= /usr/local
+# where `mille predict` and `mille serve` look for the shipped model when given none
+$(BUILD)/cli/main.o: CPPFLAGS += -DMILLE_DATADIR='"$(PREFIX)/share"'
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/mille $(DESTDIR)$(PREFIX)/bin/mille
 	install -m 644 include/mille.h $(DESTDIR)$(PREFIX)/include/mille.h
+	if [ -f models/mille.model ]; then install -d $(DESTDIR)$(PREFIX)/share/mille && \
+	  install -m 644 models/mille.model $(DESTDIR)$(PREFIX)/share/mille/mille.model; fi
 	install -m 644 $(BUILD)/libmille.a $(DESTDIR)$(PREFIX)/lib/libmille.a
 	install -m 755 $(BUILD)/libmille.so $(DESTDIR)$(PREFIX)/lib/libmille.so.$(VERSION)
 	ln -sf libmille.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmille.so.$(SOMAJOR)
@@ -146,6 +153,10 @@ install-test:
 zeroshot: all
 	@[ -n "$(OUT)" ] || { echo "usage: make zeroshot OUT=path" >&2; exit 2; }
 	MASSIVE=$(MASSIVE) BUILD=$(BUILD) sh tools/zeroshot.sh $(OUT) both
+
+# The shipped model, end to end: make model [OUT=build/model] [MASSIVE=dir]
+model: all
+	MASSIVE=$(MASSIVE) BUILD=$(BUILD) sh tools/model.sh $(or $(OUT),build/model)
 
 lint:
 	sh tools/lint.sh

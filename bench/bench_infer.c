@@ -9,6 +9,7 @@
  * and the median rate of the same utterances through mille_parse_batch, 32 at a time.
  * With an int8 model, Q8_KERNEL=reference|avx2|avx512vnni in the environment picks the
  * integer kernel (default: the best this CPU has); the line names the kernel used.
+ * MODEL may be an ensemble, its files joined by '+' ("a.model+b.model").
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -44,7 +45,16 @@ int main(int argc, char **argv)
     mille_error err;
     mille_model *m;
     mille_session *s;
-    if (mille_model_load(argv[1], &m, &err) < 0 || mille_session_new(m, &s, &err) < 0) {
+    char names[4096];
+    const char *paths[MILLE_MAX_ENSEMBLE];
+    size_t n_paths = 0;
+    snprintf(names, sizeof names, "%s", argv[1]);
+    for (char *q = names; q && n_paths < MILLE_MAX_ENSEMBLE;) {
+        paths[n_paths++] = q;
+        if ((q = strchr(q, '+'))) *q++ = '\0';
+    }
+    if (mille_model_load_ensemble(paths, n_paths, &m, &err) < 0 ||
+        mille_session_new(m, &s, &err) < 0) {
         fprintf(stderr, "bench_infer: %s\n", err.msg);
         return 1;
     }

@@ -5,6 +5,9 @@
 #   - a soak of SOAK_REQUESTS (default 1,000,000) at 16 connections: no error, no crash,
 #     resident memory sampled every 5 s (it must not grow).
 # The server runs with --threads 2; wrk with 1 thread (the machine has 2 cores: both share).
+# Knobs (environment): SERVE_ARGS, more options for mille serve (e.g. "--batch-wait-us 200"
+# for micro-batching; a later --threads wins); CONNS, the connection counts (default
+# "1 16 64"); SECS, seconds per count (default 20); soak 0 skips the soak.
 set -eu
 model=$1
 soak=${2:-1000000}
@@ -14,8 +17,9 @@ out=${OUT:-/tmp/mille_bench_http}
 mkdir -p "$out"
 command -v wrk >/dev/null || { echo "bench/http.sh: needs wrk (apt-get install wrk)" >&2; exit 2; }
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m), $(nproc) cores, mille $(git rev-parse --short HEAD 2>/dev/null || echo '?'), model $model ($(wc -c <"$model") bytes)"
+# shellcheck disable=SC2086
 "$B/mille" serve --model "$model" --port "$port" --admin-port -1 --threads 2 \
-    --max-connections 4096 2>"$out/serve.log" &
+    --max-connections 4096 --max-per-ip 4096 ${SERVE_ARGS:-} 2>"$out/serve.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 100); do
@@ -29,8 +33,8 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 wrk -t1 -c16 -d5s -s "$lua" "$url" >/dev/null
 echo "| connections | requests/s | p50 | p99 | non-2xx | socket errors |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
-for c in 1 16 64; do
-    wrk -t1 -c"$c" -d20s --latency -s "$lua" "$url" >"$out/wrk_$c.txt"
+for c in ${CONNS:-1 16 64}; do
+    wrk -t1 -c"$c" -d"${SECS:-20}s" --latency -s "$lua" "$url" >"$out/wrk_$c.txt"
     python3 - "$out/wrk_$c.txt" "$c" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
@@ -43,6 +47,13 @@ print("| %s | %.0f | %s | %s | %s | %s |" % (sys.argv[2], float(rps), p50, p99,
       non2xx.group(1) if non2xx else 0, sock.group(1) if sock else "none"))
 PY
 done
+curl -s "$url/metrics" | grep -E '^mille_parse_group' | sed 's/^/micro-batching: /'
+if [ "$soak" = 0 ]; then
+    kill -TERM $pid
+    wait $pid || true
+    trap - EXIT INT TERM
+    exit 0
+fi
 # soak: run until soak requests are done, sampling RSS
 before=$(curl -s "$url/metrics" | awk '/^mille_utterances_parsed_total/ {print $2}')
 rss0=$(rss)

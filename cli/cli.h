@@ -9,6 +9,8 @@
 #ifndef MILLE_CLI_H
 #define MILLE_CLI_H
 
+#include <stddef.h>
+
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
 typedef struct cli_cmd {
@@ -26,11 +28,17 @@ int cmd_lexicons(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 
 /* An option's number: 0 and *out set, or -1 after printing "mille CMD: NAME must be ... got
  * 'V'" to stderr. */
 int cli_long(const char *cmd, const char *name, const char *v, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *name, const char *v, double lo, double hi, double *out);
+
+/* The model to use when none is given: $MILLE_MODEL, else the shipped models/mille.model of
+ * a source tree (beside the binary), else the installed DATADIR/mille/mille.model. Returns
+ * a static path, or NULL with the places looked at in where. */
+const char *cli_default_model(char *where, size_t n);
 
 /* 1 if a is "-h" or "--help". */
 int cli_is_help(const char *a);

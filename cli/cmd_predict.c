@@ -4,6 +4,10 @@
  * annot_utt, slots with byte offsets). INPUT is MASSIVE data in any form the reader takes
  * (JSON lines with at least "utt"; "id" and "locale" are carried over), or plain text, one
  * utterance per line. The output is scorable by `mille eval` as it is.
+ *
+ * A line or record that cannot be parsed (invalid UTF-8, a NUL byte, too long, too many
+ * words ...) is named on stderr as file:line and gets no output line; the others are still
+ * predicted, and the exit status is then 1, so that a script notices (audit 2026-12 #12).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -18,18 +22,24 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mille predict --model MODEL [--locale L] [--top K] [--locales L1,L2]\n"
+            "usage: mille predict --model MODEL [--model MODEL2 ...] [--locale L] [--top K]\n"
+            "                     [--locales L1,L2]\n"
             "                     [--partitions P1,P2] [INPUT|-]\n\n"
             "  INPUT          MASSIVE data (.jsonl, .jsonl.gz, directory, release .tar.gz) or\n"
             "                 plain text with one utterance per line (default: stdin, where\n"
             "                 lines starting with '{' are read as MASSIVE JSON records)\n"
-            "  --model MODEL  model file (required)\n"
+            "  --model MODEL  model file (default: the shipped model, models/mille.model, or\n"
+            "                 $MILLE_MODEL); repeat for an ensemble that averages the models'\n"
+            "                 intent probabilities and slot label marginals (up to %d)\n"
             "  --locale L     locale of plain-text input (default: none, the script decides how\n"
             "                 to split words); MASSIVE records use their own locale\n"
             "  --top K        intents listed in top_intents (default 3, at most %d)\n"
             "  --locales L1,L2     MASSIVE input: only these locales (default all)\n"
-            "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n",
-            MILLE_TOP_K);
+            "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n\n"
+            "exit status: 0 when every utterance was parsed; 1 when any could not be (each is\n"
+            "named on stderr as file:line and has no output line; the others are printed), or\n"
+            "on any other runtime error; 2 on a usage error.\n",
+            MILLE_MAX_ENSEMBLE, MILLE_TOP_K);
 }
 
 typedef struct out_ctx {
@@ -81,30 +91,93 @@ static void emit(out_ctx *o, const char *id, const char *locale, const char *par
     o->n++;
 }
 
+/* Lines of a (possibly gzip'ed) input with their read lengths: a NUL byte inside a line is
+ * data, not its end (gzgets + strlen silently cut "wake me up\0 at five" to its first
+ * words). A line longer than PREDICT_MAX_LINE is reported and skipped. */
+#define PREDICT_MAX_LINE (1 << 16)
+typedef struct line_reader {
+    gzFile gz;
+    char *buf; /* (PREDICT_MAX_LINE) */
+    size_t start, end;
+    int eof, skipping;
+} line_reader;
+
+/* 1 and the next line in *line, *len (without its '\n'); 2 for a line that was too long
+ * (skipped); 0 at the end; -1 on a read error. */
+static int next_line(line_reader *lr, const char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
+        if (nl) {
+            *line = lr->buf + lr->start;
+            *len = (size_t)(nl - *line);
+            lr->start = (size_t)(nl + 1 - lr->buf);
+            if (lr->skipping) {
+                lr->skipping = 0;
+                return 2;
+            }
+            return 1;
+        }
+        if (lr->eof) {
+            if (lr->start == lr->end && !lr->skipping) return 0;
+            *line = lr->buf + lr->start;
+            *len = lr->end - lr->start;
+            lr->start = lr->end;
+            if (lr->skipping) {
+                lr->skipping = 0;
+                return 2;
+            }
+            return 1;
+        }
+        memmove(lr->buf, lr->buf + lr->start, lr->end - lr->start);
+        lr->end -= lr->start;
+        lr->start = 0;
+        if (lr->end == PREDICT_MAX_LINE) { /* no '\n' in a full buffer: drop to the next one */
+            lr->skipping = 1;
+            lr->end = 0;
+        }
+        int got = gzread(lr->gz, lr->buf + lr->end, (unsigned)(PREDICT_MAX_LINE - lr->end));
+        if (got < 0) return -1;
+        if (got == 0) lr->eof = 1;
+        lr->end += (size_t)got;
+    }
+}
+
 static int predict_text(out_ctx *o, const char *path, const char *locale)
 {
-    gzFile gz = strcmp(path, "-") == 0 ? gzdopen(0, "rb") : gzopen(path, "rb");
-    if (!gz) {
+    const char *name = strcmp(path, "-") ? path : "<stdin>";
+    line_reader lr = {0};
+    lr.gz = strcmp(path, "-") == 0 ? gzdopen(0, "rb") : gzopen(path, "rb");
+    lr.buf = malloc(PREDICT_MAX_LINE);
+    if (!lr.gz || !lr.buf) {
         fprintf(stderr, "mille predict: %s: cannot open\n", path);
+        if (lr.gz) gzclose(lr.gz);
+        free(lr.buf);
         return CLI_ERR;
     }
-    char buf[1 << 16], where[256];
+    char where[256];
     unsigned long line = 0;
-    while (gzgets(gz, buf, sizeof buf)) {
+    const char *buf;
+    size_t len;
+    int k, rc = CLI_OK;
+    while ((k = next_line(&lr, &buf, &len)) > 0) {
         line++;
-        size_t len = strlen(buf);
-        if (len == sizeof buf - 1 && buf[len - 1] != '\n') {
-            fprintf(stderr, "mille predict: %s:%lu: line longer than %zu bytes, skipped\n", path,
-                    line, sizeof buf - 2);
+        if (k == 2) {
+            fprintf(stderr, "mille predict: %s:%lu: line longer than %d bytes, skipped\n", name,
+                    line, PREDICT_MAX_LINE - 1);
             o->errors++;
-            int c;
-            while ((c = gzgetc(gz)) != -1 && c != '\n') {
-            }
             continue;
         }
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = '\0';
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
         if (len == 0) continue;
-        snprintf(where, sizeof where, "%s:%lu", strcmp(path, "-") ? path : "<stdin>", line);
+        snprintf(where, sizeof where, "%s:%lu", name, line);
+        const char *nul = memchr(buf, '\0', len);
+        if (nul) {
+            fprintf(stderr, "mille predict: %s: NUL byte at byte %zu of the line, skipped\n", where,
+                    (size_t)(nul - buf));
+            o->errors++;
+            continue;
+        }
         if (buf[0] == '{') {
             /* a MASSIVE record (JSON lines on stdin are streamed, one at a time) */
             data_set ds = {0};
@@ -126,20 +199,29 @@ static int predict_text(out_ctx *o, const char *path, const char *locale)
         }
         emit(o, NULL, locale, NULL, buf, len, where);
     }
-    gzclose(gz);
-    return CLI_OK;
+    if (k < 0) {
+        int zerr;
+        const char *msg = gzerror(lr.gz, &zerr);
+        fprintf(stderr, "mille predict: %s: read error after line %lu: %s\n", name, line, msg);
+        rc = CLI_ERR;
+    }
+    gzclose(lr.gz);
+    free(lr.buf);
+    return rc;
 }
 
 static void on_skip(void *ud, const mille_error *e)
 {
-    (void)ud;
+    out_ctx *o = ud;
+    o->errors++;
     fprintf(stderr, "mille predict: skipped: %s\n", e->msg);
 }
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *model_path = NULL, *input = "-", *locale = NULL, *v, *locales = NULL,
-               *partitions = NULL;
+    const char *models[MILLE_MAX_ENSEMBLE], *input = "-", *locale = NULL, *v, *locales = NULL,
+                                            *partitions = NULL;
+    size_t n_models = 0;
     long top = 3;
     int bad = 0, n_pos = 0;
     for (int i = 1; i < argc && !bad; i++) {
@@ -147,7 +229,12 @@ int cmd_predict(int argc, char **argv)
             usage(stdout);
             return CLI_OK;
         } else if ((v = cli_opt_value(argc, argv, &i, "--model", &bad))) {
-            model_path = v;
+            if (n_models < MILLE_MAX_ENSEMBLE) {
+                models[n_models++] = v;
+            } else {
+                fprintf(stderr, "mille predict: at most %d --model options\n", MILLE_MAX_ENSEMBLE);
+                bad = 1;
+            }
         } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
             locales = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--partitions", &bad))) {
@@ -167,14 +254,23 @@ int cmd_predict(int argc, char **argv)
             n_pos++;
         }
     }
-    if (bad || n_pos > 1 || !model_path) {
-        if (!bad) fprintf(stderr, "mille predict: need --model MODEL and at most one INPUT\n");
+    if (bad || n_pos > 1) {
+        if (!bad) fprintf(stderr, "mille predict: at most one INPUT (see --help)\n");
         return CLI_USAGE;
+    }
+    if (!n_models) {
+        char where[512];
+        if (!(models[n_models++] = cli_default_model(where, sizeof where))) {
+            fprintf(stderr, "mille predict: no --model given and no shipped model found (%s)\n",
+                    where);
+            return CLI_USAGE;
+        }
     }
     mille_error err;
     mille_model *m;
     out_ctx o = {NULL, top, 0, 0};
-    if (mille_model_load(model_path, &m, &err) < 0 || mille_session_new(m, &o.s, &err) < 0) {
+    if (mille_model_load_ensemble(models, n_models, &m, &err) < 0 ||
+        mille_session_new(m, &o.s, &err) < 0) {
         fprintf(stderr, "mille predict: %s\n", err.msg);
         return CLI_ERR;
     }
@@ -184,6 +280,7 @@ int cmd_predict(int argc, char **argv)
         data_opts opt = data_default_opts();
         opt.mode = DATA_TEXT;
         opt.on_skip = on_skip;
+        opt.ud = &o;
         opt.locales = locales;
         opt.partitions = partitions;
         if (data_load(&ds, input, &opt, &err) < 0) {
@@ -205,7 +302,10 @@ int cmd_predict(int argc, char **argv)
     }
     mille_session_free(o.s);
     mille_model_free(m);
-    if (o.errors) fprintf(stderr, "mille predict: %zu utterances could not be parsed\n", o.errors);
+    if (o.errors) {
+        fprintf(stderr, "mille predict: %zu utterances could not be parsed\n", o.errors);
+        rc = CLI_ERR; /* documented in --help: the others were printed */
+    }
     if (fflush(stdout) != 0) rc = CLI_ERR;
     return rc;
 }

@@ -8,8 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "train.h"
+#include "train_cli.h"
 
 static void usage(FILE *f, const train_params *d)
 {
@@ -57,11 +56,6 @@ static void usage(FILE *f, const train_params *d)
         d->evals_per_epoch);
 }
 
-typedef struct ui {
-    int tty, quiet;
-    size_t skipped;
-} ui;
-
 static void fmt_time(char *buf, size_t n, double s)
 {
     if (s < 0) s = 0;
@@ -72,9 +66,9 @@ static void fmt_time(char *buf, size_t n, double s)
         snprintf(buf, n, "%dm%02ds", mi, se);
 }
 
-static void on_progress(void *ud, const train_progress *p)
+void cli_train_progress(void *ud, const train_progress *p)
 {
-    ui *u = ud;
+    train_ui *u = ud;
     if (u->quiet) return;
     char eta[32], el[32], dev[32] = "  -  ";
     fmt_time(eta, sizeof eta, p->eta_s);
@@ -94,98 +88,105 @@ static void on_progress(void *ud, const train_progress *p)
     fflush(stderr);
 }
 
-static void on_skip(void *ud, const mille_error *e)
+void cli_train_skip(void *ud, const mille_error *e)
 {
-    ui *u = ud;
-    if (u->skipped++ < 10) fprintf(stderr, "mille train: skipped: %s\n", e->msg);
+    train_ui *u = ud;
+    if (u->skipped++ < 10) fprintf(stderr, "mille %s: skipped: %s\n", u->cmd, e->msg);
+}
+
+int cli_train_option(int argc, char **argv, int *i, train_params *p, train_ui *u, int *bad)
+{
+    const char *v;
+    long l;
+    double d;
+    if ((v = cli_opt_value(argc, argv, i, "--data", bad))) {
+        if (!p->data) {
+            p->data = v;
+        } else if (u->n_more < CLI_MAX_DATA) {
+            u->more[u->n_more++] = v;
+        } else {
+            fprintf(stderr, "mille %s: at most %d --data options\n", u->cmd, CLI_MAX_DATA + 1);
+            *bad = 1;
+        }
+    } else if ((v = cli_opt_value(argc, argv, i, "--dev-locales", bad))) {
+        p->dev_locales = v;
+    } else if ((v = cli_opt_value(argc, argv, i, "--init", bad))) {
+        p->init = v;
+    } else if ((v = cli_opt_value(argc, argv, i, "--out", bad))) {
+        p->out = v;
+    } else if ((v = cli_opt_value(argc, argv, i, "--locales", bad))) {
+        p->locales = v;
+    } else if ((v = cli_opt_value(argc, argv, i, "--checkpoint", bad))) {
+        p->checkpoint = v;
+    } else if ((v = cli_opt_value(argc, argv, i, "--epochs", bad))) {
+        *bad = cli_long(u->cmd, "--epochs", v, 1, 1000, &l) || (p->epochs = (int)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--batch", bad))) {
+        *bad = cli_long(u->cmd, "--batch", v, 1, 65536, &l) || (p->batch = (int)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--threads", bad))) {
+        *bad = cli_long(u->cmd, "--threads", v, 1, 64, &l) || (p->threads = (int)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--seed", bad))) {
+        *bad = cli_long(u->cmd, "--seed", v, 0, 2147483647L, &l) || (p->seed = (uint64_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--dim", bad))) {
+        *bad = cli_long(u->cmd, "--dim", v, 1, 4096, &l) || (p->cfg.dim = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--hidden", bad))) {
+        *bad = cli_long(u->cmd, "--hidden", v, 1, 4096, &l) || (p->cfg.hidden = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--layers", bad))) {
+        *bad = cli_long(u->cmd, "--layers", v, 2, 6, &l) || (p->cfg.layers = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--buckets", bad))) {
+        *bad =
+            cli_long(u->cmd, "--buckets", v, 1, 1L << 26, &l) || (p->cfg.buckets = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--minn", bad))) {
+        *bad = cli_long(u->cmd, "--minn", v, 1, 16, &l) || (p->cfg.minn = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--maxn", bad))) {
+        *bad = cli_long(u->cmd, "--maxn", v, 1, 16, &l) || (p->cfg.maxn = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--bigrams", bad))) {
+        *bad = cli_long(u->cmd, "--bigrams", v, 0, 1, &l) || (p->cfg.bigrams = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--subwords", bad))) {
+        *bad = cli_long(u->cmd, "--subwords", v, 0, 1, &l) || (p->cfg.subwords = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--dropout", bad))) {
+        *bad = cli_double(u->cmd, "--dropout", v, 0, 0.9, &d) || (p->dropout = (float)d, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--patience", bad))) {
+        *bad = cli_long(u->cmd, "--patience", v, 1, 1000, &l) || (p->patience = (int)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--evals-per-epoch", bad))) {
+        *bad = cli_long(u->cmd, "--evals-per-epoch", v, 1, 1000, &l) ||
+               (p->evals_per_epoch = (int)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--max-train", bad))) {
+        *bad =
+            cli_long(u->cmd, "--max-train", v, 1, 2147483647L, &l) || (p->max_train = (size_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--lr", bad))) {
+        *bad = cli_double(u->cmd, "--lr", v, 1e-7, 10, &d) || (p->lr = (float)d, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--emb-lr", bad))) {
+        *bad = cli_double(u->cmd, "--emb-lr", v, 0, 10, &d) || (p->emb_lr = (float)d, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--weight-decay", bad))) {
+        *bad = cli_double(u->cmd, "--weight-decay", v, 0, 1, &d) || (p->weight_decay = (float)d, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--time-budget", bad))) {
+        *bad = cli_double(u->cmd, "--time-budget", v, 1, 1e7, &d) || (p->time_budget = d, 0);
+    } else if (strcmp(argv[*i], "--resume") == 0) {
+        p->resume = 1;
+    } else if (strcmp(argv[*i], "--f32") == 0) {
+        p->half = 0;
+    } else if (strcmp(argv[*i], "--strict") == 0) {
+        u->strict = 1;
+    } else if (strcmp(argv[*i], "--quiet") == 0) {
+        u->quiet = 1;
+    } else {
+        return 0;
+    }
+    return 1;
 }
 
 int cmd_train(int argc, char **argv)
 {
     train_params p = train_default_params();
-    enum { MAX_DATA = 63 };
-    const char *more[MAX_DATA];
-    int n_more = 0;
-    ui u = {isatty(2), 0, 0};
-    int strict = 0, bad = 0;
+    train_ui u;
+    cli_train_ui_init(&u, "train");
+    int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        const char *v;
-        long l;
-        double d;
         if (cli_is_help(argv[i])) {
             usage(stdout, &p);
             return CLI_OK;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--data", &bad))) {
-            if (!p.data) {
-                p.data = v;
-            } else if (n_more < MAX_DATA) {
-                more[n_more++] = v;
-            } else {
-                fprintf(stderr, "mille train: at most %d --data options\n", MAX_DATA + 1);
-                bad = 1;
-            }
-        } else if ((v = cli_opt_value(argc, argv, &i, "--dev-locales", &bad))) {
-            p.dev_locales = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--init", &bad))) {
-            p.init = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--out", &bad))) {
-            p.out = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
-            p.locales = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--checkpoint", &bad))) {
-            p.checkpoint = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--epochs", &bad))) {
-            bad = cli_long("train", "--epochs", v, 1, 1000, &l) || (p.epochs = (int)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--batch", &bad))) {
-            bad = cli_long("train", "--batch", v, 1, 65536, &l) || (p.batch = (int)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--threads", &bad))) {
-            bad = cli_long("train", "--threads", v, 1, 64, &l) || (p.threads = (int)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--seed", &bad))) {
-            bad = cli_long("train", "--seed", v, 0, 2147483647L, &l) || (p.seed = (uint64_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--dim", &bad))) {
-            bad = cli_long("train", "--dim", v, 1, 4096, &l) || (p.cfg.dim = (uint32_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--hidden", &bad))) {
-            bad = cli_long("train", "--hidden", v, 1, 4096, &l) || (p.cfg.hidden = (uint32_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--layers", &bad))) {
-            bad = cli_long("train", "--layers", v, 2, 6, &l) || (p.cfg.layers = (uint32_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--buckets", &bad))) {
-            bad = cli_long("train", "--buckets", v, 1, 1L << 26, &l) ||
-                  (p.cfg.buckets = (uint32_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--minn", &bad))) {
-            bad = cli_long("train", "--minn", v, 1, 16, &l) || (p.cfg.minn = (uint32_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--maxn", &bad))) {
-            bad = cli_long("train", "--maxn", v, 1, 16, &l) || (p.cfg.maxn = (uint32_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--bigrams", &bad))) {
-            bad = cli_long("train", "--bigrams", v, 0, 1, &l) || (p.cfg.bigrams = (uint32_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--subwords", &bad))) {
-            bad = cli_long("train", "--subwords", v, 0, 1, &l) || (p.cfg.subwords = (uint32_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--dropout", &bad))) {
-            bad = cli_double("train", "--dropout", v, 0, 0.9, &d) || (p.dropout = (float)d, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--patience", &bad))) {
-            bad = cli_long("train", "--patience", v, 1, 1000, &l) || (p.patience = (int)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--evals-per-epoch", &bad))) {
-            bad = cli_long("train", "--evals-per-epoch", v, 1, 1000, &l) ||
-                  (p.evals_per_epoch = (int)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--max-train", &bad))) {
-            bad = cli_long("train", "--max-train", v, 1, 2147483647L, &l) ||
-                  (p.max_train = (size_t)l, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--lr", &bad))) {
-            bad = cli_double("train", "--lr", v, 1e-7, 10, &d) || (p.lr = (float)d, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--emb-lr", &bad))) {
-            bad = cli_double("train", "--emb-lr", v, 0, 10, &d) || (p.emb_lr = (float)d, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--weight-decay", &bad))) {
-            bad = cli_double("train", "--weight-decay", v, 0, 1, &d) ||
-                  (p.weight_decay = (float)d, 0);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--time-budget", &bad))) {
-            bad = cli_double("train", "--time-budget", v, 1, 1e7, &d) || (p.time_budget = d, 0);
-        } else if (strcmp(argv[i], "--resume") == 0) {
-            p.resume = 1;
-        } else if (strcmp(argv[i], "--f32") == 0) {
-            p.half = 0;
-        } else if (strcmp(argv[i], "--strict") == 0) {
-            strict = 1;
-        } else if (strcmp(argv[i], "--quiet") == 0) {
-            u.quiet = 1;
+        } else if (cli_train_option(argc, argv, &i, &p, &u, &bad)) {
+            continue;
         } else if (!bad) {
             fprintf(stderr, "mille train: unknown option '%s' (see --help)\n", argv[i]);
             bad = 1;
@@ -200,12 +201,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mille train: --maxn must be >= --minn\n");
         return CLI_USAGE;
     }
-    p.strict = strict;
-    p.data_more = more;
-    p.n_data_more = n_more;
-    p.progress = on_progress;
-    p.on_skip = on_skip;
-    p.ud = &u;
+    cli_train_setup(&p, &u);
     if (!u.quiet)
         fprintf(stderr,
                 "mille train: data=%s locales=%s out=%s epochs=%d batch=%d lr=%g emb_lr=%g wd=%g "
@@ -221,15 +217,39 @@ int cmd_train(int argc, char **argv)
     mille_error err;
     eval_metrics best;
     int rc = train_run(&p, NULL, &best, &err);
-    if (u.tty && !u.quiet) fprintf(stderr, "\r\033[K");
-    if (u.skipped) fprintf(stderr, "mille train: %zu malformed records skipped\n", u.skipped);
+    return cli_train_finish(&p, &u, rc, &err, &best);
+}
+
+void cli_train_ui_init(train_ui *u, const char *cmd)
+{
+    memset(u, 0, sizeof *u);
+    u->tty = isatty(2);
+    u->cmd = cmd;
+}
+
+void cli_train_setup(train_params *p, train_ui *u)
+{
+    p->strict = u->strict;
+    p->data_more = u->more;
+    p->n_data_more = u->n_more;
+    p->progress = cli_train_progress;
+    p->on_skip = cli_train_skip;
+    p->ud = u;
+}
+
+int cli_train_finish(const train_params *p, train_ui *u, int rc, const mille_error *err,
+                     const eval_metrics *best)
+{
+    if (u->tty && !u->quiet) fprintf(stderr, "\r\033[K");
+    if (u->skipped)
+        fprintf(stderr, "mille %s: %zu malformed records skipped\n", u->cmd, u->skipped);
     if (rc) {
-        fprintf(stderr, "mille train: %s: %s\n", mille_strerror(rc), err.msg);
+        fprintf(stderr, "mille %s: %s: %s\n", u->cmd, mille_strerror(rc), err->msg);
         return CLI_ERR;
     }
     printf("{\"model\": \"%s\", \"dev\": {\"exact_match\": %.2f, \"intent_accuracy\": %.2f, "
            "\"slot_f1\": %.2f, \"locales\": %zu, \"n\": %llu}}\n",
-           p.out, best.exact_match, best.intent_accuracy, best.slot_f1, best.n_locales,
-           (unsigned long long)best.n);
+           p->out, best->exact_match, best->intent_accuracy, best->slot_f1, best->n_locales,
+           (unsigned long long)best->n);
     return CLI_OK;
 }

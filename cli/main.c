@@ -7,8 +7,12 @@
  *
  * Results go to stdout, messages to stderr; exit codes 0 ok, 1 runtime error, 2 usage error.
  */
+#define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "core.h"
@@ -20,6 +24,7 @@ static int cmd_help(int argc, char **argv);
 /* The dispatch table: one line per subcommand (train, predict, inspect, serve go here). */
 static const cli_cmd commands[] = {
     {"train", cmd_train, "train a joint intent + slot model on MASSIVE-format data"},
+    {"distill", cmd_distill, "distill teachers (one model or an ensemble) into a student"},
     {"pretrain", cmd_pretrain, "pretrain the embedding on unlabeled text (train --init)"},
     {"predict", cmd_predict, "parse utterances with a model (JSON lines out)"},
     {"inspect", cmd_inspect, "check a model file and print its description"},
@@ -32,6 +37,38 @@ static const cli_cmd commands[] = {
     {"help", cmd_help, "show this help"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+#ifndef MILLE_DATADIR
+#define MILLE_DATADIR "/usr/local/share"
+#endif
+
+const char *cli_default_model(char *where, size_t n)
+{
+    static char path[PATH_MAX + 64];
+    const char *env = getenv("MILLE_MODEL");
+    if (env && *env) {
+        snprintf(where, n, "$MILLE_MODEL");
+        snprintf(path, sizeof path, "%s", env);
+        return path;
+    }
+    /* beside the binary in a source tree (build/mille, build/asan/mille), then installed */
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *const rel[] = {"/../models/mille.model", "/../../models/mille.model"};
+    if (len > 0) {
+        exe[len] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+            snprintf(path, sizeof path, "%s%s", exe, rel[i]);
+            if (access(path, R_OK) == 0) return path;
+        }
+    }
+    snprintf(path, sizeof path, "%s/mille/mille.model", MILLE_DATADIR);
+    if (access(path, R_OK) == 0) return path;
+    snprintf(where, n, "$MILLE_MODEL, models/mille.model beside the binary, %s", path);
+    return NULL;
+}
 
 int cli_is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0; }
 

@@ -57,14 +57,15 @@ extern "C" {
 /* Error codes: one table, all negative. mille_strerror() names each. */
 enum {
     MILLE_OK = 0,
-    MILLE_ENOMEM = -1,   /* out of memory, or a size that overflows                  */
-    MILLE_EIO = -2,      /* a file could not be opened, read or written              */
-    MILLE_EFORMAT = -3,  /* input is not in the expected format (JSON, archive, ...) */
-    MILLE_EUTF8 = -4,    /* invalid UTF-8                                            */
-    MILLE_EANNOT = -5,   /* malformed annot_utt, or annot_utt that does not match utt */
-    MILLE_EINVAL = -6,   /* invalid argument                                         */
-    MILLE_ERANGE = -7,   /* a value or a length is out of its allowed range          */
-    MILLE_ENOTFOUND = -8 /* a named thing (file, locale, label) does not exist       */
+    MILLE_ENOMEM = -1,    /* out of memory, or a size that overflows                  */
+    MILLE_EIO = -2,       /* a file could not be opened, read or written              */
+    MILLE_EFORMAT = -3,   /* input is not in the expected format (JSON, archive, ...) */
+    MILLE_EUTF8 = -4,     /* invalid UTF-8                                            */
+    MILLE_EANNOT = -5,    /* malformed annot_utt, or annot_utt that does not match utt */
+    MILLE_EINVAL = -6,    /* invalid argument                                         */
+    MILLE_ERANGE = -7,    /* a value or a length is out of its allowed range          */
+    MILLE_ENOTFOUND = -8, /* a named thing (file, locale, label) does not exist      */
+    MILLE_ELIMIT = -9     /* an input is over a session limit (words per text or batch) */
 };
 
 /* Detail of the last failure of a call: code plus a message naming what and where. */
@@ -112,38 +113,54 @@ typedef struct mille_result {
 
 #define MILLE_TOP_K 5
 
-/* Load a model file (memory-mapped). *out receives a model to free with mille_model_free.
- * Errors: MILLE_EIO (cannot open), MILLE_EFORMAT (not a mille model, truncated, corrupt,
- * newer version). */
+/* Load a model file. The file is read whole into memory (64-byte aligned), so overwriting
+ * or truncating it afterwards does not affect the loaded model; it must be a regular file
+ * (a FIFO or device is refused at once, without blocking). *out receives a model to free
+ * with mille_model_free. Errors: MILLE_EINVAL (path or out NULL), MILLE_EIO (cannot open or
+ * read, not a regular file), MILLE_EFORMAT (not a mille model, truncated, corrupt, newer
+ * version), MILLE_ENOMEM. */
 MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error *err);
+/* An ensemble of the models at paths[0..n) (1 <= n <= MILLE_MAX_ENSEMBLE), used like one
+ * model: every member parses each input, their intent probabilities are averaged, and each
+ * word gets the slot label of highest averaged marginal probability. The label names of the
+ * first model are the ensemble's; another member with a label the first lacks is
+ * MILLE_EFORMAT. Members may differ in shape and features. Errors as mille_model_load,
+ * naming the file. Free with mille_model_free. */
+#define MILLE_MAX_ENSEMBLE 8
+MILLE_API int mille_model_load_ensemble(const char *const *paths, size_t n, mille_model **out,
+                                        mille_error *err);
+
 /* NULL is a no-op. Free every session of a model before the model. */
 MILLE_API void mille_model_free(mille_model *m);
 
 /* The model's description: a JSON object with its configuration, intents, scenarios, slot
- * types and tensors. Owned by the model. */
+ * types and tensors. Owned by the model; NULL when m is NULL. */
 MILLE_API const char *mille_model_metadata(const mille_model *m);
 
-/* A session for parsing with m (which must outlive it). */
+/* A session for parsing with m (which must outlive it). MILLE_EINVAL when m or out is NULL. */
 MILLE_API int mille_session_new(const mille_model *m, mille_session **out, mille_error *err);
 MILLE_API void mille_session_free(mille_session *s); /* NULL is a no-op */
 
 /* Limits of a session's inputs: the default text limit is 64 KiB; mille_session_set_max_text
- * sets it between 1 byte and MILLE_MAX_TEXT_LIMIT (else MILLE_ERANGE). */
+ * sets it between 1 byte and MILLE_MAX_TEXT_LIMIT (else MILLE_ERANGE; MILLE_EINVAL for a
+ * NULL session). */
 #define MILLE_MAX_TEXT_DEFAULT (64u << 10)
 #define MILLE_MAX_TEXT_LIMIT   (1u << 20)
 MILLE_API int mille_session_set_max_text(mille_session *s, size_t max_bytes);
 
 /* With strict locales on (default off), a locale the model was not trained on is
- * MILLE_ENOTFOUND. Off, any well-formed locale parses: the model is multilingual. */
+ * MILLE_ENOTFOUND. Off, any well-formed locale parses: the model is multilingual. NULL s is a
+ * no-op. */
 MILLE_API void mille_session_set_strict_locale(mille_session *s, int on);
 
-/* 1 if the model was trained on locale (e.g. "fr-FR"), else 0. */
+/* 1 if the model was trained on locale (e.g. "fr-FR"), else 0 (also for NULL arguments). */
 MILLE_API int mille_model_has_locale(const mille_model *m, const char *locale);
 
 /* Parse text[0..len) (UTF-8). locale (e.g. "fr-FR") may be NULL: words are then split the
  * way the text's script needs (characters for Chinese and Japanese). Errors: MILLE_EUTF8
- * (invalid UTF-8, with the byte offset in err), MILLE_EINVAL (NULL or empty text, no words,
- * malformed locale), MILLE_ERANGE (text longer than the session limit), MILLE_ENOTFOUND
+ * (invalid UTF-8, with the byte offset in err), MILLE_EINVAL (NULL session, result or text,
+ * empty text, no words, malformed locale), MILLE_ERANGE (text longer than the session
+ * limit), MILLE_ELIMIT (more words than a word limit of the session), MILLE_ENOTFOUND
  * (unknown locale, strict sessions only), MILLE_ENOMEM. */
 MILLE_API int mille_parse(mille_session *s, const char *text, size_t len, const char *locale,
                           mille_result *res, mille_error *err);
@@ -158,10 +175,29 @@ typedef struct mille_input {
 /* Parse n inputs in one forward pass (faster than n calls). res[i] receives input i's
  * result; a failed input has res[i].intent == NULL and, when errs is not NULL, its code and
  * message in errs[i] (errors as for mille_parse). Results stay valid until the next parse on
- * the session. Returns the number of inputs parsed, or MILLE_ENOMEM / MILLE_EINVAL when the
- * call as a whole failed. */
+ * the session. Returns the number of inputs parsed, or a negative code when the call as a
+ * whole failed: MILLE_ENOMEM, MILLE_EINVAL (NULL s, in or res), or MILLE_ELIMIT when the
+ * words of the valid inputs add up to more than the session's batch limit; then nothing is
+ * parsed (every res[i].intent is NULL) and errs[i] of the input that crossed the limit says
+ * so, with both numbers. */
 MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t n,
                                 mille_result *res, mille_error *errs);
+
+/* Word limits of a session, which bound the memory and time of one call by construction:
+ * the per-call workspace grows linearly with the words of the call (about 15 KB per word
+ * for the default model), and both limits hold whatever the bytes say ("a a a ..." is one
+ * word per two bytes). A text with more words than max_words is MILLE_ELIMIT; so is a batch
+ * whose inputs together hold more than max_batch_words (see mille_parse_batch). Defaults:
+ * 256 words per text (MASSIVE's longest utterance has 66, counted by characters in ja-JP; a
+ * text of hundreds of words is not a voice command) and 4096 per batch (a full batch of 256
+ * texts of 16 words; MASSIVE's average is 6.5). Setters take 1..MILLE_MAX_WORDS_LIMIT,
+ * else MILLE_ERANGE (MILLE_EINVAL for a NULL session). Added after the 2026-12 audit, as new
+ * functions and a new code: the ABI only grows. */
+#define MILLE_MAX_WORDS_DEFAULT       256u
+#define MILLE_MAX_BATCH_WORDS_DEFAULT 4096u
+#define MILLE_MAX_WORDS_LIMIT         (1u << 20)
+MILLE_API int mille_session_set_max_words(mille_session *s, size_t max_words);
+MILLE_API int mille_session_set_max_batch_words(mille_session *s, size_t max_words);
 
 #ifdef __cplusplus
 }

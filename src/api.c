@@ -16,13 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crf.h"
 #include "data.h"
 #include "kern.h"
 #include "model.h"
 #include "text.h"
 
+/* A model, or an ensemble: m is then its first member, whose label tables are the
+ * ensemble's, and more[] the others, with their labels mapped to m's by name. */
+typedef struct member {
+    model m;
+    uint32_t *imap, *smap; /* member intent / slot id -> m's */
+} member;
+
 struct mille_model {
     model m;
+    member *more;
+    size_t n_more;
+    crf_trans *tr; /* (1 + n_more) prepared CRF transitions: ensembles decode by marginals */
 };
 
 /* Where one input's results sit in the session arrays. */
@@ -35,6 +46,7 @@ typedef struct item {
 struct mille_session {
     const mille_model *mm;
     size_t max_text;
+    size_t max_words, max_batch_words; /* word limits (mille.h): bound the workspace */
     int strict_locale;
     batch b;
     model_ws ws;
@@ -57,10 +69,18 @@ struct mille_session {
     size_t cap_annot;
     item *items;
     size_t cap_items;
+    /* ensembles: each further member's batch and workspace, and the averaged distributions */
+    batch *bm;
+    model_ws *wsm;
+    float *lavg; /* (U, I) log of the averaged intent probabilities */
+    size_t cap_lavg;
+    double *un, *uk, *scr; /* (T, S) averaged marginals, one member's, CRF scratch */
+    size_t cap_un, cap_uk, cap_scr;
 };
 
 MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error *err)
 {
+    if (!out) return err_set(err, MILLE_EINVAL, "mille_model_load: out is NULL");
     *out = NULL;
     if (!path) return err_set(err, MILLE_EINVAL, "model path is NULL");
     kern_init(); /* BLAS must not spin threads of its own under ours */
@@ -87,40 +107,145 @@ MILLE_API void mille_model_free(mille_model *mm)
 {
     if (!mm) return;
     model_free(&mm->m);
+    for (size_t k = 0; k < mm->n_more; k++) {
+        model_free(&mm->more[k].m);
+        free(mm->more[k].imap);
+        free(mm->more[k].smap);
+    }
+    free(mm->more);
+    if (mm->tr)
+        for (size_t k = 0; k <= mm->n_more; k++) free(mm->tr[k].expA);
+    free(mm->tr);
     free(mm);
+}
+
+/* Map table `from` (a member's labels) to `to` (the ensemble's) by name. */
+static int map_labels(const strtab *from, const strtab *to, uint32_t **out, const char *what,
+                      const char *path, mille_error *err)
+{
+    *out = malloc((from->n + 1) * sizeof **out);
+    if (!*out) return err_set(err, MILLE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < from->n; i++) {
+        int64_t id = strtab_find(to, strtab_str(from, i), from->lens[i]);
+        if (id < 0)
+            return err_set(err, MILLE_EFORMAT, "%s: %s \"%s\" is not one of the first model's",
+                           path, what, strtab_str(from, i));
+        (*out)[i] = (uint32_t)id;
+    }
+    return MILLE_OK;
+}
+
+MILLE_API int mille_model_load_ensemble(const char *const *paths, size_t n, mille_model **out,
+                                        mille_error *err)
+{
+    *out = NULL;
+    if (!paths || n == 0 || n > MILLE_MAX_ENSEMBLE)
+        return err_set(err, MILLE_EINVAL, "an ensemble needs 1 to %d model paths (got %zu)",
+                       MILLE_MAX_ENSEMBLE, n);
+    mille_model *mm;
+    int rc = mille_model_load(paths[0], &mm, err);
+    if (rc) return rc;
+    if (n == 1) {
+        *out = mm;
+        return MILLE_OK;
+    }
+    mm->more = calloc(n - 1, sizeof *mm->more);
+    mm->tr = calloc(n, sizeof *mm->tr);
+    if (!mm->more || !mm->tr) {
+        rc = err_set(err, MILLE_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t k = 0; k + 1 < n; k++) {
+        member *e = &mm->more[k];
+        if ((rc = model_load(&e->m, paths[k + 1], err))) goto fail;
+        mm->n_more = k + 1;
+        if (e->m.pretrained) {
+            rc = err_set(err, MILLE_EFORMAT, "%s: a pretrained embedding, not a trained model",
+                         paths[k + 1]);
+            goto fail;
+        }
+        if ((rc = map_labels(&e->m.intents, &mm->m.intents, &e->imap, "intent", paths[k + 1],
+                             err)) ||
+            (rc = map_labels(&e->m.slots, &mm->m.slots, &e->smap, "slot", paths[k + 1], err)))
+            goto fail;
+    }
+    for (size_t k = 0; k < n; k++) {
+        const model *m = k ? &mm->more[k - 1].m : &mm->m;
+        size_t S = m->cfg.n_slots;
+        if (!(mm->tr[k].expA = malloc(S * S * sizeof(double)))) {
+            rc = err_set(err, MILLE_ENOMEM, "out of memory");
+            goto fail;
+        }
+        crf_prepare(&mm->tr[k], model_tensor(m, T_TRANS), S);
+    }
+    *out = mm;
+    return MILLE_OK;
+fail:
+    mille_model_free(mm);
+    return rc;
 }
 
 MILLE_API const char *mille_model_metadata(const mille_model *mm)
 {
+    if (!mm) return NULL;
     return mm->m.meta ? mm->m.meta : "{}";
 }
 
 MILLE_API int mille_model_has_locale(const mille_model *mm, const char *locale)
 {
-    return locale && strtab_find(&mm->m.locales, locale, strlen(locale)) >= 0;
+    return mm && locale && strtab_find(&mm->m.locales, locale, strlen(locale)) >= 0;
 }
 
 MILLE_API int mille_session_new(const mille_model *mm, mille_session **out, mille_error *err)
 {
+    if (!out) return err_set(err, MILLE_EINVAL, "mille_session_new: out is NULL");
     *out = NULL;
     if (!mm) return err_set(err, MILLE_EINVAL, "model is NULL");
     *out = calloc(1, sizeof **out);
-    if (!*out) return err_set(err, MILLE_ENOMEM, "out of memory");
+    if (!*out) return err_set(err, MILLE_ENOMEM, "out of memory allocating a session");
     (*out)->mm = mm;
     (*out)->max_text = MILLE_MAX_TEXT_DEFAULT;
+    (*out)->max_words = MILLE_MAX_WORDS_DEFAULT;
+    (*out)->max_batch_words = MILLE_MAX_BATCH_WORDS_DEFAULT;
+    if (mm->n_more) {
+        (*out)->bm = calloc(mm->n_more, sizeof *(*out)->bm);
+        (*out)->wsm = calloc(mm->n_more, sizeof *(*out)->wsm);
+        if (!(*out)->bm || !(*out)->wsm) {
+            mille_session_free(*out);
+            *out = NULL;
+            return err_set(err, MILLE_ENOMEM, "out of memory");
+        }
+    }
     return MILLE_OK;
 }
 
 MILLE_API int mille_session_set_max_text(mille_session *s, size_t max_bytes)
 {
+    if (!s) return MILLE_EINVAL;
     if (max_bytes < 1 || max_bytes > MILLE_MAX_TEXT_LIMIT) return MILLE_ERANGE;
     s->max_text = max_bytes;
     return MILLE_OK;
 }
 
+MILLE_API int mille_session_set_max_words(mille_session *s, size_t max_words)
+{
+    if (!s) return MILLE_EINVAL;
+    if (max_words < 1 || max_words > MILLE_MAX_WORDS_LIMIT) return MILLE_ERANGE;
+    s->max_words = max_words;
+    return MILLE_OK;
+}
+
+MILLE_API int mille_session_set_max_batch_words(mille_session *s, size_t max_words)
+{
+    if (!s) return MILLE_EINVAL;
+    if (max_words < 1 || max_words > MILLE_MAX_WORDS_LIMIT) return MILLE_ERANGE;
+    s->max_batch_words = max_words;
+    return MILLE_OK;
+}
+
 MILLE_API void mille_session_set_strict_locale(mille_session *s, int on)
 {
-    s->strict_locale = on != 0;
+    if (s) s->strict_locale = on != 0;
 }
 
 MILLE_API void mille_session_free(mille_session *s)
@@ -140,6 +265,17 @@ MILLE_API void mille_session_free(mille_session *s)
     free(s->top);
     free(s->annot);
     free(s->items);
+    if (s->bm)
+        for (size_t k = 0; k < s->mm->n_more; k++) {
+            batch_free(&s->bm[k]);
+            model_ws_free(&s->wsm[k]);
+        }
+    free(s->bm);
+    free(s->wsm);
+    free(s->lavg);
+    free(s->un);
+    free(s->uk);
+    free(s->scr);
     free(s);
 }
 
@@ -247,6 +383,10 @@ static int prepare(mille_session *s, const mille_input *in, item *it, mille_erro
     int nw = annot_words(text, len, it->char_split, words, &s->sc, err);
     if (nw < 0) return nw;
     if (nw == 0) return err_set(err, MILLE_EINVAL, "text has no words");
+    /* before the features: those and the workspace grow with the words */
+    if ((size_t)nw > s->max_words)
+        return err_set(err, MILLE_ELIMIT, "text has %d words, the limit is %zu words per text", nw,
+                       s->max_words);
     size_t nf = 0;
     if (vec_reserve((void **)&s->foff, &s->cap_foff, (size_t)nw + 1, sizeof *s->foff))
         return err_set(err, MILLE_ENOMEM, "out of memory");
@@ -255,6 +395,15 @@ static int prepare(mille_session *s, const mille_input *in, item *it, mille_erro
     if (rc) return rc;
     if (batch_add(&s->b, s->feats, s->foff, (size_t)nw, 0, NULL))
         return err_set(err, MILLE_ENOMEM, "out of memory");
+    /* the other members of an ensemble hash their own features */
+    for (size_t k = 0; k < s->mm->n_more; k++) {
+        nf = 0;
+        rc = model_utt_features(&s->mm->more[k].m.cfg, text, words, sizeof *words, (size_t)nw,
+                                &s->fsc, &s->feats, &nf, &s->cap_feats, s->foff, err);
+        if (rc) return rc;
+        if (batch_add(&s->bm[k], s->feats, s->foff, (size_t)nw, 0, NULL))
+            return err_set(err, MILLE_ENOMEM, "out of memory");
+    }
     it->n_words = (size_t)nw;
     return MILLE_OK;
 }
@@ -278,17 +427,80 @@ static void top_k(const model *m, const float *l, uint32_t best_id, mille_intent
     }
 }
 
+/* An ensemble's decision for the U utterances of the batch: the members' intent
+ * probabilities averaged (their logs into lavg, for top_k), and each word's label the one of
+ * highest averaged marginal probability (posterior decoding: Viterbi needs one model's
+ * transition scores, a mixture has none). */
+static int ensemble_decode(mille_session *s, size_t U)
+{
+    const mille_model *mm = s->mm;
+    const model *m = &mm->m;
+    size_t I = m->cfg.n_intents, S = m->cfg.n_slots, K = 1 + mm->n_more;
+    for (size_t k = 0; k < mm->n_more; k++)
+        if (model_forward(&mm->more[k].m, &s->bm[k], &s->wsm[k])) return MILLE_ENOMEM;
+    if (vec_reserve((void **)&s->lavg, &s->cap_lavg, U * I, sizeof *s->lavg)) return MILLE_ENOMEM;
+    for (size_t u = 0; u < U; u++) {
+        float *avg = s->lavg + u * I;
+        for (size_t i = 0; i < I; i++) avg[i] = 0;
+        for (size_t k = 0; k < K; k++) {
+            const model *mk = k ? &mm->more[k - 1].m : m;
+            const float *l = (k ? s->wsm[k - 1].L : s->ws.L) + u * mk->cfg.n_intents;
+            size_t Ik = mk->cfg.n_intents;
+            double mx = l[0], z = 0;
+            for (size_t i = 1; i < Ik; i++)
+                if (l[i] > mx) mx = l[i];
+            for (size_t i = 0; i < Ik; i++) z += exp((double)l[i] - mx);
+            for (size_t i = 0; i < Ik; i++)
+                avg[k ? mm->more[k - 1].imap[i] : i] +=
+                    (float)(exp((double)l[i] - mx) / z / (double)K);
+        }
+        size_t best = 0;
+        for (size_t i = 1; i < I; i++)
+            if (avg[i] > avg[best]) best = i;
+        s->intent[u] = (uint32_t)best;
+        s->prob[u] = avg[best];
+        for (size_t i = 0; i < I; i++) avg[i] = logf(avg[i] > 1e-30f ? avg[i] : 1e-30f);
+        /* slots */
+        size_t a = s->b.utt_off[u], T = s->b.utt_off[u + 1] - a;
+        if (vec_reserve((void **)&s->un, &s->cap_un, T * S, sizeof *s->un)) return MILLE_ENOMEM;
+        for (size_t i = 0; i < T * S; i++) s->un[i] = 0;
+        for (size_t k = 0; k < K; k++) {
+            const model *mk = k ? &mm->more[k - 1].m : m;
+            size_t Sk = mk->cfg.n_slots;
+            const float *E = (k ? s->wsm[k - 1].E : s->ws.E) + a * Sk;
+            if (vec_reserve((void **)&s->uk, &s->cap_uk, T * Sk, sizeof *s->uk) ||
+                vec_reserve((void **)&s->scr, &s->cap_scr, crf_scratch_doubles(T, Sk),
+                            sizeof *s->scr))
+                return MILLE_ENOMEM;
+            crf_marginals(E, &mm->tr[k], model_tensor(mk, T_START), model_tensor(mk, T_END), T,
+                          s->uk, NULL, s->scr);
+            for (size_t t = 0; t < T; t++)
+                for (size_t j = 0; j < Sk; j++)
+                    s->un[t * S + (k ? mm->more[k - 1].smap[j] : j)] += s->uk[t * Sk + j];
+        }
+        for (size_t t = 0; t < T; t++) {
+            size_t bj = 0;
+            for (size_t j = 1; j < S; j++)
+                if (s->un[t * S + j] > s->un[t * S + bj]) bj = j;
+            s->tags[a + t] = (int)bj;
+        }
+    }
+    return MILLE_OK;
+}
+
 MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t n,
                                 mille_result *res, mille_error *errs)
 {
-    const model *m = &s->mm->m;
     mille_error local;
+    if (!s) return MILLE_EINVAL;
+    const model *m = &s->mm->m;
     if (n == 0) return 0;
     if (!in || !res) return MILLE_EINVAL;
     memset(res, 0, n * sizeof *res);
     if (vec_reserve((void **)&s->items, &s->cap_items, n + 1, sizeof *s->items))
         return MILLE_ENOMEM;
     batch_clear(&s->b);
+    for (size_t k = 0; k < s->mm->n_more; k++) batch_clear(&s->bm[k]);
     size_t U = 0, N = 0;
     for (size_t i = 0; i < n; i++) {
         item *it = &s->items[i];
@@ -300,6 +512,14 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
         it->code = prepare(s, &in[i], it, e);
         e->code = it->code;
         if (it->code == MILLE_ENOMEM) return MILLE_ENOMEM;
+        if (it->code == 0 && it->n_words > s->max_batch_words - N) {
+            /* the whole call fails: a partial batch would depend on the order of inputs */
+            e->code = err_set(e, MILLE_ELIMIT,
+                              "inputs 0..%zu of the batch have %zu words, the limit is %zu words "
+                              "per batch",
+                              i, N + it->n_words, s->max_batch_words);
+            return MILLE_ELIMIT;
+        }
         if (it->code == 0) {
             N += it->n_words;
             U++;
@@ -313,7 +533,11 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
             vec_reserve((void **)&s->top, &s->cap_top, U * MILLE_TOP_K, sizeof *s->top) ||
             model_forward(m, &s->b, &s->ws))
             return MILLE_ENOMEM;
-        model_decode(m, &s->b, &s->ws, s->intent, s->prob, s->tags);
+        if (s->mm->n_more) {
+            if (ensemble_decode(s, U)) return MILLE_ENOMEM;
+        } else {
+            model_decode(m, &s->b, &s->ws, s->intent, s->prob, s->tags);
+        }
     }
     /* slots and annotations, by offset: the arrays may still move */
     size_t k = m->cfg.n_intents < MILLE_TOP_K ? m->cfg.n_intents : MILLE_TOP_K;
@@ -339,7 +563,8 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
             return MILLE_ENOMEM;
         mille_result *r = &res[i];
         uint32_t intent = s->intent[u];
-        top_k(m, s->ws.L + u * m->cfg.n_intents, intent, s->top + u * MILLE_TOP_K, k);
+        top_k(m, (s->mm->n_more ? s->lavg : s->ws.L) + u * m->cfg.n_intents, intent,
+              s->top + u * MILLE_TOP_K, k);
         r->intent = strtab_str(&m->intents, intent);
         r->scenario = strtab_str(&m->scenarios, m->intent_scenario[intent]);
         r->confidence = s->prob[u];
@@ -366,7 +591,15 @@ MILLE_API int mille_parse(mille_session *s, const char *text, size_t len, const 
     mille_input in = {text, len, locale};
     mille_error local;
     mille_error *e = err ? err : &local;
+    if (!s) return err_set(err, MILLE_EINVAL, "mille_parse: session is NULL");
+    if (!res) return err_set(err, MILLE_EINVAL, "mille_parse: result is NULL");
+    e->code = 0;
+    e->msg[0] = '\0';
     int rc = mille_parse_batch(s, &in, 1, res, e);
-    if (rc < 0) return err_set(err, rc, "out of memory");
+    if (rc < 0) {
+        /* the batch call filled e for a limit; say what failed otherwise */
+        if (rc == MILLE_ELIMIT && e->code == rc) return rc;
+        return err_set(err, rc, "mille_parse: %s", mille_strerror(rc));
+    }
     return rc == 1 ? MILLE_OK : e->code;
 }

@@ -112,10 +112,26 @@ int file_read_all(const char *path, char **data, size_t *len, mille_error *err);
 int file_read_gz(const char *path, size_t limit, size_t max, char **data, size_t *len,
                  mille_error *err);
 
+/* Open path for reading if it is a regular file of at most max bytes (*size receives its
+ * size): returns the descriptor, or MILLE_EIO (cannot open, not a regular file: a FIFO is
+ * refused at once, never waited on) / MILLE_ERANGE (larger than max), naming the path. */
+int file_open_regular(const char *path, size_t max, size_t *size, mille_error *err);
+/* Read exactly n bytes of fd into buf (retrying short reads); MILLE_EIO naming path when the
+ * file ends first (it shrank) or read fails. */
+int file_read_exact(int fd, void *buf, size_t n, const char *path, mille_error *err);
+/* Read a regular file of at most max bytes whole into a buffer aligned to `align` (a power
+ * of two, or 0/1 for malloc's) with a NUL after the last byte; free it with free(). Checks
+ * the size (fstat) before reading anything. Errors as file_open_regular, plus MILLE_EIO when
+ * the file shrinks while read, MILLE_ENOMEM. */
+int file_read_regular(const char *path, size_t max, size_t align, void **data, size_t *len,
+                      mille_error *err);
+
 /* Seconds on the monotonic clock. */
 double clock_s(void);
-/* Write data atomically: temp file in the same directory, fflush+fsync, rename over path.
- * On failure the old file (if any) is untouched and the temp file is removed. */
+/* Write data atomically: a new temp file "path.tmp.XXXXXX" (mkstemp: O_EXCL, mode 0644) in
+ * the same directory, fsync, rename over path, fsync the directory. On failure the old file
+ * (if any) is untouched and the temp file is removed; a process killed mid-write leaves a
+ * "path.tmp.XXXXXX" behind, never a partial path. */
 int file_write_atomic(const char *path, const void *data, size_t len, mille_error *err);
 
 /* Checked string to integer / double: whole string must parse. Return 0 or MILLE_EINVAL. */

@@ -41,9 +41,10 @@ void crf_prepare(crf_trans *tr, const float *A, size_t S)
  * a[t] are the forward probabilities normalized to sum 1 (c[t] the normalizers), b[t] the
  * backward ones under the same scaling, so P(y_t = j) = a[t,j] * b[t,j]. Emissions are
  * exponentiated once per word after subtracting their max; transitions come pre-exponentiated
- * in tr, so the inner loops hold no exp(): this is what makes CRF training affordable. */
-double crf_nll(const float *E, const crf_trans *tr, const float *start, const float *end, size_t T,
-               const int *y, float *dE, float *dA, float *dstart, float *dend, double *scratch)
+ * in tr, so the inner loops hold no exp(): this is what makes CRF training affordable.
+ * Returns log Z; with backward != 0 also fills b, so that marginals can be read off. */
+static double crf_fb(const float *E, const crf_trans *tr, const float *start, const float *end,
+                     size_t T, int backward, double *scratch)
 {
     size_t S = tr->S;
     MILLE_ASSERT(T >= 1 && S >= 1);
@@ -82,14 +83,7 @@ double crf_nll(const float *E, const crf_trans *tr, const float *start, const fl
         zend += a[(T - 1) * S + j] * ee[j];
     }
     logz += me + log(zend);
-
-    double gold = (double)start[y[0]] + end[y[T - 1]];
-    for (size_t t = 0; t < T; t++) {
-        gold += E[t * S + (size_t)y[t]];
-        if (t) gold += tr->A[(size_t)y[t - 1] * S + (size_t)y[t]];
-    }
-    if (!dE) return logz - gold;
-
+    if (!backward) return logz;
     for (size_t i = 0; i < S; i++) b[(T - 1) * S + i] = ee[i] / zend;
     for (size_t t = T - 1; t-- > 0;)
         for (size_t i = 0; i < S; i++) {
@@ -98,6 +92,21 @@ double crf_nll(const float *E, const crf_trans *tr, const float *start, const fl
                 s += eA[i * S + j] * eE[(t + 1) * S + j] * b[(t + 1) * S + j];
             b[t * S + i] = s / c[t + 1];
         }
+    return logz;
+}
+
+/* After crf_fb: P(y_t = j) = a[t,j] b[t,j]; P(y_{t-1} = i, y_t = j) =
+ * a[t-1,i] / c[t] * expA[i,j] * eE[t,j] * b[t,j]. */
+#define CRF_VIEWS(scratch, T, S)                                                                   \
+    const double *a = (scratch), *b = a + (T) * (S), *eE = b + (T) * (S), *c = eE + (T) * (S)
+
+/* Add the model's marginals to the gradient buffers (the log Z part of every loss here). */
+static void crf_add_marginals(const crf_trans *tr, size_t T, const double *scratch, float *dE,
+                              float *dA, float *dstart, float *dend)
+{
+    size_t S = tr->S;
+    const double *eA = tr->expA;
+    CRF_VIEWS(scratch, T, S);
     for (size_t t = 0; t < T; t++)
         for (size_t j = 0; j < S; j++) {
             float p = (float)(a[t * S + j] * b[t * S + j]);
@@ -111,6 +120,20 @@ double crf_nll(const float *E, const crf_trans *tr, const float *start, const fl
             for (size_t j = 0; j < S; j++)
                 dA[i * S + j] += (float)(ai * eA[i * S + j] * eE[t * S + j] * b[t * S + j]);
         }
+}
+
+double crf_nll(const float *E, const crf_trans *tr, const float *start, const float *end, size_t T,
+               const int *y, float *dE, float *dA, float *dstart, float *dend, double *scratch)
+{
+    size_t S = tr->S;
+    double logz = crf_fb(E, tr, start, end, T, dE != NULL, scratch);
+    double gold = (double)start[y[0]] + end[y[T - 1]];
+    for (size_t t = 0; t < T; t++) {
+        gold += E[t * S + (size_t)y[t]];
+        if (t) gold += tr->A[(size_t)y[t - 1] * S + (size_t)y[t]];
+    }
+    if (!dE) return logz - gold;
+    crf_add_marginals(tr, T, scratch, dE, dA, dstart, dend);
     dstart[y[0]] -= 1;
     dend[y[T - 1]] -= 1;
     for (size_t t = 0; t < T; t++) {
@@ -196,6 +219,60 @@ static double viterbi(const float *E, const float *A, const float *start, const 
     y[T - 1] = arg;
     for (size_t t = T - 1; t > 0; t--) y[t - 1] = bp[t * S + (size_t)y[t]];
     return best;
+}
+
+/* The cross-entropy from a target distribution q over label sequences to the CRF,
+ * -E_q[log p(y)] = log Z - E_q[score(y)], is linear in q's unary and pairwise marginals:
+ * E_q[score] = sum_t sum_j q_t(j) E[t,j] + sum_j q_0(j) start[j] + sum_j q_{T-1}(j) end[j]
+ *            + sum_{t>=1} sum_{i,j} q_{t-1,t}(i,j) A[i,j].
+ * So the gradient is the model's marginals minus q's, exactly as for gold labels (which are
+ * the q that puts all mass on one sequence), and a mixture of teachers is handled by
+ * averaging their marginals. */
+double crf_xent(const float *E, const crf_trans *tr, const float *start, const float *end, size_t T,
+                const uint32_t *off, const crf_entry *q, float *dE, float *dA, float *dstart,
+                float *dend, double *scratch)
+{
+    size_t S = tr->S;
+    double logz = crf_fb(E, tr, start, end, T, dE != NULL, scratch);
+    double expect = 0;
+    for (size_t t = 0; t < T; t++)
+        for (uint32_t k = off[t]; k < off[t + 1]; k++) {
+            const crf_entry *e = &q[k];
+            double w = e->p;
+            if (e->from == CRF_UNARY) {
+                expect += w * ((double)E[t * S + e->to] + (t == 0 ? start[e->to] : 0.0) +
+                               (t == T - 1 ? end[e->to] : 0.0));
+                if (dE) {
+                    dE[t * S + e->to] -= e->p;
+                    if (t == 0) dstart[e->to] -= e->p;
+                    if (t == T - 1) dend[e->to] -= e->p;
+                }
+            } else {
+                expect += w * tr->A[(size_t)e->from * S + e->to];
+                if (dE) dA[(size_t)e->from * S + e->to] -= e->p;
+            }
+        }
+    if (dE) crf_add_marginals(tr, T, scratch, dE, dA, dstart, dend);
+    return logz - expect;
+}
+
+void crf_marginals(const float *E, const crf_trans *tr, const float *start, const float *end,
+                   size_t T, double *unary, double *pair, double *scratch)
+{
+    size_t S = tr->S;
+    const double *eA = tr->expA;
+    crf_fb(E, tr, start, end, T, 1, scratch);
+    CRF_VIEWS(scratch, T, S);
+    for (size_t t = 0; t < T; t++)
+        for (size_t j = 0; j < S; j++) unary[t * S + j] = a[t * S + j] * b[t * S + j];
+    if (!pair) return;
+    for (size_t t = 1; t < T; t++)
+        for (size_t i = 0; i < S; i++) {
+            double ai = a[(t - 1) * S + i] / c[t];
+            double *pr = pair + ((t - 1) * S + i) * S;
+            for (size_t j = 0; j < S; j++)
+                pr[j] = ai * eA[i * S + j] * eE[t * S + j] * b[t * S + j];
+        }
 }
 
 double crf_viterbi(const float *E, const float *A, const float *start, const float *end, size_t T,
@@ -292,4 +369,32 @@ double crf_logz_brute(const float *E, const float *A, const float *start, const 
             }
         }
     return m + log(s);
+}
+
+void crf_marginals_brute(const float *E, const float *A, const float *start, const float *end,
+                         size_t T, size_t S, double *unary, double *pair)
+{
+    double logz = crf_logz_brute(E, A, start, end, T, S);
+    size_t total = 1;
+    for (size_t t = 0; t < T; t++) total *= S;
+    for (size_t i = 0; i < T * S; i++) unary[i] = 0;
+    for (size_t i = 0; T > 1 && i < (T - 1) * S * S; i++) pair[i] = 0;
+    int y[16];
+    MILLE_ASSERT(T <= 16);
+    for (size_t code = 0; code < total; code++) {
+        size_t cc = code;
+        double sc = 0;
+        for (size_t t = 0; t < T; t++) {
+            y[t] = (int)(cc % S);
+            cc /= S;
+            sc += (double)E[t * S + (size_t)y[t]] +
+                  (t ? A[(size_t)y[t - 1] * S + (size_t)y[t]] : start[y[t]]);
+        }
+        sc += end[y[T - 1]];
+        double p = exp(sc - logz);
+        for (size_t t = 0; t < T; t++) {
+            unary[t * S + (size_t)y[t]] += p;
+            if (t) pair[((t - 1) * S + (size_t)y[t - 1]) * S + (size_t)y[t]] += p;
+        }
+    }
 }

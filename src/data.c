@@ -175,6 +175,28 @@ out:
     return rc;
 }
 
+int data_add_words(data_set *ds, const data_record *like, uint32_t partition, const char *text,
+                   size_t len, const data_word *words, size_t n, mille_error *err)
+{
+    if (len > UINT32_MAX / 2 || ds->n_words + n > UINT32_MAX)
+        return err_set(err, MILLE_ERANGE, "data: record of %zu bytes, %zu words is too large", len,
+                       n);
+    data_record r = *like;
+    if (vec_reserve((void **)&ds->recs, &ds->cap, ds->n + 1, sizeof *ds->recs) ||
+        vec_reserve((void **)&ds->words, &ds->cap_words, ds->n_words + n, sizeof *ds->words) ||
+        strstore_add(&ds->str, text, len, &r.utt) || strstore_add(&ds->str, "", 0, &r.annot))
+        return err_set(err, MILLE_ENOMEM, "data: out of memory");
+    r.utt_len = (uint32_t)len;
+    r.annot_len = 0;
+    r.partition = partition;
+    r.word0 = (uint32_t)ds->n_words;
+    r.n_words = (uint32_t)n;
+    memcpy(ds->words + ds->n_words, words, n * sizeof *words);
+    ds->n_words += n;
+    ds->recs[ds->n++] = r;
+    return MILLE_OK;
+}
+
 /* ---- streams of lines -------------------------------------------------------------------- */
 
 typedef struct line_sink {
@@ -315,12 +337,20 @@ static int load_gz(data_set *ds, const char *path, const data_opts *o, mille_err
     return rc;
 }
 
-/* A tar archive (any compression libarchive knows): every member named *.jsonl. */
+/* A tar archive, plain or gzip-compressed (the release is .tar.gz): every member named
+ * *.jsonl. Only the gzip filter is enabled, and only as libarchive's own zlib code: with
+ * filter_all, a file that looks like lzop, lrzip, grzip, lz4 or zstd made libarchive run an
+ * external program (audit 2026-12 #16), a hostile file choosing what runs. */
 static int load_archive(data_set *ds, const char *path, const data_opts *o, mille_error *err)
 {
     struct archive *a = archive_read_new();
     if (!a) return err_set(err, MILLE_ENOMEM, "out of memory");
-    archive_read_support_filter_all(a);
+    /* ARCHIVE_WARN here means "gzip through an external program": refuse that too */
+    if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+        archive_read_support_filter_none(a) != ARCHIVE_OK) {
+        archive_read_free(a);
+        return err_set(err, MILLE_EIO, "%s: this libarchive has no built-in gzip reader", path);
+    }
     archive_read_support_format_tar(a);
     int rc = MILLE_OK, found = 0;
     if (archive_read_open_filename(a, path, 1 << 17) != ARCHIVE_OK) {

@@ -127,6 +127,13 @@ int data_load(data_set *ds, const char *path, const data_opts *o, mille_error *e
 int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint32_t lineno,
                   const data_opts *o, mille_error *err);
 
+/* Append a record made by the program (perturbed copies, unlabeled text): the id, locale,
+ * scenario and intent of like (a record of ds), partition `partition` (an id in
+ * ds->partitions), text (len bytes, copied) and its n words (offsets into text, labels).
+ * The record has no annot_utt. Returns 0 or MILLE_ENOMEM / MILLE_ERANGE. */
+int data_add_words(data_set *ds, const data_record *like, uint32_t partition, const char *text,
+                   size_t len, const data_word *words, size_t n, mille_error *err);
+
 void data_free(data_set *ds);
 
 /* 1 if path names MASSIVE data as data_load reads it: a directory, or a .jsonl, .jsonl.gz,

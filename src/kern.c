@@ -6,6 +6,8 @@
  */
 #include "kern.h"
 
+#include <pthread.h>
+
 #include <cblas.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -99,11 +101,30 @@ void kern_bias_relu_res(float *p, float *o, const float *b, const float *r, size
     kern_bias_relu_res_ref(p, o, b, r, n, h);
 }
 
+/* Exported by OpenBLAS (pthread and OpenMP builds) for its fork handler, not declared in
+ * cblas.h: joins the threads of its pool. */
+int blas_thread_shutdown_(void);
+
 static int use_ref;
 
 void kern_set_reference(int on) { use_ref = on; }
 
-void kern_init(void) { openblas_set_num_threads(1); }
+/* Once per process (it used to run on every model load, so on every reload of `mille serve`).
+ * OpenBLAS starts its thread pool in a library constructor, before main, so those threads
+ * inherit main's signal mask as it was then: none blocked. A server that blocks its signals
+ * and waits for them in one place would still have them delivered to (and the process killed
+ * through) those threads. With one BLAS thread the pool is never used, so it is shut down
+ * here; OpenBLAS would re-create it only for a call with more than one thread, or on the next
+ * openblas_set_num_threads, which is why that is called before and never again. */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_blas(void)
+{
+    openblas_set_num_threads(1);
+    blas_thread_shutdown_();
+}
+
+void kern_init(void) { pthread_once(&init_once, init_blas); }
 
 void kern_gemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
                size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)

@@ -30,7 +30,10 @@ void kern_bias_relu_res_ref(float *p, float *o, const float *b, const float *r, 
 /* Route kern_gemm to the reference (1) or to OpenBLAS (0, the default). For tests. */
 void kern_set_reference(int on);
 
-/* Make BLAS single-threaded: mille runs its own threads (deterministic data parallelism). */
+/* Make BLAS single-threaded: mille runs its own threads (deterministic data parallelism).
+ * Also ends the threads OpenBLAS started before main (see kern.c), so that after this call
+ * every thread of the process was created by mille under its own signal mask. Runs once per
+ * process; later calls return at once. */
 void kern_init(void);
 
 #endif

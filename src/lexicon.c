@@ -277,6 +277,16 @@ void lexicon_free(lexicon *lx)
 
 /* ---- translations: cleaning one translation line ----------------------------------------- */
 
+/* Caps on the work of one dictionary (audit 2026-12 #15): the translation lines of an entry
+ * are parsed once per key, so keys per entry (the comma-separated spellings of a headword
+ * line, "adapter, adaptor") and bytes per entry bound the work of an entry; real FreeDict
+ * headwords have a handful of spellings and entries a few KB. Index lines may point at
+ * the same entry (one line per spelling), so the bytes of entries that the index refers
+ * to, summed over its lines, are capped at a multiple of the .dict's size. */
+#define LEXICON_MAX_KEYS   16
+#define LEXICON_MAX_ENTRY  (256u << 10)
+#define LEXICON_MAX_REREAD 16 /* entry bytes referred to <= this x .dict bytes + 1 MiB */
+
 /* Scratch of one load call (kept out of the lexicon so that lexicon.h stays small). */
 typedef struct load_ctx {
     lexicon *lx;
@@ -521,6 +531,7 @@ static int try_candidate(load_ctx *c, const char *a, size_t n, int drop, int for
     size_t m = c->lx->tb.len;
     while (m && strchr(".!? ", c->lx->tb.s[m - 1])) m--;
     if (!m || count_words(c->lx->tb.s, m) > LEXICON_MAX_WORDS) return 1;
+    if (c->n_keys >= LEXICON_MAX_KEYS) return 1; /* matched, but no more keys: see the cap */
     if (bytes_put(&c->keys, c->lx->tb.s, m) || bytes_put(&c->keys, "", 1))
         return err_set(err, MILLE_ENOMEM, "out of memory");
     c->n_keys++;
@@ -695,6 +706,7 @@ int lexicon_add_freedict(lexicon *lx, const char *index, size_t index_len, const
     load_ctx c = {.lx = lx};
     int rc = MILLE_OK;
     size_t lineno = 0;
+    uint64_t referred = 0, budget = (uint64_t)dict_len * LEXICON_MAX_REREAD + (1u << 20);
     for (size_t i = 0; i < index_len && !rc;) {
         const char *ln = index + i, *nl = memchr(ln, '\n', index_len - i);
         size_t n = nl ? (size_t)(nl - ln) : index_len - i;
@@ -723,6 +735,17 @@ int lexicon_add_freedict(lexicon *lx, const char *index, size_t index_len, const
         }
         if (is_meta(hw, hw_n)) continue;
         c.st.entries++;
+        if ((referred += len) > budget) {
+            rc = err_set(err, MILLE_ERANGE,
+                         "%s:%zu: the index refers to more than %llu bytes of entries, %d times "
+                         "the .dict (%zu bytes): corrupt, or entries repeated on purpose",
+                         name, lineno, (unsigned long long)budget, LEXICON_MAX_REREAD, dict_len);
+            break;
+        }
+        if (len > LEXICON_MAX_ENTRY) { /* no real entry is that long: skip, don't parse */
+            c.st.skipped++;
+            continue;
+        }
         const char *e = dict + off;
         if (text_utf8_check(e, (size_t)len, &bad)) {
             rc = err_set(err, MILLE_EUTF8,
@@ -867,6 +890,16 @@ static int dict_paths(const char *path, char *idx, char *dict, size_t cap, mille
     return err_set(err, MILLE_EIO, "%s: no %.*s.dict.dz or .dict beside it", path, (int)base, path);
 }
 
+/* A .index or .tsv whole, at most LEXICON_MAX_FILE bytes (checked before reading; a FIFO or
+ * directory is refused at once). */
+static int read_capped(const char *path, char **data, size_t *len, mille_error *err)
+{
+    void *p;
+    int rc = file_read_regular(path, LEXICON_MAX_FILE, 0, &p, len, err);
+    if (!rc) *data = p;
+    return rc;
+}
+
 int lexicon_load(lexicon *lx, const char *path, lexicon_stats *st, mille_error *err)
 {
     if (st) memset(st, 0, sizeof *st);
@@ -874,13 +907,13 @@ int lexicon_load(lexicon *lx, const char *path, lexicon_stats *st, mille_error *
     size_t an = 0, bn = 0;
     int rc;
     if (ends_with(path, ".tsv") || ends_with(path, ".txt")) {
-        rc = file_read_all(path, &a, &an, err);
+        rc = read_capped(path, &a, &an, err);
         if (!rc) rc = lexicon_add_tsv(lx, a, an, path, st, err);
     } else if (ends_with(path, ".index") || ends_with(path, ".dict.dz") ||
                ends_with(path, ".dict")) {
         char idx[4096], dict[4096];
         rc = dict_paths(path, idx, dict, sizeof idx, err);
-        if (!rc) rc = file_read_all(idx, &a, &an, err);
+        if (!rc) rc = read_capped(idx, &a, &an, err);
         if (!rc) rc = file_read_gz(dict, SIZE_MAX, LEXICON_MAX_FILE, &b, &bn, err);
         if (!rc) rc = lexicon_add_freedict(lx, a, an, b, bn, idx, st, err);
     } else {
@@ -902,7 +935,7 @@ int lexicon_freedict_info(const char *index_path, size_t *entries, char *desc, s
     *entries = 0;
     if (desc_cap) desc[0] = '\0';
     int rc = dict_paths(index_path, idx, dict, sizeof idx, err);
-    if (!rc) rc = file_read_all(idx, &a, &an, err);
+    if (!rc) rc = read_capped(idx, &a, &an, err);
     uint64_t d_off = 0, d_len = 0;
     int have = 0;
     size_t lineno = 0;

@@ -346,6 +346,7 @@ void model_ws_free(model_ws *ws)
 {
     free(ws->mX);
     free(ws->buf);
+    free(ws->gbuf);
     free(ws->crf);
     free(ws->ibuf);
     q8_scratch_free(&ws->q8s);
@@ -354,16 +355,21 @@ void model_ws_free(model_ws *ws)
 
 /* ---- forward ------------------------------------------------------------------------------- */
 
-/* Sizes of the activation views for N words and U utterances (forward, then backward). */
-static size_t ws_floats(const model_config *c, size_t N, size_t U)
+/* Floats of the activation views for N words and U utterances. Inference needs only these;
+ * the gradient views (ws_bwd_floats) live in a block of their own that model_backward
+ * reserves, so that a parsing session never holds training memory (audit 2026-12 #2). */
+static size_t ws_fwd_floats(const model_config *c, size_t N, size_t U)
 {
     size_t D = c->dim, H = c->hidden, S = c->n_slots, I = c->n_intents;
     size_t L = c->layers; /* each conv layer l >= 2 keeps G (U,H), U (N,4H), Hp and H (N,H) */
-    size_t fwd = N * D + N * 3 * D + N * H + (L - 1) * (U * H + N * 4 * H + 2 * N * H) + N * S +
-                 U * 2 * H + U * I;
-    size_t bwd =
-        N * S + U * I + U * 2 * H + N * H + N * H + N * 4 * H + U * H + N * 3 * D + S * S + 2 * S;
-    return fwd + bwd;
+    return N * D + N * 3 * D + N * H + (L - 1) * (U * H + N * 4 * H + 2 * N * H) + N * S +
+           U * 2 * H + U * I;
+}
+static size_t ws_bwd_floats(const model_config *c, size_t N, size_t U)
+{
+    size_t D = c->dim, H = c->hidden, S = c->n_slots, I = c->n_intents;
+    return N * S + U * I + U * 2 * H + N * H + N * H + N * 4 * H + U * H + N * 3 * D + S * S +
+           2 * S;
 }
 
 /* Y (n, rows) = A (n, cols) W^T for the weight matrix `id` (rows, cols): through the int8
@@ -382,7 +388,7 @@ int model_forward(const model *m, const batch *b, model_ws *ws)
     const model_config *c = &m->cfg;
     size_t N = b->n_words, U = b->n_utt, D = c->dim, H = c->hidden, S = c->n_slots,
            I = c->n_intents;
-    if (vec_reserve((void **)&ws->buf, &ws->cap, ws_floats(c, N, U), sizeof(float)) ||
+    if (vec_reserve((void **)&ws->buf, &ws->cap, ws_fwd_floats(c, N, U), sizeof(float)) ||
         vec_reserve((void **)&ws->ibuf, &ws->icap, U * H + N, sizeof(int)))
         return MILLE_ENOMEM;
     float *p = ws->buf;
@@ -535,12 +541,58 @@ static void add_colsum(float *g, const float *M, size_t rows, size_t cols, float
 double model_backward(const model *m, const batch *b, model_ws *ws, const crf_trans *tr,
                       float scale, float *g, float *dX)
 {
+    return model_backward_soft(m, b, ws, tr, NULL, scale, g, dX);
+}
+
+/* Intent loss of logits l (I) and its gradient into dl (scaled), when dl != NULL:
+ * soft == NULL: CE(gold); else the mix of model_soft. */
+static double intent_loss(const float *l, size_t I, uint32_t gold, const model_soft *soft, size_t u,
+                          float scale, float *dl)
+{
+    float mx = l[0];
+    for (size_t k = 1; k < I; k++)
+        if (l[k] > mx) mx = l[k];
+    double z = 0;
+    for (size_t k = 0; k < I; k++) z += exp((double)(l[k] - mx));
+    double hard_w = soft ? (soft->gold[u] ? 1.0 - soft->alpha : 0.0) : 1.0;
+    double loss = 0;
+    if (dl)
+        for (size_t k = 0; k < I; k++) dl[k] = 0;
+    if (hard_w > 0) {
+        loss += hard_w * (log(z) - (double)(l[gold] - mx));
+        if (dl)
+            for (size_t k = 0; k < I; k++)
+                dl[k] += (float)(hard_w * (exp((double)(l[k] - mx)) / z - (k == gold)));
+    }
+    double soft_w = soft ? (soft->gold[u] ? soft->alpha : 1.0) : 0.0;
+    if (soft_w > 0) {
+        /* w T^2 * CE(q, softmax(l/T)); d/dl = w T (softmax(l/T) - q) */
+        double T = soft->temp, zt = 0, w = soft_w * T * T;
+        const float *q = soft->intent + u * I;
+        for (size_t k = 0; k < I; k++) zt += exp((double)(l[k] - mx) / T);
+        double lzt = log(zt);
+        for (size_t k = 0; k < I; k++) {
+            double lp = (double)(l[k] - mx) / T - lzt;
+            if (q[k] > 0) loss -= w * q[k] * lp;
+            if (dl) dl[k] += (float)(soft_w * T * (exp(lp) - q[k]));
+        }
+    }
+    if (dl)
+        for (size_t k = 0; k < I; k++) dl[k] *= scale;
+    return loss;
+}
+
+double model_backward_soft(const model *m, const batch *b, model_ws *ws, const crf_trans *tr,
+                           const model_soft *soft, float scale, float *g, float *dX)
+{
     const model_config *c = &m->cfg;
     size_t N = b->n_words, U = b->n_utt, D = c->dim, H = c->hidden, S = c->n_slots,
            I = c->n_intents;
     size_t dense0 = m->t[T_W1].off;
 #define G(id) (g + m->t[id].off - dense0)
-    float *p = ws->L + U * I;
+    if (vec_reserve((void **)&ws->gbuf, &ws->gcap, ws_bwd_floats(c, N, U), sizeof(float)))
+        return NAN;
+    float *p = ws->gbuf;
     float *dE = p;
     p += N * S;
     float *dL = p;
@@ -574,18 +626,14 @@ double model_backward(const model *m, const batch *b, model_ws *ws, const crf_tr
         return NAN;
     for (size_t u = 0; u < U; u++) {
         size_t a = b->utt_off[u], T = b->utt_off[u + 1] - a;
-        loss += crf_nll(ws->E + a * S, tr, model_tensor(m, T_START), model_tensor(m, T_END), T,
-                        b->tags + a, g ? dE + a * S : NULL, dA, dst, den, ws->crf);
-        const float *l = ws->L + u * I;
-        float mx = l[0];
-        for (size_t k = 1; k < I; k++)
-            if (l[k] > mx) mx = l[k];
-        double z = 0;
-        for (size_t k = 0; k < I; k++) z += exp((double)(l[k] - mx));
-        loss += log(z) - (double)(l[b->intent[u]] - mx);
-        if (g)
-            for (size_t k = 0; k < I; k++)
-                dL[u * I + k] = scale * (float)(exp((double)(l[k] - mx)) / z - (k == b->intent[u]));
+        if (soft)
+            loss +=
+                crf_xent(ws->E + a * S, tr, model_tensor(m, T_START), model_tensor(m, T_END), T,
+                         soft->eoff + a, soft->ent, g ? dE + a * S : NULL, dA, dst, den, ws->crf);
+        else
+            loss += crf_nll(ws->E + a * S, tr, model_tensor(m, T_START), model_tensor(m, T_END), T,
+                            b->tags + a, g ? dE + a * S : NULL, dA, dst, den, ws->crf);
+        loss += intent_loss(ws->L + u * I, I, b->intent[u], soft, u, scale, g ? dL + u * I : NULL);
     }
     if (!g) return loss;
     for (size_t i = 0; i < N * S; i++) dE[i] *= scale;

@@ -175,8 +175,10 @@ void batch_free(batch *b);
 
 /* Workspace of one thread: activations and scratch, grown on demand. */
 typedef struct model_ws {
-    float *buf;
+    float *buf; /* forward activations (the views below) */
     size_t cap;
+    float *gbuf; /* gradient views of model_backward (training only) */
+    size_t gcap;
     double *crf;
     size_t crf_cap;
     int *ibuf;
@@ -206,6 +208,23 @@ int model_forward(const model *m, const batch *b, model_ws *ws);
 struct crf_trans;
 double model_backward(const model *m, const batch *b, model_ws *ws, const struct crf_trans *tr,
                       float scale, float *g, float *dX);
+
+/* Soft targets of a batch, for distillation (Hinton et al. 2015). Intent: the loss of
+ * utterance u is alpha T^2 CE(intent[u], softmax(z/T)) + (1 - alpha) CE(gold, softmax(z))
+ * where gold[u], else T^2 CE(intent[u], softmax(z/T)); T^2 keeps the soft term's gradient on
+ * the scale of the hard one. Slots: the CRF cross-entropy to the entries of each word (crf_xent;
+ * the gold labels, if any, are already mixed into them). */
+struct crf_entry;
+typedef struct model_soft {
+    const float *intent;  /* (U, I) target intent distribution at temperature temp */
+    float temp, alpha;    /* T, weight of the soft intent term */
+    const uint8_t *gold;  /* (U) 1: b->intent is a gold label */
+    const uint32_t *eoff; /* (N+1) word i's slot entries: ent[eoff[i] .. eoff[i+1]) */
+    const struct crf_entry *ent;
+} model_soft;
+/* model_backward with soft targets (soft == NULL: the gold labels of b, as model_backward). */
+double model_backward_soft(const model *m, const batch *b, model_ws *ws, const struct crf_trans *tr,
+                           const model_soft *soft, float scale, float *g, float *dX);
 
 /* Decode the last forward pass: intent (U), its probability (U) and tags (N) by Viterbi. */
 void model_decode(const model *m, const batch *b, model_ws *ws, uint32_t *intent, float *prob,
@@ -237,7 +256,7 @@ static inline float model_half_to_float(uint16_t h)
 
 /* Save atomically; the embedding is stored in half precision when half != 0. */
 int model_save(const model *m, const char *path, int half, mille_error *err);
-/* Load (mmap); every length, offset and shape is checked. */
+/* Load (read whole into a 64-byte-aligned buffer); every length, offset and shape is checked. */
 int model_load(model *m, const char *path, mille_error *err);
 void modelio_unmap(void *map, size_t len);
 /* CRC-32 (zlib's polynomial) of n bytes of any size: the checksum of model and checkpoint

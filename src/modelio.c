@@ -1,5 +1,6 @@
 /*
- * modelio.c - the model file: save (atomic) and load (mmap, every field checked).
+ * modelio.c - the model file: save (atomic) and load (read whole into memory, every field
+ * checked).
  *
  *   offset 0   "MILLEMDL"                      magic, 8 bytes
  *          8   u32 version (1 or 2)            little-endian; 2 iff some tensor is i8
@@ -24,7 +25,7 @@
  * writes the oldest version that describes the file (1 for float models, which older
  * readers still read); a newer version is refused with a message naming both.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MADV_HUGEPAGE */
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -47,6 +48,7 @@
 
 static size_t aligned(size_t n) { return (n + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN; }
 
+/* The image of a loaded model: anonymous memory holding a copy of the file (model_load). */
 void modelio_unmap(void *map, size_t len) { munmap(map, len); }
 
 uint32_t file_crc32(const void *buf, size_t n)
@@ -443,26 +445,43 @@ int model_from_memory(model *m, const unsigned char *map, size_t size, int verif
     return MILLE_OK;
 }
 
+/* The file is read into memory, not mapped from it: a mapping shares the file's pages, so
+ * truncating the file in place (cp new.model served.model) made the next access SIGBUS and
+ * killed `mille serve` (audit 2026-12 #3). The copy costs the file's size in RSS, which a
+ * mapping also costs once every page is touched (the CRC reads them all); it loses only the
+ * sharing of pages between processes that serve the same file. The buffer is anonymous
+ * memory asking for transparent huge pages: read(2) into 4 KiB pages spent 10x longer in
+ * page faults (docs/model-format.md has the numbers), and it is made read-only once
+ * filled, as the model is. */
 int model_load(model *m, const char *path, mille_error *err)
 {
     memset(m, 0, sizeof *m);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return err_set(err, MILLE_EIO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return err_set(err, MILLE_EIO, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
+    size_t size;
+    int fd = file_open_regular(path, SIZE_MAX / 2, &size, err);
+    if (fd < 0) return fd;
     if (size < 16 + 8) {
         close(fd);
         return err_set(err, MILLE_EFORMAT, "%s: %zu bytes is too short for a mille model", path,
                        size);
     }
-    unsigned char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    unsigned char *map =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        close(fd);
+        return err_set(err, MILLE_ENOMEM, "%s: out of memory for %zu bytes", path, size);
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(map, size, MADV_HUGEPAGE); /* a hint: no error if the kernel has none */
+#endif
+    int rc = file_read_exact(fd, map, size, path, err);
     close(fd);
-    if (map == MAP_FAILED) return err_set(err, MILLE_EIO, "%s: mmap: %s", path, strerror(errno));
-    int rc = model_from_memory(m, map, size, 1, path, err);
+    if (!rc && mprotect(map, size, PROT_READ) != 0)
+        rc = err_set(err, MILLE_EIO, "%s: mprotect: %s", path, strerror(errno));
+    if (rc) {
+        munmap(map, size);
+        return rc;
+    }
+    rc = model_from_memory(m, map, size, 1, path, err);
     if (rc) {
         munmap(map, size);
         return rc;

@@ -47,6 +47,11 @@ struct text_pretok_ctx {
     size_t u16_cap;
     text_token *toks; /* (toks_cap) the result of the last call */
     size_t toks_cap;
+    /* Characters decoded by the last call, summed over every pass over the text. Tests and
+     * the fuzzer bound it by a constant times the input length: the audit of 2026-12 (#4)
+     * found a quadratic path ("!" then thousands of U+00AD), and a count, unlike a time,
+     * catches one on any machine. */
+    uint64_t work;
 };
 
 /* ---- character classes ------------------------------------------------------------------- */
@@ -168,12 +173,13 @@ static inline int32_t cp_at(const char *s, size_t i, size_t end, int *len)
 }
 
 /* Kind and script of the token s[a..b) from its characters. */
-static void classify(const char *s, size_t a, size_t b, text_token *t)
+static void classify(const char *s, size_t a, size_t b, text_token *t, uint64_t *work)
 {
     int letter = 0, digit = 0, first = -1, script = TEXT_SCRIPT_COMMON;
     for (size_t i = a; i < b;) {
         int k;
         int32_t cp = cp_at(s, i, b, &k);
+        ++*work;
         int c = cp_class(cp);
         if (first < 0) first = c;
         letter |= c == C_LETTER || c == C_MARK;
@@ -193,19 +199,37 @@ static void classify(const char *s, size_t a, size_t b, text_token *t)
                                  : TEXT_TOK_SYMBOL;
 }
 
+/* Extend token t to end at b with the format characters (Cf) s[t->end..b) (WB4). Those
+ * never change its kind: they are neither letters nor digits, and the token already has its
+ * first character. Only a token without a script yet may take one from them (a Cf of the
+ * Arabic block, say). So only the new characters are looked at: re-classifying the whole
+ * token made a run of n format characters after punctuation cost O(n^2). */
+static void extend_format(const char *s, size_t b, text_token *t, uint64_t *work)
+{
+    for (size_t i = t->end; i < b && t->script == TEXT_SCRIPT_COMMON;) {
+        int k;
+        int sc = text_script(cp_at(s, i, b, &k));
+        ++*work;
+        if (sc != TEXT_SCRIPT_COMMON && sc != TEXT_SCRIPT_INHERITED) t->script = (uint8_t)sc;
+        i += (size_t)k;
+    }
+    t->end = (uint32_t)b;
+}
+
 /* Rule-based split of the chunk s[cs..ce) (no whitespace, no spaceless script). */
-static size_t split_rules(const char *s, size_t cs, size_t ce, text_token *out)
+static size_t split_rules(const char *s, size_t cs, size_t ce, text_token *out, uint64_t *work)
 {
     size_t nt = 0, i = cs;
     while (i < ce) {
         int k;
         int32_t cp = cp_at(s, i, ce, &k);
+        ++*work;
         int c = cp_class(cp);
         size_t start = i;
         i += (size_t)k;
         if (c == C_FORMAT && nt > 0 && out[nt - 1].end == start) {
             /* WB4: a format character sticks to what precedes it. */
-            classify(s, out[nt - 1].start, i, &out[nt - 1]);
+            extend_format(s, i, &out[nt - 1], work);
             continue;
         }
         if (c == C_LETTER || c == C_MARK || c == C_DIGIT || c == C_FORMAT) {
@@ -217,6 +241,7 @@ static size_t split_rules(const char *s, size_t cs, size_t ce, text_token *out)
                 int k2;
                 int32_t cp2 = cp_at(s, i, ce, &k2);
                 int c2 = cp_class(cp2);
+                ++*work;
                 if (c2 == C_LETTER || c2 == C_MARK || c2 == C_DIGIT || c2 == C_FORMAT) {
                     if (c2 != C_FORMAT) {
                         last = c2 == C_DIGIT ? C_DIGIT : C_LETTER;
@@ -233,6 +258,7 @@ static size_t split_rules(const char *s, size_t cs, size_t ce, text_token *out)
                 if (i + (size_t)k2 >= ce) break;
                 int k3;
                 int32_t cp3 = cp_at(s, i + (size_t)k2, ce, &k3);
+                ++*work;
                 int c3 = cp_class(cp3);
                 int keep = 0;
                 if (last == C_LETTER && (c3 == C_LETTER || c3 == C_MARK))
@@ -249,20 +275,22 @@ static size_t split_rules(const char *s, size_t cs, size_t ce, text_token *out)
             while (i < ce) {
                 int k2;
                 int32_t cp2 = cp_at(s, i, ce, &k2);
+                ++*work;
                 if (utf8proc_grapheme_break_stateful(prev, cp2, &state)) break;
                 prev = cp2;
                 i += (size_t)k2;
             }
         }
-        classify(s, start, i, &out[nt++]);
+        classify(s, start, i, &out[nt++], work);
     }
     return nt;
 }
 
-static int all_format(const char *s, size_t a, size_t b)
+static int all_format(const char *s, size_t a, size_t b, uint64_t *work)
 {
     for (size_t i = a; i < b;) {
         int k;
+        ++*work;
         if (cp_class(cp_at(s, i, b, &k)) != C_FORMAT) return 0;
         i += (size_t)k;
     }
@@ -287,6 +315,7 @@ static int64_t split_icu(text_pretok_ctx *ctx, const char *s, size_t cs, size_t 
     for (size_t i = cs; i < ce;) {
         int k;
         int32_t cp = cp_at(s, i, ce, &k);
+        ctx->work++;
         if (cp < 0x10000) {
             ctx->u16_off[m] = (uint32_t)i;
             ctx->u16[m++] = (UChar)cp;
@@ -311,11 +340,11 @@ static int64_t split_icu(text_pretok_ctx *ctx, const char *s, size_t cs, size_t 
         p = q;
         /* ICU returns a ZWSP between Khmer or Myanmar words as a piece of its own; like the
          * rules above (WB4), glue format characters to the token before them. */
-        if (nt > 0 && out[nt - 1].end == a && all_format(s, a, b)) {
-            classify(s, out[nt - 1].start, b, &out[nt - 1]);
+        if (nt > 0 && out[nt - 1].end == a && all_format(s, a, b, &ctx->work)) {
+            extend_format(s, b, &out[nt - 1], &ctx->work);
             continue;
         }
-        classify(s, a, b, &out[nt++]);
+        classify(s, a, b, &out[nt++], &ctx->work);
     }
     return (int64_t)nt;
 }
@@ -325,6 +354,7 @@ int text_pretokenize(text_pretok_ctx *ctx, const char *s, size_t n, const text_t
 {
     *toks = ctx->toks;
     *ntoks = 0;
+    ctx->work = 0;
     if (n > INT32_MAX) return err_set(err, MILLE_ERANGE, "text of %zu bytes: longer than 2 GiB", n);
     size_t nt = 0, i = 0;
     while (i < n) {
@@ -339,6 +369,7 @@ int text_pretokenize(text_pretok_ctx *ctx, const char *s, size_t n, const text_t
             goto bad;
         }
         if (cp == 0) goto bad;
+        ctx->work++;
         if (text_is_space(cp)) {
             i += (size_t)k;
             continue;
@@ -357,6 +388,7 @@ int text_pretokenize(text_pretok_ctx *ctx, const char *s, size_t n, const text_t
                 goto bad;
             }
             if (cp == 0) goto bad;
+            ctx->work++;
             if (text_is_space(cp)) break;
         }
         /* At most one token per byte of the chunk. */
@@ -367,7 +399,7 @@ int text_pretokenize(text_pretok_ctx *ctx, const char *s, size_t n, const text_t
             if (r < 0) return (int)r;
             nt += (size_t)r;
         } else {
-            nt += split_rules(s, cs, i, ctx->toks + nt);
+            nt += split_rules(s, cs, i, ctx->toks + nt, &ctx->work);
         }
     }
     *toks = ctx->toks;
@@ -378,6 +410,8 @@ bad:
     return err_set(err, MILLE_EUTF8, "invalid UTF-8 at byte offset %zu (0x%02x)", i,
                    (unsigned)(unsigned char)s[i]);
 }
+
+uint64_t text_pretok_work(const text_pretok_ctx *ctx) { return ctx->work; }
 
 /* ---- checking ---------------------------------------------------------------------------- */
 

@@ -183,6 +183,11 @@ void text_pretok_free(text_pretok_ctx *ctx);
 int text_pretokenize(text_pretok_ctx *ctx, const char *s, size_t n, const text_token **toks,
                      size_t *ntoks, mille_error *err);
 
+/* Characters the last text_pretokenize call on ctx decoded, summed over its passes (ICU's
+ * own work on spaceless chunks not included): a measure of work, linear in the input, that
+ * tests and the fuzzer bound. */
+uint64_t text_pretok_work(const text_pretok_ctx *ctx);
+
 /* Check the contract above for tokens t[0..nt) of s[0..n) (valid UTF-8): in order, non-empty,
  * non-overlapping, on code point boundaries, no whitespace inside, every non-whitespace code
  * point covered, kind and script in range. Returns 0, or MILLE_EINVAL with err naming the

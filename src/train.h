@@ -64,7 +64,7 @@ train_params train_default_params(void);
  * returned in *out when out != NULL (caller frees with model_free). */
 int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_error *err);
 
-/* ---- shared with prediction ---------------------------------------------------------------- */
+/* ---- shared with prediction and distillation ------------------------------------------------ */
 
 /* Features of every word of ds (global word index = ds->words index): word w has features
  * feats[off[w] .. off[w+1]). threads >= 1. */
@@ -76,6 +76,30 @@ typedef struct featset {
 int featset_build(featset *fs, const data_set *ds, const model_config *cfg, int threads,
                   mille_error *err);
 void featset_free(featset *fs);
+/* Append record r of ds (its words' features in fs, labels mapped by intent_map/slot_map, NULL
+ * = identity) to batch b; tagbuf has room for the record's words. */
+int train_batch_add(batch *b, const data_set *ds, const featset *fs, size_t r,
+                    const uint32_t *intent_map, const uint32_t *slot_map, int *tagbuf);
+
+/* The records a run learns from: MASSIVE train and dev partitions of p->data (and
+ * p->data_more), the training records (train_idx, at most p->max_train) and the dev records
+ * that select the model (dev_idx, of p->dev_locales), and the features of every record. */
+typedef struct train_data {
+    data_set ds;
+    featset fs; /* built by the caller once ds is complete (featset_build) */
+    uint32_t *train_idx, *dev_idx;
+    size_t n_train, n_dev;
+} train_data;
+int train_data_load(const train_params *p, train_data *td, mille_error *err);
+void train_data_free(train_data *td);
+/* A model with p->cfg (or --init's feature settings), the label tables of ds and initial
+ * weights (from p->seed, and --init's embedding). */
+int train_model_new(const train_params *p, const data_set *ds, model *m, mille_error *err);
+/* Dev metrics of m on td's dev records. */
+int train_evaluate(const model *m, const train_data *td, int threads, eval_metrics *em,
+                   mille_error *err);
+/* p->checkpoint, or "<out>.ckpt". */
+void train_ckpt_path(const train_params *p, char *buf, size_t n);
 
 /* Predict records idx[0..n) of ds with m; fills intents (n) and tags (their words, in order)
  * and adds the metrics to acc when acc != NULL (locale ids of ds; intent and slot ids must

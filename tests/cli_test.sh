@@ -196,7 +196,39 @@ check "eval of predictions: every annot_utt parses" 0 "" "ja-JP"
 if grep -q "text differs\|bad annot_utt" "$T/err"; then bad "predicted annot_utt not scorable"; else ok; fi
 printf 'a\377b\n' >"$T/badutf8.txt"
 run "$MILLE" predict --model "$T/m.model" "$T/badutf8.txt"
-check "predict: invalid UTF-8 line named" 0 "badutf8.txt:1: .*invalid UTF-8"
+check "predict: invalid UTF-8 line named, exit 1" 1 "badutf8.txt:1: .*invalid UTF-8"
+# a NUL byte is part of the line, not its end: the line is named and skipped (it used to be
+# cut silently to "wake me up"), the other lines are predicted, and the exit status is 1
+printf 'wake me up\000 at five am\nplay some jazz\n' >"$T/nul.txt"
+run "$MILLE" predict --model "$T/m.model" "$T/nul.txt"
+check "predict: NUL byte named, exit 1" 1 "nul.txt:1: NUL byte at byte 10"
+[ "$(wc -l <"$T/out")" -eq 1 ] && grep -q '"utt":"play some jazz"' "$T/out" && ok ||
+    bad "predict NUL: expected only the second line's prediction"
+gzip -c "$T/nul.txt" >"$T/nul.txt.gz"
+run "$MILLE" predict --model "$T/m.model" "$T/nul.txt.gz"
+check "predict: NUL byte in a .gz line" 1 "nul.txt.gz:1: NUL byte"
+# every line failing is exit 1 too (it was 0), with a count
+printf 'a\377\n\000\n' >"$T/allbad.txt"
+run "$MILLE" predict --model "$T/m.model" "$T/allbad.txt"
+check "predict: every line failed, exit 1" 1 "2 utterances could not be parsed"
+# a line over the 64 KiB line limit is skipped and named; the next line still parses
+"$PY" -c 'import sys; sys.stdout.write("a " * 40000 + "\nplay some jazz\n")' >"$T/long.txt"
+run "$MILLE" predict --model "$T/m.model" "$T/long.txt"
+check "predict: long line named, exit 1" 1 "long.txt:1: line longer than"
+grep -q '"utt":"play some jazz"' "$T/out" && ok || bad "predict long line: next line lost"
+# more words than the per-text limit (256): MILLE_ELIMIT, named with both numbers
+"$PY" -c 'import sys; sys.stdout.write("a " * 300 + "\n")' >"$T/words.txt"
+run "$MILLE" predict --model "$T/m.model" "$T/words.txt"
+check "predict: too many words" 1 "words.txt:1: text has 300 words, the limit is 256"
+# the server's word limits are options with their defaults in --help, checked as integers
+run "$MILLE" serve --help
+check "serve --help lists the word limits" 0 "" "--max-batch-words N words of one request.*default 4096"
+run "$MILLE" serve --model "$T/m.model" --max-words 0
+check "serve --max-words 0 is a usage error" 2 "--max-words must be an integer in 1"
+# a model path that is a FIFO fails at once (the open does not wait for a writer)
+mkfifo "$T/fifo.model"
+run "$MILLE" predict --model "$T/fifo.model" "$T/plain.txt"
+check "predict --model FIFO: error, no hang" 1 "fifo.model: not a regular file"
 run "$MILLE" train --data "$SAMPLE"
 check "train without --out" 2 "required"
 run "$MILLE" train --data "$SAMPLE" --out "$T/x.model" --epochs zero
@@ -218,6 +250,31 @@ check "predict MASSIVE records on stdin" 0 "" '"locale":"fr-FR"'
 run "$MILLE" train --data "$SAMPLE" --locales en-US,ja-JP --out "$T/m.model" --epochs 2 \
     --hidden 32 --dim 16 --buckets 4096 --quiet --resume
 check "train --resume" 0 "" '"exact_match"'
+
+# ---- distill ---------------------------------------------------------------------------------
+# the tiny model teaches a smaller student, with perturbed copies and an unlabeled text file
+printf 'wake me up at nine am\nplay some jazz\n' >"$T/en-US.txt"
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US,ja-JP \
+    --unlabeled "$T/en-US.txt" --out "$T/s.model" --epochs 1 --hidden 16 --dim 8 \
+    --buckets 2048 --layers 2
+check "distill a student" 0 "teachers: 1 labeled .* utterances" '"exact_match"'
+grep -q "2 unlabeled" "$T/err" && ok || bad "distill: the 2 unlabeled lines were not read"
+run "$MILLE" predict --model "$T/s.model" "$T/plain.txt"
+check "predict with the student" 0 "" '"annot_utt"'
+run "$MILLE" predict --model "$T/m.model" --model "$T/s.model" "$T/plain.txt"
+check "predict with an ensemble of two models" 0 "" '"annot_utt"'
+[ "$(wc -l <"$T/out")" -eq 2 ] && ok || bad "ensemble predict: expected 2 lines"
+run "$MILLE" predict --model "$T/m.model" --model "$T/nonexistent.model" "$T/plain.txt"
+check "ensemble with a missing member" 1 "nonexistent.model"
+run "$MILLE" distill --data "$SAMPLE" --out "$T/x.model"
+check "distill without --teacher" 2 "required"
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --alpha 2
+check "distill bad --alpha" 2 "--alpha"
+run "$MILLE" distill --teacher "$T/nonexistent.model" --data "$SAMPLE" --out "$T/x.model" --quiet
+check "distill missing teacher" 1 "nonexistent.model"
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US \
+    --unlabeled "$T/plain.txt" --out "$T/x.model" --quiet
+check "distill unlabeled file without a locale name" 1 "plain.txt.*named like its locale"
 
 # ---- synth / lexicons ----------------------------------------------------------------------
 # word-by-word synthesis of the sample's en-US train records with the TSV word lists and the

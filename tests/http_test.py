@@ -4,10 +4,15 @@
 Trains a tiny model on the bundled sample, starts the server on free ports, and checks every
 endpoint: valid parses (offsets, batch = single), each bad input of docs/http.md (4xx with a
 JSON error naming it), slow clients, metrics, reload by SIGHUP and by the admin endpoint while
-requests run, and graceful shutdown on SIGTERM. Prints "N passed, N failed".
+requests run, and graceful shutdown on SIGTERM. Then the findings of the 2026-12 audit
+(issue 15): every thread blocks the signals and signals during a reload neither kill the
+server nor get lost; the admin route's token, Host, Origin and Content-Type checks and a FIFO
+path; trickling clients, the per-IP limit and the body budget; --max-body over 64 MiB; the
+batch count before the parse. Prints "N passed, N failed".
 
     MILLE=build/asan/mille python3 tests/http_test.py
 """
+import glob
 import http.client
 import json
 import os
@@ -15,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -40,11 +46,13 @@ class Server:
         self.err = tempfile.TemporaryFile()
         self.p = subprocess.Popen([MILLE, "serve", "--model", model, "--port", "0",
                                    "--admin-port", "0", *args], stderr=self.err)
-        self.port = self.admin = None
+        self.port = self.admin = self.token = None
         for _ in range(600):
             m = re.search(rb"http://[\d.]+:(\d+) \(admin http://[\d.]+:(\d+)\)", self.log())
             if m:
                 self.port, self.admin = int(m.group(1)), int(m.group(2))
+                t = re.search(rb"admin token ([0-9a-f]+)", self.log())
+                self.token = t.group(1).decode() if t else None
                 break
             if self.p.poll() is not None:
                 break
@@ -59,6 +67,15 @@ class Server:
     def stop(self):
         self.p.send_signal(signal.SIGTERM)
         return self.p.wait(timeout=60)
+
+    def admin_headers(self, token=None):
+        return {"Content-Type": "application/json",
+                "Authorization": "Bearer " + (token or self.token)}
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
 
 
 def request(port, method, path, body=None, headers=None, timeout=30):
@@ -81,8 +98,8 @@ def post(port, path, obj):
                    {"Content-Type": "application/json"})
 
 
-def expect_error(name, port, method, path, body, status, code, in_msg=""):
-    st, j, data, _ = request(port, method, path, body)
+def expect_error(name, port, method, path, body, status, code, in_msg="", headers=None):
+    st, j, data, _ = request(port, method, path, body, headers)
     ok = (st == status and j is not None and j.get("error", {}).get("code") == code
           and j["error"].get("status") == status and in_msg in j["error"].get("message", ""))
     check(name, ok, f"got {st} {data[:300]!r}, want {status} {code}")
@@ -100,10 +117,12 @@ def main():
     port = s.port
     try:
         run_tests(s, port, model, tmp)
+        audit_signals(model, tmp)
+        audit_hostile_clients(model)
+        audit_token_file(model, tmp)
+        micro_batching(model)
     finally:
-        if s.p.poll() is None:
-            s.p.kill()
-            s.p.wait()
+        s.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
@@ -242,19 +261,21 @@ def run_tests(s, port, model, tmp):
     time.sleep(0.5)
     st, j, _, _ = request(port, "GET", "/healthz")
     check("SIGHUP reload", st == 200 and j["generation"] == 2, j)
-    st, j, _, _ = request(s.admin, "POST", "/admin/reload", "")
+    st, j, _, _ = request(s.admin, "POST", "/admin/reload", "", s.admin_headers())
     check("admin reload", st == 200 and j["status"] == "reloaded" and j["generation"] == 3, j)
     st, j, _, _ = request(s.admin, "POST", "/admin/reload",
-                          json.dumps({"model": os.path.join(tmp, "missing.model")}))
+                          json.dumps({"model": os.path.join(tmp, "missing.model")}),
+                          s.admin_headers())
     check("admin reload of a missing file", st == 500 and j["error"]["code"] == "reload_failed"
           and "missing.model" in j["error"]["message"], j)
     trunc = os.path.join(tmp, "trunc.model")
     with open(model, "rb") as f, open(trunc, "wb") as g:
         g.write(f.read(2000))
-    st, j, _, _ = request(s.admin, "POST", "/admin/reload", json.dumps({"model": trunc}))
+    st, j, _, _ = request(s.admin, "POST", "/admin/reload", json.dumps({"model": trunc}),
+                          s.admin_headers())
     check("admin reload of a truncated file", st == 500 and j["error"]["code"] == "reload_failed")
     expect_error("admin reload bad body", s.admin, "POST", "/admin/reload", "[1]", 400,
-                 "bad_json")
+                 "bad_json", headers=s.admin_headers())
     time.sleep(0.3)
     stop.set()
     for t in ths:
@@ -262,6 +283,8 @@ def run_tests(s, port, model, tmp):
     check("no failed request during reloads", not errors, errors[:5])
     st, j, _, _ = request(port, "GET", "/healthz")
     check("model kept after failed reload", st == 200 and j["generation"] == 3, j)
+
+    audit_main_server(s, port, model, tmp)
 
     # ---- graceful shutdown: requests in flight finish, exit code 0
     stop.clear()
@@ -292,11 +315,348 @@ def run_tests(s, port, model, tmp):
     r = subprocess.run([MILLE, "serve", "--model", os.path.join(tmp, "missing.model"),
                         "--port", "0"], capture_output=True, timeout=30)
     check("serve missing model", r.returncode == 1 and b"missing.model" in r.stderr, r.stderr)
-    r = subprocess.run([MILLE, "serve"], capture_output=True, timeout=30)
-    check("serve without --model", r.returncode == 2 and b"--model" in r.stderr, r.stderr)
+    # without --model: $MILLE_MODEL (else the shipped model) is the one loaded
+    env = dict(os.environ, MILLE_MODEL=os.path.join(tmp, "env-missing.model"))
+    r = subprocess.run([MILLE, "serve", "--port", "0"], capture_output=True, timeout=30, env=env)
+    check("serve without --model loads $MILLE_MODEL",
+          r.returncode == 1 and b"env-missing.model" in r.stderr, r.stderr)
     r = subprocess.run([MILLE, "serve", "--model", model, "--port", "70000"],
                        capture_output=True, timeout=30)
     check("serve bad port", r.returncode == 2 and b"--port" in r.stderr, r.stderr)
+
+
+# ---- audit 2026-12 (issue 15) -----------------------------------------------------------------
+
+SIGS = {signal.SIGHUP: "HUP", signal.SIGINT: "INT", signal.SIGTERM: "TERM"}
+
+
+def threads_not_blocking(pid):
+    """[(tid, name, SigBlk)] of the threads of pid that do not block HUP, INT and TERM."""
+    bad = []
+    for st in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            txt = open(st).read()
+        except OSError:
+            continue  # the thread ended
+        blk = int(re.search(r"SigBlk:\s*([0-9a-f]+)", txt).group(1), 16)
+        if any(not blk >> (int(sig) - 1) & 1 for sig in SIGS):
+            bad.append((st.split("/")[4], re.search(r"Name:\s*(\S+)", txt).group(1), hex(blk)))
+    return bad
+
+
+def healthz_gen(port):
+    st, j, _, _ = request(port, "GET", "/healthz", timeout=10)
+    return j["generation"] if st == 200 else None
+
+
+def audit_main_server(s, port, model, tmp):
+    # #1: no thread may take SIGHUP/SIGTERM/SIGINT but through the main loop's signalfd
+    bad = threads_not_blocking(s.p.pid)
+    n = len(glob.glob(f"/proc/{s.p.pid}/task/*"))
+    check("every thread blocks HUP, INT, TERM", n >= 3 and not bad, (n, bad))
+    check("no signal fallback warning", b"do not block" not in s.log(), s.log()[-300:])
+
+    # #7: the admin route. Each check on its own, everything else right.
+    good = s.admin_headers()
+    A = s.admin
+    R = "/admin/reload"
+    expect_error("admin: no token", A, "POST", R, "{}", 401, "unauthorized", "token",
+                 {"Content-Type": "application/json"})
+    expect_error("admin: wrong token", A, "POST", R, "{}", 401, "unauthorized", "wrong",
+                 s.admin_headers("0" * 64))
+    expect_error("admin: foreign Origin", A, "POST", R, "{}", 403, "forbidden", "Origin",
+                 dict(good, Origin="http://evil.example"))
+    expect_error("admin: foreign Host", A, "POST", R, "{}", 403, "forbidden", "Host",
+                 dict(good, Host=f"evil.example:{A}"))
+    expect_error("admin: text/plain", A, "POST", R, "{}", 415, "unsupported_media_type",
+                 "application/json", dict(good, **{"Content-Type": "text/plain"}))
+    st, _, _, r = request(A, "POST", R, "{}", {"Content-Type": "application/json"})
+    check("admin: 401 has WWW-Authenticate", (r.getheader("WWW-Authenticate") or "")
+          .startswith("Bearer"), r.getheader("WWW-Authenticate"))
+    fifo = os.path.join(tmp, "model.fifo")
+    os.mkfifo(fifo)
+    t0 = time.time()
+    try:
+        st, j, data, _ = request(A, "POST", R, json.dumps({"model": fifo}), good, timeout=10)
+    except OSError as e:
+        st, j, data = None, None, str(e)
+    check("admin: FIFO path is a 400, at once", st == 400 and j["error"]["code"] ==
+          "bad_request" and "not a regular file" in j["error"]["message"]
+          and time.time() - t0 < 5, (st, data, time.time() - t0))
+    st, j, _, _ = request(A, "POST", R, json.dumps({"model": model}), dict(
+        good, Host=f"localhost:{A}", Origin=f"http://localhost:{A}"))
+    check("admin: same Origin, localhost, token: reloads", st == 200 and
+          j["status"] == "reloaded", j)
+    check("served after the admin checks", post(port, "/v1/parse", {"text": "play jazz"})[0]
+          == 200)
+
+    # #9: the batch is counted before it is parsed: an unclosed array of 5 items (the limit
+    # is 4) is a 413, not the 400 of its invalid JSON
+    expect_error("batch counted before the parse", port, "POST", "/v1/parse/batch",
+                 "[{}, {}, {}, {}, {}", 413, "batch_too_large", "before parsing")
+    # #10: public replies name the file only; file_bytes is there
+    st, j, _, _ = request(port, "GET", "/healthz")
+    check("healthz: file name only", st == 200 and j["model"] == "m.model", j)
+    st, j, _, _ = request(port, "GET", "/v1/model")
+    check("model: file name and size", st == 200 and j["path"] == "m.model"
+          and j["file_bytes"] == os.path.getsize(model), {k: j.get(k) for k in (
+              "path", "file_bytes")})
+
+
+def audit_signals(model, tmp):
+    """Two SIGHUPs 4 ms apart, and SIGHUP then SIGTERM: the reload ends, requests in flight
+    finish, exit 0. Also --max-body over 64 MiB (#8) on this server."""
+    # a model of 8 MB, whose reload takes long enough for a second signal to land in it
+    mid = os.path.join(tmp, "mid.model")
+    subprocess.run([MILLE, "train", "--data", os.path.join(ROOT, "data/sample"), "--locales",
+                    "en-US", "--out", mid, "--epochs", "1", "--hidden", "16", "--dim", "16",
+                    "--buckets", "262144", "--layers", "2", "--quiet"],
+                   check=True, stdout=subprocess.DEVNULL)
+    s = Server(mid, "--max-body", "70000000")
+    try:
+        port = s.port
+        check("every thread blocks HUP, INT, TERM (2)", not threads_not_blocking(s.p.pid))
+        # #1: two SIGHUPs 4 ms apart, while the first one's reload runs (it killed the server
+        # through OpenBLAS's thread); a pending SIGHUP is reloaded after the running one
+        g0 = healthz_gen(port)
+        for _ in range(5):
+            s.p.send_signal(signal.SIGHUP)
+            time.sleep(0.004)
+            s.p.send_signal(signal.SIGHUP)
+            time.sleep(0.05)
+        time.sleep(0.5)
+        alive = s.p.poll() is None
+        g1 = healthz_gen(port) if alive else None
+        check("SIGHUP x2 4 ms apart: alive", alive, s.log()[-300:])
+        check("SIGHUP x2 4 ms apart: reloaded 5 to 10 times",
+              g1 is not None and 5 <= g1 - g0 <= 10, (g0, g1))
+        if not alive:
+            return
+
+        big = b'{"text": "play some jazz"}' + b" " * (65 << 20)
+        st, j, data, _ = request(port, "POST", "/v1/parse", big,
+                                 {"Content-Type": "application/json"}, timeout=120)
+        check("--max-body over 64 MiB: a 65 MiB body is parsed", st == 200 and "intent" in j,
+              (st, data[:200]))
+        stop = threading.Event()
+        results = []
+
+        def client():
+            while not stop.is_set():
+                try:
+                    results.append(post(port, "/v1/parse", {"text": "wake me up at five"})[0])
+                except OSError:
+                    break
+
+        ths = [threading.Thread(target=client) for _ in range(2)]
+        for t in ths:
+            t.start()
+        time.sleep(0.3)
+        s.p.send_signal(signal.SIGHUP)
+        time.sleep(0.002)
+        s.p.send_signal(signal.SIGTERM)
+        try:
+            rc = s.p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            rc = None
+        stop.set()
+        for t in ths:
+            t.join()
+        log = s.log()
+        check("SIGHUP then SIGTERM: exit 0 after draining", rc == 0 and
+              b"mille serve: stopped" in log and b"cut off" not in log, (rc, log[-400:]))
+        check("SIGHUP then SIGTERM: answered requests were 200", results and
+              all(x == 200 for x in results), results[-5:])
+    finally:
+        s.kill()
+
+
+def connect(port, src="127.0.0.1"):
+    c = socket.socket()
+    c.settimeout(10)
+    c.bind((src, 0))
+    c.connect(("127.0.0.1", port))
+    return c
+
+
+def closed_by_server(c, wait):
+    """True if the server closes c (EOF or reset) within wait seconds."""
+    c.settimeout(wait)
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def audit_hostile_clients(model):
+    """#5 and #6: trickling clients hit the deadline, the per-IP limit, the body budget."""
+    s = Server(model, "--deadline", "2", "--timeout", "3", "--max-per-ip", "4",
+               "--max-body", "4096", "--max-buffered", "8200")
+    try:
+        port = s.port
+        # trickling clients: one byte every 0.4 s keeps clear of --timeout 3, not of
+        # --deadline 2; one trickles its body, one its headers
+        body = socket.create_connection(("127.0.0.1", port), timeout=10)
+        body.sendall(b"POST /v1/parse HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        head = socket.create_connection(("127.0.0.1", port), timeout=10)
+        t0 = time.time()
+        cut = {}
+        req = b"POST /v1/parse HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 100
+        k = 0
+        while time.time() - t0 < 8 and len(cut) < 2:
+            for name, c, byte in (("body", body, b"{"), ("head", head, req[k:k + 1])):
+                if name in cut:
+                    continue
+                try:
+                    c.sendall(byte)
+                    c.settimeout(0.001)
+                    if c.recv(100) == b"":
+                        cut[name] = time.time() - t0
+                except socket.timeout:
+                    pass
+                except OSError:
+                    cut[name] = time.time() - t0
+            k += 1
+            if k == 3:
+                st = post(port, "/v1/parse", {"text": "play jazz"})[0]
+                check("served while two clients trickle", st == 200, st)
+            time.sleep(0.4)
+        body.close()
+        head.close()
+        check("trickled body cut at the deadline", 1.8 < cut.get("body", 99) < 4.5, cut)
+        check("trickled headers cut at the deadline", 1.8 < cut.get("head", 99) < 4.5, cut)
+        st, _, data, _ = request(port, "GET", "/metrics")
+        check("metrics count deadline", re.search(rb'errors_total\{code="deadline"\} [2-9]',
+                                                  data) is not None)
+
+        # per-IP limit: 4 connections from 127.0.0.1 held open; a 5th is closed at once
+        # while 127.0.0.2 is served; once they close, 127.0.0.1 is served again
+        held = [connect(port) for _ in range(4)]
+        time.sleep(0.2)
+        fifth = connect(port)
+        try:
+            fifth.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        except OSError:
+            pass
+        check("5th connection from one IP is refused", closed_by_server(fifth, 3))
+        fifth.close()
+        other = connect(port, "127.0.0.2")
+        other.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        resp = recv_all(other)
+        check("another IP is served meanwhile", b" 200 " in resp.split(b"\r\n")[0], resp[:100])
+        other.close()
+        for c in held:
+            c.close()
+        time.sleep(0.3)
+        check("served again once they close", request(port, "GET", "/healthz")[0] == 200)
+
+        # body budget: two bodies of 4000 bytes in progress hold 8192 of the 8200 bytes; a
+        # third gets 503 busy once sent; a body after they finish is served
+        holders = [connect(port) for _ in range(2)]
+        for c in holders:
+            c.sendall(b"POST /v1/parse HTTP/1.1\r\nHost: t\r\nContent-Length: 4000\r\n\r\n"
+                      b'{"text": "play jazz"')
+        time.sleep(0.3)
+        pad = json.dumps({"text": "play jazz", "pad": "x" * 3900})
+        expect_error("body budget: 503 busy", port, "POST", "/v1/parse", pad, 503, "busy",
+                     "--max-buffered")
+        for c in holders:
+            c.sendall(b"}" + b" " * (4000 - 21))
+            resp = recv_all(c)
+            check("budget holders are served", b" 200 " in resp.split(b"\r\n")[0], resp[:100])
+            c.close()
+        st, j, _, _ = post(port, "/v1/parse", {"text": "play jazz", "pad": "x" * 3900})
+        check("budget released: served", st == 200, (st, j))
+    finally:
+        s.kill()
+
+
+def audit_token_file(model, tmp):
+    """--admin-token-file: made with mode 0600 when missing, read when present, refused when
+    others can read it."""
+    tok = os.path.join(tmp, "admin.token")
+    s = Server(model, "--admin-token-file", tok)
+    try:
+        mode = stat.S_IMODE(os.stat(tok).st_mode) if os.path.exists(tok) else None
+        check("token file made 0600", mode == 0o600, oct(mode or 0))
+        check("token not printed when in a file", s.token is None, s.log()[-300:])
+        t = open(tok).read().strip()
+        st, j, _, _ = request(s.admin, "POST", "/admin/reload", "{}", s.admin_headers(t))
+        check("token from the file reloads", st == 200 and j["generation"] == 2, j)
+    finally:
+        s.kill()
+    s = Server(model, "--admin-token-file", tok)  # read back: the same token
+    try:
+        st, _, _, _ = request(s.admin, "POST", "/admin/reload", "{}", s.admin_headers(t))
+        check("token file read at start", st == 200, st)
+    finally:
+        s.kill()
+    os.chmod(tok, 0o644)
+    r = subprocess.run([MILLE, "serve", "--model", model, "--port", "0", "--admin-port", "0",
+                        "--admin-token-file", tok], capture_output=True, timeout=30)
+    check("token file readable by others is refused", r.returncode == 1 and b"chmod 600"
+          in r.stderr, r.stderr)
+    r = subprocess.run([MILLE, "serve", "--model", model, "--max-body", "100000",
+                        "--max-buffered", "5000"], capture_output=True, timeout=30)
+    check("--max-buffered below --max-body", r.returncode == 2 and b"--max-buffered" in r.stderr,
+          r.stderr)
+
+
+def same_parse(a, b, tol=1e-4):
+    """Two parses alike: every field equal, scores within tol (a batch call may round the
+    last bits of a float differently from a single one)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_parse(a[k], b[k], tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_parse(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= tol
+    return a == b
+
+
+def micro_batching(model):
+    """--batch-wait-us with one slot: 8 clients at once get the replies a server without
+    micro-batching gives, and the requests share calls."""
+    texts = ["wake me up at five am", "play some jazz", "what is the weather in paris",
+             "turn the lights off", "今週は午前五時に起こして", "joue du jazz"]
+    s = Server(model, "--threads", "8", "--batch-wait-us", "2000", "--batch-slots", "1")
+    ref = Server(model)
+    try:
+        want = {t: post(ref.port, "/v1/parse", {"text": t})[1] for t in texts}
+        got, errs = [], []
+
+        def client(i):
+            for k in range(20):
+                t = texts[(i + k) % len(texts)]
+                try:
+                    st, j, _, _ = post(s.port, "/v1/parse", {"text": t})
+                    got.append(st == 200 and same_parse(j, want[t]))
+                    if not got[-1]:
+                        errs.append((j, want[t]))
+                except OSError as e:
+                    errs.append(str(e))
+
+        ths = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        check("micro-batching: replies equal the reference (scores within 1e-4)",
+              len(got) == 160 and all(got)
+              and not errs, (sum(got), len(got), errs[:3]))
+        _, _, data, _ = request(s.port, "GET", "/metrics")
+        g = re.search(rb"mille_parse_groups_total (\d+)", data)
+        n = re.search(rb"mille_parse_grouped_total (\d+)", data)
+        check("micro-batching: 160 requests in fewer calls", g and n and int(n.group(1)) == 160
+              and 1 <= int(g.group(1)) < 160, (g and g.group(1), n and n.group(1)))
+    finally:
+        s.kill()
+        ref.kill()
 
 
 def recv_all(sock):

@@ -1,9 +1,12 @@
 /* test_api.c - the public API of include/mille.h: a batch parses exactly as single calls do
  * and reports each bad input at its index, limits and locale checks return their codes, and
  * sessions on one shared model parse concurrently (run under TSan by `make tsan`). */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -224,5 +227,239 @@ TEST(api_concurrent_sessions_share_a_model)
         CHECK_INT(jobs[i].mismatches, 0);
         CHECK_INT(jobs[i].failures, 0);
     }
+    mille_model_free(m);
+}
+
+/* "a a a ..." of n words: the most words per byte a text can have (audit 2026-12 #2). */
+static char *words_text(size_t n, size_t *len)
+{
+    char *t = malloc(2 * n + 1);
+    if (!t) return NULL;
+    for (size_t i = 0; i < n; i++) t[2 * i] = 'a', t[2 * i + 1] = ' ';
+    *len = 2 * n - 1;
+    t[*len] = '\0';
+    return t;
+}
+
+TEST(api_word_limits)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    mille_model *m;
+    mille_session *s;
+    mille_error e;
+    mille_result r;
+    CHECK_INT(mille_model_load(path, &m, &e), 0);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    CHECK_INT(mille_session_set_max_words(s, 0), MILLE_ERANGE);
+    CHECK_INT(mille_session_set_max_words(s, MILLE_MAX_WORDS_LIMIT + 1), MILLE_ERANGE);
+    CHECK_INT(mille_session_set_max_batch_words(s, 0), MILLE_ERANGE);
+    CHECK_INT(mille_session_set_max_batch_words(s, MILLE_MAX_WORDS_LIMIT + 1), MILLE_ERANGE);
+    CHECK_INT(mille_session_set_max_words(NULL, 5), MILLE_EINVAL);
+    CHECK_INT(mille_session_set_max_batch_words(NULL, 5), MILLE_EINVAL);
+    /* the default per-text limit: 256 words parse, 257 do not, and the message names both */
+    size_t len;
+    char *t = words_text(MILLE_MAX_WORDS_DEFAULT + 1, &len);
+    CHECK(t != NULL);
+    if (!t) return;
+    CHECK_INT(mille_parse(s, t, len - 2, NULL, &r, &e), 0);
+    CHECK_INT(r.n_words, MILLE_MAX_WORDS_DEFAULT);
+    CHECK_INT(mille_parse(s, t, len, NULL, &r, &e), MILLE_ELIMIT);
+    CHECK(strstr(e.msg, "257 words") != NULL && strstr(e.msg, "limit is 256") != NULL);
+    CHECK(r.intent == NULL);
+    CHECK_STR(mille_strerror(MILLE_ELIMIT), "over a limit");
+    /* per batch: 3 + 4 words pass a limit of 7; 3 + 4 + 1 do not, the whole call fails and
+     * the input that crossed the limit says so */
+    CHECK_INT(mille_session_set_max_words(s, 4), 0);
+    CHECK_INT(mille_session_set_max_batch_words(s, 7), 0);
+    mille_input in[3] = {
+        {"set an alarm", 12, NULL}, {"play some jazz now", 18, NULL}, {"hi", 2, NULL}};
+    mille_result res[3];
+    mille_error errs[3];
+    CHECK_INT(mille_parse_batch(s, in, 2, res, errs), 2);
+    CHECK_INT(mille_parse_batch(s, in, 3, res, errs), MILLE_ELIMIT);
+    for (int i = 0; i < 3; i++) CHECK(res[i].intent == NULL);
+    CHECK_INT(errs[2].code, MILLE_ELIMIT);
+    CHECK(strstr(errs[2].msg, "8 words") != NULL && strstr(errs[2].msg, "limit is 7") != NULL);
+    /* a failed input does not count: "" is EINVAL, the others fit */
+    mille_input in2[3] = {
+        {"set an alarm", 12, NULL}, {"", 0, NULL}, {"play some jazz now", 18, NULL}};
+    CHECK_INT(mille_parse_batch(s, in2, 3, res, errs), 2);
+    CHECK_INT(errs[1].code, MILLE_EINVAL);
+    /* one text over the batch limit but within the text limit: mille_parse says why */
+    CHECK_INT(mille_session_set_max_batch_words(s, 3), 0);
+    CHECK_INT(mille_parse(s, "play some jazz now", 18, NULL, &r, &e), MILLE_ELIMIT);
+    CHECK(strstr(e.msg, "per batch") != NULL);
+    CHECK_INT(mille_parse(s, "play some jazz now", 18, NULL, &r, NULL), MILLE_ELIMIT);
+    free(t);
+    mille_session_free(s);
+    mille_model_free(m);
+}
+
+/* Audit 2026-12 #11: NULL arguments are MILLE_EINVAL with a message that says which, never a
+ * crash or "out of memory". */
+TEST(api_null_arguments)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    mille_model *m;
+    mille_session *s;
+    mille_error e;
+    mille_result r;
+    CHECK_INT(mille_model_load(path, NULL, &e), MILLE_EINVAL);
+    CHECK_INT(mille_model_load(NULL, &m, &e), MILLE_EINVAL);
+    CHECK_INT(mille_session_new(NULL, &s, &e), MILLE_EINVAL);
+    CHECK(s == NULL);
+    CHECK_INT(mille_model_load(path, &m, &e), 0);
+    CHECK_INT(mille_session_new(m, NULL, &e), MILLE_EINVAL);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    CHECK(mille_model_metadata(NULL) == NULL);
+    CHECK(mille_model_metadata(m) != NULL);
+    CHECK_INT(mille_model_has_locale(NULL, "en-US"), 0);
+    CHECK_INT(mille_session_set_max_text(NULL, 10), MILLE_EINVAL);
+    mille_session_set_strict_locale(NULL, 1);
+    CHECK_INT(mille_parse(NULL, "hi", 2, NULL, &r, &e), MILLE_EINVAL);
+    CHECK(strstr(e.msg, "session is NULL") != NULL);
+    CHECK_INT(mille_parse(s, "hi", 2, NULL, NULL, &e), MILLE_EINVAL);
+    CHECK(strstr(e.msg, "result is NULL") != NULL);
+    CHECK(strstr(e.msg, "memory") == NULL);
+    mille_input in = {"hi", 2, NULL};
+    CHECK_INT(mille_parse_batch(NULL, &in, 1, &r, &e), MILLE_EINVAL);
+    CHECK_INT(mille_parse_batch(s, NULL, 1, &r, &e), MILLE_EINVAL);
+    CHECK_INT(mille_parse_batch(s, &in, 1, NULL, &e), MILLE_EINVAL);
+    mille_session_free(s);
+    mille_model_free(m);
+}
+
+/* Copy a file with the open(O_TRUNC) + write that cp(1) does: the destination keeps its
+ * inode and is truncated first (what crashed a server that mapped it, audit 2026-12 #3). */
+static int copy_in_place(const char *from, const char *to, size_t max_bytes)
+{
+    FILE *f = fopen(from, "rb");
+    if (!f) return -1;
+    int fd = open(to, O_WRONLY | O_TRUNC);
+    if (fd < 0) {
+        fclose(f);
+        return -1;
+    }
+    char buf[65536];
+    size_t n, total = 0;
+    int rc = 0;
+    while (total < max_bytes && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (n > max_bytes - total) n = max_bytes - total;
+        if (write(fd, buf, n) != (ssize_t)n) rc = -1;
+        total += n;
+    }
+    fclose(f);
+    close(fd);
+    return rc;
+}
+
+TEST(api_model_overwritten_in_place)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    char copy[300];
+    snprintf(copy, sizeof copy, "%s.inplace", path);
+    /* a private copy of the model, loaded, then overwritten in place by other bytes: first
+     * a truncated model (half its size), then a text file */
+    CHECK_INT(copy_in_place(path, copy, SIZE_MAX), -1); /* does not exist yet */
+    int fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    CHECK_INT(copy_in_place(path, copy, SIZE_MAX), 0);
+    mille_model *m;
+    mille_session *s;
+    mille_error e;
+    mille_result r;
+    CHECK_INT(mille_model_load(copy, &m, &e), 0);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    char before[1024], after[1024];
+    CHECK_INT(mille_parse(s, utts[0], strlen(utts[0]), NULL, &r, &e), 0);
+    flatten(&r, before, sizeof before);
+    struct stat st;
+    CHECK_INT(stat(path, &st), 0);
+    CHECK_INT(copy_in_place(path, copy, (size_t)st.st_size / 2), 0);
+    CHECK_INT(mille_parse(s, utts[0], strlen(utts[0]), NULL, &r, &e), 0);
+    flatten(&r, after, sizeof after);
+    CHECK_STR(after, before);
+    FILE *f = fopen(copy, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("not a model\n", f);
+        fclose(f);
+    }
+    CHECK_INT(mille_parse(s, utts[0], strlen(utts[0]), NULL, &r, &e), 0);
+    flatten(&r, after, sizeof after);
+    CHECK_STR(after, before);
+    /* a second load of the overwritten file fails cleanly */
+    mille_model *m2;
+    CHECK_INT(mille_model_load(copy, &m2, &e), MILLE_EFORMAT);
+    mille_session_free(s);
+    mille_model_free(m);
+    unlink(copy);
+}
+
+/* A FIFO (or any non-regular file) is refused at once: open(2) of a FIFO with no writer
+ * blocks unless O_NONBLOCK, which hung the admin reload of the server (audit 2026-12 #7). */
+TEST(api_model_load_fifo_does_not_block)
+{
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "/tmp/mille_test_fifo_%ld", (long)getpid());
+    unlink(fifo);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    mille_model *m;
+    mille_error e;
+    /* were it to block, the test would hang here: the harness run has no writer */
+    CHECK_INT(mille_model_load(fifo, &m, &e), MILLE_EIO);
+    CHECK(strstr(e.msg, "not a regular file") != NULL);
+    CHECK(strstr(e.msg, fifo) != NULL);
+    CHECK_INT(mille_model_load("/dev/null", &m, &e), MILLE_EIO);
+    CHECK_INT(mille_model_load("/tmp", &m, &e), MILLE_EIO);
+    unlink(fifo);
+}
+
+/* An ensemble of one model twice decides the intent exactly as the model does (the averaged
+ * probabilities are the model's); slots come from posterior decoding, which agrees with
+ * Viterbi on nearly every word. A member whose labels the first model lacks is refused. */
+TEST(api_ensemble)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    mille_model *m, *ens;
+    mille_session *s, *se;
+    mille_error e;
+    const char *paths[2] = {path, path};
+    CHECK_INT(mille_model_load(path, &m, &e), 0);
+    CHECK_INT(mille_model_load_ensemble(paths, 2, &ens, &e), 0);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    CHECK_INT(mille_session_new(ens, &se, &e), 0);
+    size_t same_annot = 0;
+    for (size_t i = 0; i < N_UTTS; i++) {
+        mille_result a, b;
+        CHECK_INT(mille_parse(s, utts[i], strlen(utts[i]), NULL, &a, &e), 0);
+        CHECK_INT(mille_parse(se, utts[i], strlen(utts[i]), NULL, &b, &e), 0);
+        CHECK_STR(a.intent, b.intent);
+        CHECK_NEAR(a.confidence, b.confidence, 1e-6);
+        CHECK_INT(a.n_top, b.n_top);
+        for (size_t k = 0; k < a.n_top && k < b.n_top; k++) {
+            CHECK_STR(a.top[k].intent, b.top[k].intent);
+            CHECK_NEAR(a.top[k].score, b.top[k].score, 1e-5);
+        }
+        same_annot += strcmp(a.annot_utt, b.annot_utt) == 0;
+    }
+    CHECK(same_annot + 1 >= N_UTTS);
+    mille_session_free(se);
+    mille_model_free(ens);
+    /* errors name the file */
+    const char *missing[2] = {path, "/nonexistent/m.model"};
+    CHECK(mille_model_load_ensemble(missing, 2, &ens, &e) < 0);
+    CHECK(ens == NULL && strstr(e.msg, "/nonexistent/m.model") != NULL);
+    CHECK_INT(mille_model_load_ensemble(paths, 0, &ens, &e), MILLE_EINVAL);
+    mille_session_free(s);
     mille_model_free(m);
 }

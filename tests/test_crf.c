@@ -153,3 +153,113 @@ TEST(crf_viterbi_matches_reference_exactly)
         (void)got;
     }
 }
+
+TEST(crf_marginals_match_brute_force)
+{
+    rng r;
+    rng_seed(&r, 13);
+    for (size_t T = 1; T <= MT; T++)
+        for (size_t S = 1; S <= MS; S++) {
+            float E[MT * MS], A[MS * MS], st[MS], en[MS];
+            fill(&r, E, T * S, 3);
+            fill(&r, A, S * S, 3);
+            fill(&r, st, S, 1);
+            fill(&r, en, S, 1);
+            double expA[MS * MS], scratch[3 * MT * MS + MT + MS];
+            double u[MT * MS], pr[MT * MS * MS], ub[MT * MS], pb[MT * MS * MS];
+            crf_trans tr = {expA, 0, 0, NULL};
+            crf_prepare(&tr, A, S);
+            crf_marginals(E, &tr, st, en, T, u, pr, scratch);
+            crf_marginals_brute(E, A, st, en, T, S, ub, pb);
+            for (size_t i = 0; i < T * S; i++) CHECK_NEAR(u[i], ub[i], 1e-9);
+            for (size_t i = 0; T > 1 && i < (T - 1) * S * S; i++) CHECK_NEAR(pr[i], pb[i], 1e-9);
+        }
+}
+
+/* A random soft target: for each word a few unary entries, for each pair a few pairwise
+ * entries, each set normalized to 1. */
+static size_t soft_target(rng *r, size_t T, size_t S, uint32_t *off, crf_entry *q)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < T; t++) {
+        off[t] = (uint32_t)n;
+        for (int pass = 0; pass < (t ? 2 : 1); pass++) {
+            size_t k0 = n, k = 1 + rng_below(r, 3);
+            double sum = 0;
+            for (size_t i = 0; i < k; i++, n++) {
+                q[n].from = pass ? (uint16_t)rng_below(r, S) : CRF_UNARY;
+                q[n].to = (uint16_t)rng_below(r, S);
+                q[n].p = (float)(1 + rng_below(r, 100));
+                sum += q[n].p;
+            }
+            for (size_t i = k0; i < n; i++) q[i].p = (float)(q[i].p / sum);
+        }
+    }
+    off[T] = (uint32_t)n;
+    return n;
+}
+
+static double xent(const float *E, const float *A, const float *st, const float *en, size_t T,
+                   size_t S, const uint32_t *off, const crf_entry *q, float *dE, float *dA,
+                   float *ds, float *de)
+{
+    double expA[MS * MS], scratch[3 * MT * MS + MT + MS];
+    crf_trans tr = {expA, 0, 0, NULL};
+    crf_prepare(&tr, A, S);
+    return crf_xent(E, &tr, st, en, T, off, q, dE, dA, ds, de, scratch);
+}
+
+TEST(crf_soft_target_loss_matches_brute_force_and_gradient)
+{
+    rng r;
+    rng_seed(&r, 17);
+    size_t T = 4, S = 3;
+    float E[MT * MS], A[MS * MS], st[MS], en[MS];
+    fill(&r, E, T * S, 2);
+    fill(&r, A, S * S, 2);
+    fill(&r, st, S, 1);
+    fill(&r, en, S, 1);
+    uint32_t off[MT + 1];
+    crf_entry q[MT * 8];
+    soft_target(&r, T, S, off, q);
+    /* loss = log Z - E_q[score], with E_q[score] summed entry by entry */
+    double expect = 0;
+    for (size_t t = 0; t < T; t++)
+        for (uint32_t k = off[t]; k < off[t + 1]; k++) {
+            if (q[k].from == CRF_UNARY)
+                expect += q[k].p * (E[t * S + q[k].to] + (t == 0 ? st[q[k].to] : 0) +
+                                    (t == T - 1 ? en[q[k].to] : 0));
+            else
+                expect += q[k].p * A[q[k].from * S + q[k].to];
+        }
+    CHECK_NEAR(xent(E, A, st, en, T, S, off, q, NULL, NULL, NULL, NULL),
+               crf_logz_brute(E, A, st, en, T, S) - expect, 1e-4);
+    /* a one-hot target is the gold-label NLL */
+    int y[4] = {1, 0, 2, 2};
+    uint32_t hoff[MT + 1];
+    crf_entry hq[MT * 2];
+    size_t n = 0;
+    for (size_t t = 0; t < T; t++) {
+        hoff[t] = (uint32_t)n;
+        hq[n++] = (crf_entry){CRF_UNARY, (uint16_t)y[t], 1.0f};
+        if (t) hq[n++] = (crf_entry){(uint16_t)y[t - 1], (uint16_t)y[t], 1.0f};
+    }
+    hoff[T] = (uint32_t)n;
+    CHECK_NEAR(xent(E, A, st, en, T, S, hoff, hq, NULL, NULL, NULL, NULL),
+               nll(E, A, st, en, T, S, y, NULL, NULL, NULL, NULL), 1e-9);
+    /* gradient against central differences */
+    float dE[MT * MS] = {0}, dA[MS * MS] = {0}, ds[MS] = {0}, de[MS] = {0};
+    xent(E, A, st, en, T, S, off, q, dE, dA, ds, de);
+    float *params[4] = {E, A, st, en}, *grads[4] = {dE, dA, ds, de};
+    size_t sizes[4] = {T * S, S * S, S, S};
+    for (int p = 0; p < 4; p++)
+        for (size_t i = 0; i < sizes[p]; i++) {
+            float keep = params[p][i], h = 1e-2f;
+            params[p][i] = keep + h;
+            double up = xent(E, A, st, en, T, S, off, q, NULL, NULL, NULL, NULL);
+            params[p][i] = keep - h;
+            double down = xent(E, A, st, en, T, S, off, q, NULL, NULL, NULL, NULL);
+            params[p][i] = keep;
+            CHECK_NEAR(grads[p][i], (up - down) / (2 * h), 2e-3);
+        }
+}

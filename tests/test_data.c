@@ -387,3 +387,28 @@ TEST(data_load_archive)
     data_free(&ds);
     unlink(path);
 }
+
+/* Audit 2026-12 #16: an archive is read with the gzip filter only. A .tar holding lrzip
+ * data (or grzip, or lzop without liblzo) used to make libarchive start an external
+ * decompressor ("lrzip -d -q"); now it is an unrecognized format, named with its path, and
+ * no program is run. */
+TEST(data_archive_filters_gzip_only)
+{
+    char path[] = "/tmp/mille_arch_XXXXXX.tar";
+    int fd = mkstemps(path, 4);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    /* the lrzip magic and version 0.6, then zeros */
+    unsigned char lrz[64] = {'L', 'R', 'Z', 'I', 0, 6};
+    CHECK_INT(write(fd, lrz, sizeof lrz), (long long)sizeof lrz);
+    close(fd);
+    data_set ds = {0};
+    mille_error e;
+    int rc = data_load(&ds, path, NULL, &e);
+    CHECK(rc < 0);
+    CHECK(strstr(e.msg, path) != NULL);
+    CHECK(strstr(e.msg, "program") == NULL);
+    if (rc < 0 && strstr(e.msg, "program")) fprintf(stderr, "%s\n", e.msg);
+    data_free(&ds);
+    unlink(path);
+}

@@ -472,3 +472,91 @@ TEST(lexicon_language_codes)
         CHECK(found);
     }
 }
+
+/* dictd base64 of v (most significant digit first). */
+static void b64(uint64_t v, char *out)
+{
+    static const char dig[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char tmp[12];
+    int n = 0;
+    do tmp[n++] = dig[v % 64], v /= 64;
+    while (v);
+    for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+/* Audit 2026-12 #15: the work of a dictionary is capped. An index that points at one entry
+ * over and over is refused once it refers to 16 times the .dict's bytes; a headword line of
+ * many spellings gives at most LEXICON_MAX_KEYS (16) keys; an absurdly long entry is
+ * skipped; an oversized .tsv is refused by its size before it is read. */
+TEST(lexicon_work_is_capped)
+{
+    /* one 4 KiB entry, referred to by 400 index lines: 1.6 MB > 16 x 4 KiB + 1 MiB */
+    size_t dn = 4096;
+    char *dict = malloc(dn + 1);
+    char *index = malloc(400 * 16 + 1);
+    CHECK(dict && index);
+    if (!dict || !index) return;
+    memset(dict, '\n', dn);
+    memcpy(dict, "hello /x/\nbonjour\n", 18);
+    dict[dn] = '\0';
+    char len64[12];
+    b64(dn, len64);
+    size_t o = 0;
+    for (int i = 0; i < 400; i++)
+        o += (size_t)snprintf(index + o, 400 * 16 + 1 - o, "hello\tA\t%s\n", len64);
+    CHECK_INT(fd_err("hello\tA\tBAA\n", dict, dn, NULL), 0);
+    CHECK_INT(fd_err(index, dict, dn, "refers to more than"), MILLE_ERANGE);
+    CHECK(fd_err(index, dict, dn, "t.index:") == MILLE_ERANGE);
+    free(index);
+    free(dict);
+
+    /* a headword line of 100 spellings, indexed under the whole line: 16 keys */
+    char big[4096], idx[4200];
+    o = (size_t)snprintf(big, sizeof big, "w0");
+    for (int i = 1; i < 100; i++) o += (size_t)snprintf(big + o, sizeof big - o, ", w%d", i);
+    size_t hw = o;
+    o += (size_t)snprintf(big + o, sizeof big - o, "\nbonjour\n");
+    char off64[12];
+    b64(o, len64);
+    b64(0, off64);
+    snprintf(idx, sizeof idx, "%.*s\t%s\t%s\n", (int)hw, big, off64, len64);
+    lexicon lx = {0};
+    mille_error e;
+    CHECK_INT(lexicon_add_freedict(&lx, idx, strlen(idx), big, o, "t.index", NULL, &e), 0);
+    CHECK_STR(tr(&lx, "w0"), "bonjour");
+    CHECK_STR(tr(&lx, "w15"), "bonjour");
+    CHECK_STR(tr(&lx, "w16"), "");
+    lexicon_free(&lx);
+
+    /* an entry over 256 KiB is skipped, not parsed */
+    size_t ln = (256u << 10) + 100;
+    char *longd = malloc(ln + 1);
+    CHECK(longd != NULL);
+    if (!longd) return;
+    memset(longd, 'x', ln);
+    memcpy(longd, "alarm /x/\nalarme\n", 17);
+    char li[64];
+    b64(ln, len64);
+    snprintf(li, sizeof li, "alarm\tA\t%s\n", len64);
+    lexicon_stats st;
+    CHECK_INT(lexicon_add_freedict(&lx, li, strlen(li), longd, ln, "t.index", &st, &e), 0);
+    CHECK_INT(st.skipped, 1);
+    CHECK_STR(tr(&lx, "alarm"), "");
+    lexicon_free(&lx);
+    free(longd);
+
+    /* a 2 GiB (sparse) .tsv: refused by its size */
+    char path[] = "/tmp/mille_test_lex_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    char tsv[64];
+    snprintf(tsv, sizeof tsv, "%s.tsv", path);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)2 << 30) == 0);
+    if (fd >= 0) close(fd);
+    CHECK_INT(rename(path, tsv), 0);
+    CHECK_INT(lexicon_load(&lx, tsv, NULL, &e), MILLE_ERANGE);
+    CHECK(strstr(e.msg, "more than the limit") != NULL && strstr(e.msg, tsv) != NULL);
+    unlink(tsv);
+    lexicon_free(&lx);
+}

@@ -89,13 +89,15 @@ static void tiny_batch(batch *b, rng *r)
     }
 }
 
+static const model_soft *g_soft; /* soft targets of the gradient check, NULL = gold */
+
 static double loss_of(model *m, batch *b, model_ws *ws)
 {
     double expA[16];
     crf_trans tr = {expA, 0, 0, NULL};
     crf_prepare(&tr, model_tensor(m, T_TRANS), m->cfg.n_slots);
     model_forward(m, b, ws);
-    return model_backward(m, b, ws, &tr, 1, NULL, NULL);
+    return model_backward_soft(m, b, ws, &tr, g_soft, 1, NULL, NULL);
 }
 
 /* Smallest distance from a kink: |ReLU input| of both conv layers and, per utterance and
@@ -120,7 +122,47 @@ static double min_margin(model *m, batch *b, model_ws *ws)
     return mm;
 }
 
-static void gradient_check(float drop, uint32_t layers)
+/* Soft targets for the tiny batch: a random intent distribution per utterance (the first
+ * also gold), and per word a few unary and pairwise entries, normalized. */
+typedef struct soft_fix {
+    float intent[2 * 3];
+    uint8_t gold[2];
+    uint32_t eoff[8];
+    crf_entry ent[64];
+    model_soft s;
+} soft_fix;
+
+static void make_soft(soft_fix *f, const batch *b, rng *r)
+{
+    for (size_t u = 0; u < b->n_utt; u++) {
+        double sum = 0;
+        for (int k = 0; k < 3; k++) sum += f->intent[u * 3 + k] = (float)(1 + rng_below(r, 9));
+        for (int k = 0; k < 3; k++) f->intent[u * 3 + k] = (float)(f->intent[u * 3 + k] / sum);
+        f->gold[u] = u == 0;
+    }
+    size_t n = 0;
+    for (size_t u = 0; u < b->n_utt; u++)
+        for (size_t i = b->utt_off[u]; i < b->utt_off[u + 1]; i++) {
+            f->eoff[i] = (uint32_t)n;
+            for (int pass = 0; pass < (i > b->utt_off[u] ? 2 : 1); pass++) {
+                size_t k0 = n;
+                double sum = 0;
+                for (int k = 0; k < 2; k++, n++) {
+                    f->ent[n].from = pass ? (uint16_t)rng_below(r, 4) : CRF_UNARY;
+                    f->ent[n].to = (uint16_t)rng_below(r, 4);
+                    sum += f->ent[n].p = (float)(1 + rng_below(r, 9));
+                }
+                for (size_t k = k0; k < n; k++) f->ent[k].p = (float)(f->ent[k].p / sum);
+            }
+        }
+    f->eoff[b->n_words] = (uint32_t)n;
+    f->s = (model_soft){f->intent, 2.0f, 0.6f, f->gold, f->eoff, f->ent};
+}
+
+static void gradient_check_soft(float drop, uint32_t layers, int soft);
+static void gradient_check(float drop, uint32_t layers) { gradient_check_soft(drop, layers, 0); }
+
+static void gradient_check_soft(float drop, uint32_t layers, int soft)
 {
     kern_set_reference(1); /* double accumulation keeps the differences clean */
     model_config c = tiny_config();
@@ -148,13 +190,20 @@ static void gradient_check(float drop, uint32_t layers)
         if (min_margin(&m, &b, &ws) >= 2e-2) break;
     }
     CHECK(seed < 117);
+    soft_fix sf;
+    if (soft) {
+        rng r;
+        rng_seed(&r, 5);
+        make_soft(&sf, &b, &r);
+        g_soft = &sf.s;
+    }
     size_t dense0 = m.t[T_W1].off, ndense = m.n_params - dense0;
     float *g = calloc(ndense, sizeof *g), *dX = calloc(b.n_words * c.dim, sizeof *dX);
     double expA[16];
     crf_trans tr = {expA, 0, 0, NULL};
     crf_prepare(&tr, model_tensor(&m, T_TRANS), c.n_slots);
     model_forward(&m, &b, &ws);
-    model_backward(&m, &b, &ws, &tr, 1, g, dX);
+    model_backward_soft(&m, &b, &ws, &tr, g_soft, 1, g, dX);
     /* the embedding gradient: dX scattered to the rows, divided by the feature count */
     float *gemb = calloc(m.t[T_EMB].rows * c.dim, sizeof *gemb);
     for (size_t i = 0; i < b.n_words; i++) {
@@ -191,11 +240,15 @@ static void gradient_check(float drop, uint32_t layers)
     model_ws_free(&ws);
     model_free(&m);
     kern_set_reference(0);
+    g_soft = NULL;
 }
 
 TEST(model_gradient_matches_finite_differences) { gradient_check(0, 2); }
 TEST(model_gradient_with_dropout_matches_finite_differences) { gradient_check(0.3f, 2); }
 TEST(model_gradient_three_layers_matches_finite_differences) { gradient_check(0.3f, 3); }
+/* the distillation loss: soft intent targets at a temperature, mixed with gold, and CRF
+ * cross-entropy to soft slot marginals */
+TEST(model_distill_gradient_matches_finite_differences) { gradient_check_soft(0.3f, 2, 1); }
 
 TEST(model_features)
 {
@@ -227,4 +280,39 @@ TEST(model_features)
     CHECK_INT(n1, 1 + 4 + 3); /* word + "<" "a" "b" ">" + "<a" "ab" "b>" */
     CHECK(n1 == n2 && memcmp(f1, f2, (size_t)n1 * sizeof *f1) == 0);
     text_buf_free(&nb);
+}
+
+/* Audit 2026-12 #2: inference allocated the gradient views too (about half again the
+ * forward memory). A forward pass and a decode now leave the gradient block unallocated;
+ * model_backward reserves it; and the forward buffer holds the forward views and no more
+ * than the growth policy's doubling. */
+TEST(model_inference_allocates_forward_buffers_only)
+{
+    model_config c = tiny_config();
+    model m;
+    CHECK_INT(model_new(&m, &c, NULL), 0);
+    model_init_params(&m, 5);
+    batch b = {0};
+    model_ws ws = {0};
+    rng r;
+    rng_seed(&r, 5);
+    tiny_batch(&b, &r);
+    CHECK_INT(model_forward(&m, &b, &ws), 0);
+    uint32_t intent[2];
+    float prob[2];
+    int tags[5];
+    model_decode(&m, &b, &ws, intent, prob, tags);
+    CHECK(ws.gbuf == NULL);
+    CHECK_INT(ws.gcap, 0);
+    /* the forward views end at L (U, I): the buffer needs exactly that much */
+    size_t used = (size_t)(ws.L + b.n_utt * c.n_intents - ws.buf);
+    CHECK(ws.cap >= used && ws.cap <= 2 * used);
+    double expA[16];
+    crf_trans tr = {expA, 0, 0, NULL};
+    crf_prepare(&tr, model_tensor(&m, T_TRANS), c.n_slots);
+    CHECK(!isnan(model_backward(&m, &b, &ws, &tr, 1, NULL, NULL)));
+    CHECK(ws.gbuf != NULL);
+    model_ws_free(&ws);
+    batch_free(&b);
+    model_free(&m);
 }

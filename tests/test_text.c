@@ -483,3 +483,75 @@ TEST(text_hangul_11a7_kept)
     CHECK(b.len == 6 && memcmp(b.s, "\xed\x95\x98\xe1\x86\xa7", 6) == 0);
     text_buf_free(&b);
 }
+
+/* Audit 2026-12 #4: a run of format characters (Cf: U+00AD soft hyphen, U+200B zero width
+ * space ...) after punctuation re-classified the whole token at each character, O(n^2):
+ * "!" + 8000 U+00AD took 1.4 s. Measured here as work (characters the pre-tokenizer
+ * decodes), not time: each input of n characters must cost at most 8 n, and doubling n must
+ * not more than double-and-a-bit the work. Quadratic code fails both by orders of magnitude
+ * (n^2/2 = 32 million for n = 8000). Every result is also checked against the contract. */
+static uint64_t pretok_work_of(text_pretok_ctx *ctx, const char *head, const char *rep, size_t n,
+                               size_t *chars)
+{
+    size_t hn = strlen(head), rn = strlen(rep), len = hn + n * rn;
+    char *s = malloc(len);
+    if (!s) return UINT64_MAX;
+    memcpy(s, head, hn);
+    for (size_t i = 0; i < n; i++) memcpy(s + hn + i * rn, rep, rn);
+    const text_token *t;
+    size_t nt;
+    mille_error e;
+    uint64_t w = UINT64_MAX;
+    int rc = text_pretokenize(ctx, s, len, &t, &nt, &e);
+    if (rc == 0) rc = text_pretok_verify(s, len, t, nt, &e);
+    if (rc)
+        fprintf(stderr, "pretok of %s + %zu x %s: %s\n", head, n, rep, e.msg);
+    else
+        w = text_pretok_work(ctx);
+    /* characters: a code point of UTF-8 has exactly one byte outside 0x80..0xbf */
+    *chars = 0;
+    for (size_t i = 0; i < len; i++) *chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+    free(s);
+    return w;
+}
+
+TEST(text_pretok_work_is_linear)
+{
+    static const struct {
+        const char *head, *rep;
+    } cases[] = {
+        {"!", "\xc2\xad"},                 /* "!" + U+00AD: the audit's input */
+        {"!", "\xe2\x80\x8b"},             /* "!" + U+200B ZWSP */
+        {"a", "\xc2\xad"},                 /* a letter run (was linear already) */
+        {"$", "\xe2\x80\x8d"},             /* a symbol + ZWJ */
+        {"\xd8\x9f", "\xd8\x80"},          /* Arabic "؟" + U+0600 (Cf of the Arabic script) */
+        {"!", "!\xc2\xad"},                /* many tokens of "!" + U+00AD */
+        {"\xe0\xb8\x81!", "\xe2\x80\x8b"}, /* Thai: the ICU path, ZWSP glued piece by piece */
+        {"\xe1\x9e\x80", "\xe2\x80\x8b\xe1\x9e\x80"}, /* Khmer words between ZWSPs */
+    };
+    text_pretok_ctx *ctx = text_pretok_new(NULL);
+    CHECK(ctx != NULL);
+    if (!ctx) return;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t ch1, ch2;
+        uint64_t w1 = pretok_work_of(ctx, cases[c].head, cases[c].rep, 4000, &ch1);
+        uint64_t w2 = pretok_work_of(ctx, cases[c].head, cases[c].rep, 8000, &ch2);
+        if (w1 > 8 * (uint64_t)ch1 || w2 > 8 * (uint64_t)ch2 || w2 > w1 * 21 / 10 || w1 == 0)
+            fprintf(stderr, "case %zu: work %llu for %zu characters, %llu for %zu\n", c,
+                    (unsigned long long)w1, ch1, (unsigned long long)w2, ch2);
+        CHECK(w1 > 0 && w1 <= 8 * (uint64_t)ch1);
+        CHECK(w2 <= 8 * (uint64_t)ch2);
+        CHECK(w2 <= w1 * 21 / 10);
+    }
+    /* the token is still one "!" with its soft hyphens, a punctuation mark */
+    const text_token *t;
+    size_t nt;
+    const char *s = "!\xc2\xad\xc2\xad x";
+    CHECK_INT(text_pretokenize(ctx, s, strlen(s), &t, &nt, NULL), 0);
+    CHECK_INT(nt, 2);
+    if (nt == 2) {
+        CHECK_INT(t[0].end, 5);
+        CHECK_INT(t[0].kind, TEXT_TOK_PUNCT);
+    }
+    text_pretok_free(ctx);
+}

@@ -1,8 +1,11 @@
 /* test_train.c - training on the bundled sample: quality above recorded thresholds,
  * 1 and 2 threads give identical weights, resuming from a checkpoint is exact, save ->
  * load gives the same predictions, the public API parses. */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -197,5 +200,28 @@ TEST(model_load_rejects_broken_files)
     CHECK_INT(model_load(&m, "/nonexistent/model", &e), MILLE_EIO);
     free(buf);
     unlink(bad);
+    tmp_remove(&tm);
+}
+
+/* Audit 2026-12 #14: a checkpoint was read whole before its size was checked (a 1 TiB
+ * sparse file meant reading 1 TiB of zeros). Now its size is checked first, and a FIFO is
+ * refused at once. */
+TEST(train_resume_checks_checkpoint_size_first)
+{
+    tmp_model tm = tmp_paths("ck");
+    train_params p = small_params(tm.out);
+    p.locales = "en-US";
+    p.epochs = 1;
+    p.resume = 1;
+    int fd = open(tm.ck, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0 && ftruncate(fd, (off_t)1 << 40) == 0);
+    if (fd >= 0) close(fd);
+    mille_error e;
+    CHECK_INT(train_run(&p, NULL, NULL, &e), MILLE_EFORMAT);
+    CHECK(strstr(e.msg, "larger than the") != NULL && strstr(e.msg, tm.ck) != NULL);
+    unlink(tm.ck);
+    CHECK_INT(mkfifo(tm.ck, 0600), 0);
+    CHECK_INT(train_run(&p, NULL, NULL, &e), MILLE_EIO);
+    CHECK(strstr(e.msg, "not a regular file") != NULL);
     tmp_remove(&tm);
 }

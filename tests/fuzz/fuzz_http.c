@@ -1,7 +1,13 @@
 /* fuzz_http.c - libFuzzer target for the request handler of `mille serve` (cli/srv.c): the
- * first byte picks a method and route, the rest is the request body. Every reply must be a
- * well-formed status with a body; errors must be JSON naming a code. The model is a tiny
- * random one written once at start. */
+ * first byte picks a method and route, the rest is the request body (for the admin route:
+ * four NUL-terminated header values, Host, Origin, Content-Type and Authorization, then the
+ * body). Every reply must be a well-formed status with a body; errors must be JSON naming a
+ * code. The model is a tiny random one written once at start.
+ *
+ * The handler runs at the server's default limits (4 KiB texts, 256 items, bodies up to the
+ * 1 MiB of --max-body): smaller ones hid the cost of the largest requests (audit 2026-12).
+ * libFuzzer's own default of 4 KiB inputs would too, so LLVMFuzzerInitialize raises -max_len
+ * to the body limit unless the command line sets it. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,11 +28,28 @@ static void cleanup(void)
     unlink(path);
 }
 
+/* argv with "-max_len=<default body limit>" appended (libFuzzer reads its flags after this
+ * function), unless one is given. */
+static void default_max_len(int *argc, char ***argv)
+{
+    static char flag[40];
+    static char *args[256];
+    if (*argc < 1 || *argc > 250) return;
+    for (int i = 1; i < *argc; i++)
+        if (strncmp((*argv)[i], "-max_len=", 9) == 0) return;
+    snprintf(flag, sizeof flag, "-max_len=%zu", srv_default_config().max_body + 1);
+    for (int i = 0; i < *argc; i++) args[i] = (*argv)[i];
+    args[(*argc)++] = flag;
+    args[*argc] = NULL;
+    *argv = args;
+}
+
+static const char token[] = "fuzz-admin-token-0123456789";
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    (void)argc;
-    (void)argv;
+    default_max_len(argc, argv);
     model m;
     model_config c = model_default_config();
     c.buckets = 256, c.dim = 4, c.hidden = 8, c.layers = 2, c.n_intents = 3, c.n_slots = 3;
@@ -46,9 +69,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(path, sizeof path, "/tmp/mille_fuzz_http_%ld.model", (long)getpid());
     if (model_save(&m, path, 1, &e)) abort();
     model_free(&m);
-    srv_config cfg = srv_default_config();
-    cfg.max_text = 64;
-    cfg.max_batch = 8;
+    srv_config cfg = srv_default_config(); /* the server's defaults, see the top */
+    cfg.admin_token = token;
     if (srv_new(&S, path, &cfg, &e)) abort();
     atexit(cleanup);
     return 0;
@@ -68,6 +90,8 @@ static const struct {
     {"DELETE", "/v1/parse/batch", SRV_PUBLIC},
     {"GET", "/", SRV_PUBLIC},
     {"POST", "/nope", SRV_PUBLIC},
+    {"POST", "/admin/reload", SRV_ADMIN},
+    {"GET", "/metrics", SRV_ADMIN},
 };
 #define N_REQS (sizeof reqs / sizeof reqs[0])
 
@@ -77,8 +101,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) return 0;
     size_t k = data[0] % N_REQS;
     srv_reply r;
-    srv_handle(S, reqs[k].listener, reqs[k].method, reqs[k].path, (const char *)data + 1, size - 1,
-               &r);
+    srv_request q;
+    memset(&q, 0, sizeof q);
+    q.listener = reqs[k].listener;
+    q.method = reqs[k].method;
+    q.path = reqs[k].path;
+    q.body = (const char *)data + 1;
+    q.len = size - 1;
+    if (q.listener == SRV_ADMIN) {
+        /* header values up to each NUL; "" stands for an absent header */
+        const char **h[4] = {&q.host, &q.origin, &q.content_type, &q.authorization};
+        for (int i = 0; i < 4; i++) {
+            const char *nul = memchr(q.body, 0, q.len);
+            if (!nul) break;
+            *h[i] = *q.body ? q.body : NULL;
+            q.len -= (size_t)(nul + 1 - q.body);
+            q.body = nul + 1;
+        }
+    }
+    srv_handle_request(S, &q, &r);
     if (r.status < 200 || r.status > 599 || !r.body || !r.content_type) abort();
     if (r.status >= 400) {
         json_error_t je;

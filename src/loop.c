@@ -1,0 +1,399 @@
+/*
+ * loop.c - the training loop (see loop.h): shards and threads, reduction, clipping, AdamW
+ * (Loshchilov & Hutter 2019) with lazy embedding-row updates, schedule, evaluation,
+ * checkpoints, progress.
+ *
+ * Determinism: a step's batch is cut into LOOP_SHARDS fixed shards whatever the thread
+ * count; threads compute shard gradients into per-shard buffers, and the main thread sums
+ * them in shard order. Same seed and data = bit-identical weights for any number of threads.
+ * Each epoch's order is a shuffle seeded by (seed, epoch), so a checkpoint only needs the
+ * step to resume exactly.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "loop.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- one step ------------------------------------------------------------------------------ */
+
+typedef struct trainer {
+    const train_params *p;
+    const loop_objective *obj;
+    model *m;
+    const uint32_t *order; /* this epoch's shuffled item ids */
+    size_t step_start, step_len;
+    uint64_t step;      /* global step number, for the dropout masks */
+    float *mom1, *mom2; /* AdamW moments: same layout as m->p */
+    float *gemb;        /* (B, D) embedding gradient rows, valid where touched */
+    uint8_t *touched;   /* (B) */
+    uint32_t *rows;     /* touched rows of this step, in first-touch order */
+    size_t n_rows, cap_rows;
+    size_t dense0, n_dense;
+    double expA_buf[512 * 512];
+    crf_trans tr;
+    loop_shard sh[LOOP_SHARDS];
+} trainer;
+
+typedef struct worker_arg {
+    trainer *tr;
+    int first, stride;
+} worker_arg;
+
+static void shard_run(trainer *t, int s)
+{
+    loop_shard *h = &t->sh[s];
+    size_t a = t->step_start + t->step_len * (size_t)s / LOOP_SHARDS;
+    size_t e = t->step_start + t->step_len * (size_t)(s + 1) / LOOP_SHARDS;
+    batch_clear(&h->b);
+    h->loss = 0;
+    h->rc = 0;
+    memset(h->g, 0, t->n_dense * sizeof *h->g);
+    if (e == a) return;
+    h->ws.drop = t->p->dropout;
+    uint64_t key[3] = {t->step, t->p->seed, (uint64_t)s};
+    h->ws.drop_seed = hash_bytes(key, sizeof key);
+    t->obj->shard(t->obj->ud, t->m, &t->tr, h, t->order + a, e - a, 1.0f / (float)t->step_len);
+    if (!h->rc && isnan(h->loss)) h->rc = MILLE_ENOMEM;
+}
+
+static void *train_worker(void *arg)
+{
+    worker_arg *w = arg;
+    for (int s = w->first; s < LOOP_SHARDS; s += w->stride) shard_run(w->tr, s);
+    return NULL;
+}
+
+/* One optimizer step on order[start .. start+len). Returns the summed loss, or NAN. */
+static double train_step(trainer *t, size_t start, size_t len, uint64_t step, double lr_scale)
+{
+    const train_params *p = t->p;
+    model *m = t->m;
+    size_t D = m->cfg.dim;
+    t->step_start = start;
+    t->step_len = len;
+    t->step = step;
+    crf_prepare(&t->tr, model_tensor(m, T_TRANS), m->cfg.n_slots);
+    int T = p->threads < 1 ? 1 : p->threads > LOOP_SHARDS ? LOOP_SHARDS : p->threads;
+    pthread_t tid[LOOP_SHARDS];
+    worker_arg wa[LOOP_SHARDS];
+    int started[LOOP_SHARDS] = {0};
+    for (int k = 1; k < T; k++) {
+        wa[k] = (worker_arg){t, k, T};
+        started[k] = pthread_create(&tid[k], NULL, train_worker, &wa[k]) == 0;
+    }
+    wa[0] = (worker_arg){t, 0, T};
+    train_worker(&wa[0]);
+    for (int k = 1; k < T; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else
+            train_worker(&wa[k]);
+    }
+    /* reduce in shard order: dense into shard 0's buffer, embedding rows into gemb */
+    double loss = 0;
+    float *g = t->sh[0].g;
+    for (int s = 0; s < LOOP_SHARDS; s++) {
+        loop_shard *h = &t->sh[s];
+        if (h->rc) return NAN;
+        loss += h->loss;
+        if (s)
+            for (size_t i = 0; i < t->n_dense; i++) g[i] += h->g[i];
+        const batch *b = &h->b;
+        for (size_t i = 0; i < b->n_words; i++) {
+            uint32_t f0 = b->feat_off[i], f1 = b->feat_off[i + 1];
+            float inv = 1.0f / (float)(f1 - f0);
+            for (uint32_t f = f0; f < f1; f++) {
+                uint32_t row = b->feats[f];
+                float *gr = t->gemb + (size_t)row * D;
+                if (!t->touched[row]) {
+                    t->touched[row] = 1;
+                    if (vec_reserve((void **)&t->rows, &t->cap_rows, t->n_rows + 1,
+                                    sizeof *t->rows))
+                        return NAN;
+                    t->rows[t->n_rows++] = row;
+                    memset(gr, 0, D * sizeof *gr);
+                }
+                const float *dx = h->dX + i * D;
+                for (size_t d = 0; d < D; d++) gr[d] += dx[d] * inv;
+            }
+        }
+    }
+    /* global norm clipping */
+    double norm2 = 0;
+    for (size_t i = 0; i < t->n_dense; i++) norm2 += (double)g[i] * g[i];
+    for (size_t r = 0; r < t->n_rows; r++)
+        for (size_t d = 0; d < D; d++) {
+            float v = t->gemb[(size_t)t->rows[r] * D + d];
+            norm2 += (double)v * v;
+        }
+    float gscale = 1;
+    if (p->clip > 0 && sqrt(norm2) > p->clip) gscale = (float)(p->clip / sqrt(norm2));
+    /* AdamW; embedding rows lazily (only rows this step touched) */
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    double c1 = 1 - pow(b1, (double)step), c2 = 1 - pow(b2, (double)step);
+    float lr = (float)(p->lr * lr_scale), elr = (float)(p->emb_lr * lr_scale);
+    float *w = m->p;
+    for (size_t i = 0; i < t->n_dense; i++) {
+        size_t k = t->dense0 + i;
+        float gi = g[i] * gscale;
+        t->mom1[k] = (float)(b1 * t->mom1[k] + (1 - b1) * gi);
+        t->mom2[k] = (float)(b2 * t->mom2[k] + (1 - b2) * (double)gi * gi);
+        double upd = (t->mom1[k] / c1) / (sqrt(t->mom2[k] / c2) + eps);
+        w[k] -= (float)(lr * (upd + p->weight_decay * w[k]));
+    }
+    for (size_t r = 0; r < t->n_rows; r++) {
+        size_t base = (size_t)t->rows[r] * D;
+        for (size_t d = 0; d < D; d++) {
+            size_t k = base + d;
+            float gi = t->gemb[k] * gscale;
+            t->mom1[k] = (float)(b1 * t->mom1[k] + (1 - b1) * gi);
+            t->mom2[k] = (float)(b2 * t->mom2[k] + (1 - b2) * (double)gi * gi);
+            double upd = (t->mom1[k] / c1) / (sqrt(t->mom2[k] / c2) + eps);
+            w[k] -= (float)(elr * (upd + p->weight_decay * w[k]));
+        }
+        t->touched[t->rows[r]] = 0;
+    }
+    t->n_rows = 0;
+    return loss;
+}
+
+/* ---- checkpoints --------------------------------------------------------------------------- */
+
+/* Checkpoint: "MILLECKP", u32 version, u32 reserved, u64 fingerprint of the run's settings,
+ * u64 step, f64 best_em, i32 evals_since_best, i32 pad, then params, moment 1, moment 2 and
+ * the best params so far (n_params floats each), then u32 CRC-32 of everything before. */
+#define CKPT_VERSION 1u
+
+typedef struct ckpt_head {
+    char magic[8];
+    uint32_t version, reserved;
+    uint64_t fingerprint, step;
+    double best_em;
+    int32_t since_best, pad;
+} ckpt_head;
+
+static int ckpt_save(const char *path, const ckpt_head *h, const float *const blocks[4], size_t n,
+                     mille_error *err)
+{
+    size_t bytes = sizeof *h + 4 * n * sizeof(float) + 4;
+    unsigned char *buf = malloc(bytes);
+    if (!buf) return err_set(err, MILLE_ENOMEM, "checkpoint: out of memory");
+    memcpy(buf, h, sizeof *h);
+    for (int k = 0; k < 4; k++) memcpy(buf + sizeof *h + (size_t)k * n * 4, blocks[k], n * 4);
+    uint32_t crc = file_crc32(buf, bytes - 4);
+    memcpy(buf + bytes - 4, &crc, 4);
+    int rc = file_write_atomic(path, buf, bytes, err);
+    free(buf);
+    return rc;
+}
+
+/* The checks of ckpt_load on a checkpoint image buf[0..len) (a separate function for the
+ * fuzzer, which passes verify_crc = 0 to reach the later checks). */
+static int ckpt_from_memory(const unsigned char *buf, size_t len, int verify_crc, const char *path,
+                            ckpt_head *h, float *const blocks[4], size_t n, uint64_t fingerprint,
+                            mille_error *err)
+{
+    size_t want = sizeof *h + 4 * n * sizeof(float) + 4;
+    int rc = MILLE_EFORMAT;
+    if (len != want)
+        return err_set(err, rc, "%s: checkpoint is %zu bytes, expected %zu for this model", path,
+                       len, want);
+    memcpy(h, buf, sizeof *h);
+    uint32_t crc;
+    memcpy(&crc, buf + len - 4, 4);
+    if (memcmp(h->magic, "MILLECKP", 8) != 0 || h->version != CKPT_VERSION)
+        return err_set(err, rc, "%s: not a mille checkpoint of version %u", path, CKPT_VERSION);
+    if (verify_crc && file_crc32(buf, len - 4) != crc)
+        return err_set(err, rc, "%s: checkpoint checksum mismatch (file corrupt)", path);
+    if (h->fingerprint != fingerprint)
+        return err_set(err, MILLE_EINVAL,
+                       "%s: checkpoint is from a run with other data or settings", path);
+    for (int k = 0; k < 4; k++) memcpy(blocks[k], buf + sizeof *h + (size_t)k * n * 4, n * 4);
+    return MILLE_OK;
+}
+
+int loop_ckpt_check(const unsigned char *buf, size_t len, size_t n, uint64_t fingerprint,
+                    float *const blocks[4], uint64_t *step, mille_error *err)
+{
+    ckpt_head h;
+    int rc = ckpt_from_memory(buf, len, 0, "<memory>", &h, blocks, n, fingerprint, err);
+    if (!rc) *step = h.step;
+    return rc;
+}
+
+static int ckpt_load(const char *path, ckpt_head *h, float *const blocks[4], size_t n,
+                     uint64_t fingerprint, mille_error *err)
+{
+    /* the size is checked (fstat) before a byte is read (audit 2026-12 #14) */
+    size_t want = sizeof *h + 4 * n * sizeof(float) + 4, len;
+    void *buf;
+    int rc = file_read_regular(path, want, 0, &buf, &len, err);
+    if (rc == MILLE_ERANGE)
+        return err_set(err, MILLE_EFORMAT,
+                       "%s: checkpoint is larger than the %zu bytes expected for this model", path,
+                       want);
+    if (rc) return rc;
+    rc = ckpt_from_memory(buf, len, 1, path, h, blocks, n, fingerprint, err);
+    free(buf);
+    return rc;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static void trainer_free(trainer *t)
+{
+    if (!t) return;
+    for (int s = 0; s < LOOP_SHARDS; s++) {
+        if (t->obj->shard_free) t->obj->shard_free(t->obj->ud, &t->sh[s]);
+        batch_free(&t->sh[s].b);
+        model_ws_free(&t->sh[s].ws);
+        free(t->sh[s].g);
+        free(t->sh[s].dX);
+    }
+    free(t->mom1);
+    free(t->mom2);
+    free(t->gemb);
+    free(t->touched);
+    free(t->rows);
+    free(t);
+}
+
+int loop_run(const train_params *p, model *mp, const loop_objective *obj, uint64_t fp,
+             const char *ckpt_path, double t0, eval_metrics *best_dev, mille_error *err)
+{
+    model *m = mp;
+    size_t n_train = obj->n_items;
+    int rc = MILLE_OK;
+    if (n_train == 0) return err_set(err, MILLE_ENOTFOUND, "train: nothing to train on");
+    trainer *t = calloc(1, sizeof *t);
+    float *best = malloc(m->n_params * sizeof *best);
+    uint32_t *order = malloc(n_train * sizeof *order);
+    if (!t || !best || !order) {
+        free(t);
+        t = NULL;
+        rc = err_set(err, MILLE_ENOMEM, "train: out of memory");
+        goto out;
+    }
+    t->p = p, t->obj = obj, t->m = m, t->order = order;
+    t->dense0 = m->t[T_W1].off;
+    t->n_dense = m->n_params - t->dense0;
+    t->mom1 = calloc(m->n_params, sizeof *t->mom1);
+    t->mom2 = calloc(m->n_params, sizeof *t->mom2);
+    t->gemb = malloc(m->t[T_EMB].rows * m->cfg.dim * sizeof *t->gemb);
+    t->touched = calloc(m->t[T_EMB].rows, 1);
+    t->tr.expA = t->expA_buf;
+    int oom = !t->mom1 || !t->mom2 || !t->gemb || !t->touched;
+    for (int s = 0; s < LOOP_SHARDS && !oom; s++)
+        oom = !(t->sh[s].g = malloc(t->n_dense * sizeof(float)));
+    if (oom) {
+        rc = err_set(err, MILLE_ENOMEM, "train: out of memory for optimizer state");
+        goto out;
+    }
+    memcpy(best, m->p, m->n_params * sizeof *best);
+
+    uint64_t steps_per_epoch = (n_train + (size_t)p->batch - 1) / (size_t)p->batch;
+    uint64_t total = steps_per_epoch * (uint64_t)p->epochs, step = 0;
+    double best_em = -1;
+    int since_best = 0;
+    if (p->resume) {
+        ckpt_head h;
+        float *const blocks[4] = {m->p, t->mom1, t->mom2, best};
+        if ((rc = ckpt_load(ckpt_path, &h, blocks, m->n_params, fp, err))) goto out;
+        step = h.step;
+        best_em = h.best_em;
+        since_best = h.since_best;
+    }
+    uint64_t eval_every =
+        steps_per_epoch / (uint64_t)(p->evals_per_epoch > 0 ? p->evals_per_epoch : 1);
+    if (eval_every == 0) eval_every = 1;
+    uint64_t warmup = total / 50 < 1000 ? total / 50 : 1000;
+    double loss_sum = 0, last_report = clock_s(), t_train0 = clock_s();
+    uint64_t loss_n = 0, utts = 0, step0 = step;
+    int64_t cur_epoch = -1;
+    train_progress pr;
+    memset(&pr, 0, sizeof pr);
+    pr.dev_em = -1;
+    pr.best_dev_em = best_em;
+    pr.epochs = p->epochs;
+    pr.total_steps = total;
+    eval_metrics best_metrics;
+    memset(&best_metrics, 0, sizeof best_metrics);
+    int stop = 0;
+    while (step < total && !stop) {
+        int64_t epoch = (int64_t)(step / steps_per_epoch);
+        if (epoch != cur_epoch) {
+            for (size_t i = 0; i < n_train; i++) order[i] = (uint32_t)i;
+            shuffle_u32(order, n_train, p->seed * 1000003u + (uint64_t)epoch);
+            cur_epoch = epoch;
+        }
+        size_t start = (size_t)(step % steps_per_epoch) * (size_t)p->batch;
+        size_t len = n_train - start < (size_t)p->batch ? n_train - start : (size_t)p->batch;
+        step++;
+        double frac = (double)step / (double)total;
+        double lr_scale =
+            (step <= warmup && warmup ? (double)step / (double)warmup : 1.0) * (1.0 - 0.9 * frac);
+        double loss = train_step(t, start, len, step, lr_scale);
+        if (isnan(loss) || isinf(loss)) {
+            rc = err_set(err, MILLE_ENOMEM, "train: step %llu failed (out of memory or diverged)",
+                         (unsigned long long)step);
+            goto out;
+        }
+        loss_sum += loss;
+        loss_n += len;
+        utts += len;
+        double tnow = clock_s();
+        int over = (p->time_budget > 0 && tnow - t0 >= p->time_budget) ||
+                   (p->stop_after && step >= p->stop_after);
+        int do_eval = step % eval_every == 0 || step == total || over;
+        if (do_eval) {
+            eval_metrics em;
+            memset(&em, 0, sizeof em);
+            if (obj->evaluate && (rc = obj->evaluate(obj->ud, m, &em, err))) goto out;
+            /* without dev data the last model is the one kept */
+            double score = obj->evaluate ? em.exact_match : (double)step;
+            if (score > best_em) {
+                best_em = score;
+                best_metrics = em;
+                since_best = 0;
+                memcpy(best, m->p, m->n_params * sizeof *best);
+            } else {
+                since_best++;
+            }
+            pr.dev_em = em.exact_match;
+            pr.dev = em;
+            pr.best_dev_em = obj->evaluate ? best_em : -1;
+            pr.evaluated = 1;
+            ckpt_head h = {"MILLECKP", CKPT_VERSION, 0, fp, step, best_em, since_best, 0};
+            const float *const blocks[4] = {m->p, t->mom1, t->mom2, best};
+            if ((rc = ckpt_save(ckpt_path, &h, blocks, m->n_params, err))) goto out;
+            if (obj->evaluate && since_best >= p->patience) stop = 1;
+            if (over) stop = 1;
+        }
+        if (do_eval || tnow - last_report >= 0.5 || step == total) {
+            pr.step = step;
+            pr.epoch = (int)(step / steps_per_epoch) + (step % steps_per_epoch ? 1 : 0);
+            pr.loss = loss_n ? loss_sum / (double)loss_n : 0;
+            pr.elapsed_s = tnow - t0;
+            pr.utt_per_s = (double)utts / (tnow - t_train0);
+            double rate = (double)(step - step0) / (tnow - t_train0);
+            pr.eta_s = rate > 0 ? (double)(total - step) / rate : 0;
+            if (p->time_budget > 0 && p->time_budget - pr.elapsed_s < pr.eta_s)
+                pr.eta_s = p->time_budget - pr.elapsed_s > 0 ? p->time_budget - pr.elapsed_s : 0;
+            if (p->progress) p->progress(p->ud, &pr);
+            pr.evaluated = 0;
+            last_report = tnow;
+            loss_sum = 0;
+            loss_n = 0;
+        }
+    }
+    memcpy(m->p, best, m->n_params * sizeof *best);
+    if (best_dev) *best_dev = best_metrics;
+out:
+    trainer_free(t);
+    free(best);
+    free(order);
+    return rc;
+}
