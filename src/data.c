@@ -467,6 +467,19 @@ void data_free(data_set *ds)
     memset(ds, 0, sizeof *ds);
 }
 
+int data_path_locale(const char *path, char out[6])
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strcspn(base, ".");
+    int ok = n == 5 && base[2] == '-';
+    for (size_t i = 0; i < n && ok; i++)
+        if (i != 2)
+            ok = i < 2 ? base[i] >= 'a' && base[i] <= 'z' : base[i] >= 'A' && base[i] <= 'Z';
+    if (ok) memcpy(out, base, 5), out[5] = '\0';
+    return ok;
+}
+
 int data_is_massive_path(const char *path)
 {
     struct stat st;

@@ -140,6 +140,10 @@ void data_free(data_set *ds);
  * .tar.gz, .tgz or .tar file ("-" is not: stdin may be plain text). */
 int data_is_massive_path(const char *path);
 
+/* 1 and the locale in out if the base name of path starts with a locale tag of the form
+ * "xx-YY" followed by '.' or its end ("ja-JP.txt", "fr-FR.txt.gz"), else 0. */
+int data_path_locale(const char *path, char out[6]);
+
 static inline const char *data_str(const data_set *ds, uint32_t off) { return ds->str.buf + off; }
 
 #endif /* MILLE_DATA_H */

@@ -82,20 +82,6 @@ static void targets_free(targets *t)
     memset(t, 0, sizeof *t);
 }
 
-/* 5-character locale at the start of a file's base name ("ja-JP.txt"), or NULL. */
-static int name_locale(const char *path, char out[6])
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strcspn(base, ".");
-    int ok = n == 5 && base[2] == '-';
-    for (size_t i = 0; i < n && ok; i++)
-        if (i != 2)
-            ok = i < 2 ? base[i] >= 'a' && base[i] <= 'z' : base[i] >= 'A' && base[i] <= 'Z';
-    if (ok) memcpy(out, base, 5), out[5] = 0;
-    return ok;
-}
-
 /* Add one unlabeled utterance (its words by MASSIVE's rules) to ds as a record like `like`
  * with locale loc and partition part. Returns 1 if added, 0 if it has no words. */
 static int add_unlabeled(data_set *ds, const data_record *like, uint32_t loc, uint32_t part,
@@ -156,7 +142,7 @@ static int load_unlabeled(const distill_params *p, data_set *ds, const data_reco
             continue;
         }
         char locale[6];
-        if (!name_locale(path, locale)) {
+        if (!data_path_locale(path, locale)) {
             rc = err_set(err, MILLE_EINVAL,
                          "%s: a text file of unlabeled utterances must be named like its locale "
                          "(ja-JP.txt, fr-FR.txt.gz), or be MASSIVE data",

@@ -101,14 +101,9 @@ static int corpus_add(corpus *c, const model_config *cfg, const char *s, size_t 
 /* A text file named like a locale ("fr-FR.txt", "fr-FR.txt.gz") adds it to locales. */
 static int file_locale(const char *path, strtab *locales)
 {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t n = strcspn(base, ".");
-    int ok = n == 5 && base[2] == '-';
-    for (size_t i = 0; i < n && ok; i++)
-        if (i != 2)
-            ok = i < 2 ? base[i] >= 'a' && base[i] <= 'z' : base[i] >= 'A' && base[i] <= 'Z';
-    return ok && strtab_intern(locales, base, n) < 0 ? MILLE_ENOMEM : MILLE_OK;
+    char loc[6];
+    return data_path_locale(path, loc) && strtab_intern(locales, loc, 5) < 0 ? MILLE_ENOMEM
+                                                                             : MILLE_OK;
 }
 
 static int load_texts(corpus *c, const pretrain_params *p, pretrain_stats *st, strtab *locales,
