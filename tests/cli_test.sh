@@ -240,8 +240,8 @@ run "$MILLE" predict --model "$T/trunc.model" "$T/plain.txt"
 check "predict truncated model" 1 "trunc.model"
 run "$MILLE" inspect "$SAMPLE/en-US.jsonl.gz"
 check "inspect foreign file" 1 "not a mille model"
-run "$MILLE" predict "$T/plain.txt"
-check "predict without --model" 2 ""
+run env MILLE_MODEL="$T/env-missing.model" "$MILLE" predict "$T/plain.txt"
+check "predict without --model loads \$MILLE_MODEL" 1 "env-missing.model"
 gzip -dc "$SAMPLE/fr-FR.jsonl.gz" | head -n 3 >"$T/fr3.jsonl"
 run sh -c "\"$MILLE\" predict --model \"$T/m.model\" < \"$T/fr3.jsonl\""
 check "predict MASSIVE records on stdin" 0 "" '"locale":"fr-FR"'
@@ -250,6 +250,24 @@ check "predict MASSIVE records on stdin" 0 "" '"locale":"fr-FR"'
 run "$MILLE" train --data "$SAMPLE" --locales en-US,ja-JP --out "$T/m.model" --epochs 2 \
     --hidden 32 --dim 16 --buckets 4096 --quiet --resume
 check "train --resume" 0 "" '"exact_match"'
+
+# ---- the shipped model -----------------------------------------------------------------------
+# models/mille.model: its checksum, and its parses of data/demo.txt (11 languages, 8 scripts)
+# against the ones recorded when it was made (intent and annotation; the int8 kernels give the
+# same integers on every CPU, so only a changed model or a changed parse path moves them)
+if (cd models && sha256sum -c mille.model.sha256 >/dev/null 2>&1); then ok; else
+    bad "models/mille.model does not match models/mille.model.sha256"
+fi
+run "$MILLE" predict data/demo.txt
+check "predict without --model uses the shipped model" 0 "" '"annot_utt"'
+$PY -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    print(r["intent"] + "\t" + r["annot_utt"])' "$T/out" >"$T/shipped.tsv"
+if cmp -s "$T/shipped.tsv" tests/data/shipped_demo.tsv; then ok; else
+    bad "shipped model: parses of data/demo.txt differ from tests/data/shipped_demo.tsv"
+    diff tests/data/shipped_demo.tsv "$T/shipped.tsv" | head -n 10 >&2
+fi
 
 # ---- distill ---------------------------------------------------------------------------------
 # the tiny model teaches a smaller student, with perturbed copies and an unlabeled text file
