@@ -8,6 +8,8 @@
 #
 # usage: sh bench/hostile.sh MODEL [SECONDS]     (SECONDS of wrk per phase, default 20)
 #   SERVE_ARGS="--threads 8" (environment): more options for mille serve
+#   ATTACKER_NICE=19: run the hostile clients at that nice level, so that on a small machine
+#   the attacker's own CPU use does not count against the server
 #   phase base:  wrk alone
 #   phase slow:  + 100 slow clients + 1 client sending 1 MiB bodies that are rejected
 #                (not JSON; over --max-body; one 1 MiB string, parsed, then over --max-text)
@@ -46,7 +48,8 @@ non2xx() { sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$1"; }
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # server CPU, clock ticks
 phase() { # name kinds
     if [ "$1" != base ]; then
-        python3 "$dir/hostile_clients.py" "$port" $((secs + 8)) --slow 100 --max 1 \
+        nice -n "${ATTACKER_NICE:-0}" python3 "$dir/hostile_clients.py" "$port" $((secs + 8)) \
+            --slow 100 --max 1 \
             --kinds "$2" >"$out/hostile_$1.txt" &
         hpid=$!
         sleep 5 # the slow clients connect and start trickling
