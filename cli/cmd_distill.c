@@ -19,7 +19,7 @@ static void usage(FILE *f, const distill_params *d)
         "The teachers (their intent probabilities and slot marginals averaged) label the\n"
         "labeled data, perturbed copies of it and unlabeled text; the student learns from\n"
         "their labels mixed with the gold ones, and is selected by dev exact match.\n\n"
-        "  --teacher MODEL      a trained model; repeat for an ensemble (up to 8)\n"
+        "  --teacher MODEL      a trained model; repeat for an ensemble (up to %d)\n"
         "  --data PATH          labeled MASSIVE data (train and dev partitions); repeatable\n"
         "  --unlabeled PATH     unlabeled utterances: MASSIVE data (labels ignored) or a text\n"
         "                       file named like its locale (ja-JP.txt[.gz], one per line);\n"
@@ -37,8 +37,8 @@ static void usage(FILE *f, const distill_params *d)
         "The student's shape and training: every option of `mille train` (--hidden, --layers,\n"
         "--dim, --buckets, --minn, --maxn, --epochs, --lr, --threads, --time-budget, --resume,\n"
         "...); see mille train --help. Defaults: hidden %u, layers %u, dim %u, buckets %u.\n",
-        d->copies, (double)d->temp, (double)d->alpha, (double)d->beta, (double)d->min_p,
-        d->tp.cfg.hidden, d->tp.cfg.layers, d->tp.cfg.dim, d->tp.cfg.buckets);
+        DISTILL_MAX_TEACHERS, d->copies, (double)d->temp, (double)d->alpha, (double)d->beta,
+        (double)d->min_p, d->tp.cfg.hidden, d->tp.cfg.layers, d->tp.cfg.dim, d->tp.cfg.buckets);
 }
 
 static void on_note(void *ud, const char *msg)
@@ -63,10 +63,12 @@ int cmd_distill(int argc, char **argv)
             usage(stdout, &p);
             return CLI_OK;
         } else if ((v = cli_opt_value(argc, argv, &i, "--teacher", &bad))) {
-            if (p.n_teachers < 8)
+            if (p.n_teachers < DISTILL_MAX_TEACHERS)
                 teachers[p.n_teachers++] = v;
             else
-                fprintf(stderr, "mille distill: at most 8 --teacher options\n"), bad = 1;
+                fprintf(stderr, "mille distill: at most %d --teacher options\n",
+                        DISTILL_MAX_TEACHERS),
+                    bad = 1;
         } else if ((v = cli_opt_value(argc, argv, &i, "--unlabeled", &bad))) {
             if (p.n_unlabeled < MAX_LIST)
                 unlabeled[p.n_unlabeled++] = v;

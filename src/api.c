@@ -123,16 +123,12 @@ MILLE_API void mille_model_free(mille_model *mm)
 static int map_labels(const strtab *from, const strtab *to, uint32_t **out, const char *what,
                       const char *path, mille_error *err)
 {
-    *out = malloc((from->n + 1) * sizeof **out);
-    if (!*out) return err_set(err, MILLE_ENOMEM, "out of memory");
-    for (size_t i = 0; i < from->n; i++) {
-        int64_t id = strtab_find(to, strtab_str(from, i), from->lens[i]);
-        if (id < 0)
-            return err_set(err, MILLE_EFORMAT, "%s: %s \"%s\" is not one of the first model's",
-                           path, what, strtab_str(from, i));
-        (*out)[i] = (uint32_t)id;
-    }
-    return MILLE_OK;
+    size_t miss;
+    int rc = strtab_map(from, to, out, &miss);
+    if (rc == MILLE_ENOTFOUND)
+        return err_set(err, MILLE_EFORMAT, "%s: %s \"%s\" is not one of the first model's", path,
+                       what, strtab_str(from, miss));
+    return rc ? err_set(err, rc, "out of memory") : MILLE_OK;
 }
 
 MILLE_API int mille_model_load_ensemble(const char *const *paths, size_t n, mille_model **out,

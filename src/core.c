@@ -141,6 +141,20 @@ int64_t strtab_find(const strtab *t, const char *s, size_t n)
     return -1;
 }
 
+int strtab_map(const strtab *from, const strtab *to, uint32_t **out, size_t *missing)
+{
+    if (!(*out = malloc((from->n + 1) * sizeof **out))) return MILLE_ENOMEM;
+    for (size_t i = 0; i < from->n; i++) {
+        int64_t id = strtab_find(to, strtab_str(from, i), from->lens[i]);
+        if (id < 0) {
+            *missing = i;
+            return MILLE_ENOTFOUND;
+        }
+        (*out)[i] = (uint32_t)id;
+    }
+    return MILLE_OK;
+}
+
 int64_t strtab_intern(strtab *t, const char *s, size_t n)
 {
     int64_t id = strtab_find(t, s, n);

@@ -67,6 +67,10 @@ typedef struct strtab {
 int64_t strtab_intern(strtab *t, const char *s, size_t n);
 /* Id of s[0..n) or -1 if absent. */
 int64_t strtab_find(const strtab *t, const char *s, size_t n);
+/* The id in `to` of every string of `from`, by name: *out receives from->n ids (malloc'ed,
+ * the caller frees it, also on failure). MILLE_ENOTFOUND with *missing = the id in `from` of
+ * the first string `to` lacks, or MILLE_ENOMEM. */
+int strtab_map(const strtab *from, const strtab *to, uint32_t **out, size_t *missing);
 static inline const char *strtab_str(const strtab *t, size_t id)
 {
     return t->store.buf + t->offs[id];

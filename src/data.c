@@ -31,8 +31,7 @@ data_opts data_default_opts(void)
     return o;
 }
 
-/* 1 if s[0..n) is an item of the comma-separated list (NULL list = everything). */
-static int list_has(const char *list, const char *s, size_t n)
+int data_list_has(const char *list, const char *s, size_t n)
 {
     if (!list) return 1;
     for (const char *p = list;;) {
@@ -101,9 +100,9 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
         (rc = get_field(obj, "annot_utt", !text, &annot, err)))
         goto out;
     /* a prediction without a partition field passes the partition filter */
-    int part_ok = list_has(o->partitions, partition.s, partition.n) ||
+    int part_ok = data_list_has(o->partitions, partition.s, partition.n) ||
                   (o->mode == DATA_PRED && partition.n == 0);
-    if (!list_has(o->locales, locale.s, locale.n) || !part_ok)
+    if (!data_list_has(o->locales, locale.s, locale.n) || !part_ok)
         goto out; /* filtered out: rc stays 0 */
 
     int have_utt = utt.n > 0;
@@ -405,7 +404,7 @@ static int by_str(const void *x, const void *y)
 static int file_locale_excluded(const char *name, const data_opts *o)
 {
     const char *dot = strchr(name, '.');
-    return o->locales && dot && !list_has(o->locales, name, (size_t)(dot - name));
+    return o->locales && dot && !data_list_has(o->locales, name, (size_t)(dot - name));
 }
 
 static int load_dir(data_set *ds, const char *path, const data_opts *o, mille_error *err)

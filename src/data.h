@@ -140,6 +140,10 @@ void data_free(data_set *ds);
  * .tar.gz, .tgz or .tar file ("-" is not: stdin may be plain text). */
 int data_is_massive_path(const char *path);
 
+/* 1 if s[0..n) is an item of the comma-separated list (NULL list = everything), as --locales
+ * and --partitions take them. */
+int data_list_has(const char *list, const char *s, size_t n);
+
 /* 1 and the locale in out if the base name of path starts with a locale tag of the form
  * "xx-YY" followed by '.' or its end ("ja-JP.txt", "fr-FR.txt.gz"), else 0. */
 int data_path_locale(const char *path, char out[6]);

@@ -149,7 +149,7 @@ static int load_unlabeled(const distill_params *p, data_set *ds, const data_reco
                          path);
             break;
         }
-        if (p->tp.locales && !strstr(p->tp.locales, locale)) continue;
+        if (!data_list_has(p->tp.locales, locale, 5)) continue;
         int64_t loc = strtab_intern(&ds->locales, locale, 5);
         char *text = NULL;
         size_t len = 0;
@@ -204,25 +204,17 @@ static void teacher_free(teacher *t)
 static int teacher_maps(teacher *t, const char *path, const data_set *ds, mille_error *err)
 {
     const model *m = &t->m;
-    t->imap = malloc((m->cfg.n_intents + 1) * sizeof *t->imap);
-    t->smap = malloc((m->cfg.n_slots + 1) * sizeof *t->smap);
+    size_t miss;
+    int rc = strtab_map(&m->intents, &ds->intents, &t->imap, &miss);
+    if (rc == MILLE_ENOTFOUND)
+        return err_set(err, MILLE_EINVAL, "teacher %s: intent \"%s\" is not in the data", path,
+                       strtab_str(&m->intents, miss));
+    if (!rc) rc = strtab_map(&m->slots, &ds->slots, &t->smap, &miss);
+    if (rc == MILLE_ENOTFOUND)
+        return err_set(err, MILLE_EINVAL, "teacher %s: slot \"%s\" is not in the data", path,
+                       strtab_str(&m->slots, miss));
     t->expA = malloc((size_t)m->cfg.n_slots * m->cfg.n_slots * sizeof *t->expA);
-    if (!t->imap || !t->smap || !t->expA)
-        return err_set(err, MILLE_ENOMEM, "distill: out of memory");
-    for (size_t k = 0; k < m->cfg.n_intents; k++) {
-        int64_t id = strtab_find(&ds->intents, strtab_str(&m->intents, k), m->intents.lens[k]);
-        if (id < 0)
-            return err_set(err, MILLE_EINVAL, "teacher %s: intent \"%s\" is not in the data", path,
-                           strtab_str(&m->intents, k));
-        t->imap[k] = (uint32_t)id;
-    }
-    for (size_t k = 0; k < m->cfg.n_slots; k++) {
-        int64_t id = strtab_find(&ds->slots, strtab_str(&m->slots, k), m->slots.lens[k]);
-        if (id < 0)
-            return err_set(err, MILLE_EINVAL, "teacher %s: slot \"%s\" is not in the data", path,
-                           strtab_str(&m->slots, k));
-        t->smap[k] = (uint32_t)id;
-    }
+    if (rc || !t->expA) return err_set(err, MILLE_ENOMEM, "distill: out of memory");
     t->tr.expA = t->expA;
     crf_prepare(&t->tr, model_tensor(m, T_TRANS), m->cfg.n_slots);
     return MILLE_OK;
@@ -267,8 +259,8 @@ static void *label_worker(void *arg)
     const data_set *ds = j->ds;
     targets *tg = j->tg;
     size_t I = tg->I, S = ds->slots.n, nt = (size_t)j->nt;
-    batch b[8];
-    model_ws ws[8];
+    batch b[DISTILL_MAX_TEACHERS];
+    model_ws ws[DISTILL_MAX_TEACHERS];
     memset(b, 0, sizeof b);
     memset(ws, 0, sizeof ws);
     int *tagbuf = NULL;
@@ -357,7 +349,7 @@ static void *label_worker(void *arg)
             j->icount[i] = j->n_ent - before;
         }
     }
-    for (size_t t = 0; t < 8; t++) {
+    for (size_t t = 0; t < DISTILL_MAX_TEACHERS; t++) {
         batch_free(&b[t]);
         model_ws_free(&ws[t]);
     }
@@ -503,22 +495,14 @@ static int soft_evaluate(void *ud, const model *m, eval_metrics *em, mille_error
     return train_evaluate(m, o->td, o->p->tp.threads, em, err);
 }
 
+/* The student's run (train_fingerprint) plus what distillation adds: its settings and the
+ * teachers, unlabeled files and lexicons. */
 static uint64_t distill_fingerprint(const distill_params *p, const model *m, size_t n_items)
 {
-    const train_params *tp = &p->tp;
-    uint64_t h = hash_bytes("distill", 7);
-    char buf[1024];
-    int n =
-        snprintf(buf, sizeof buf,
-                 "%s|%s|%u|%u|%u|%u|%u|%u|%u|%d|%g|%g|%g|%g|%g|%llu|%zu|%zu|"
-                 "%g|%g|%g|%d|%g",
-                 tp->data, tp->locales ? tp->locales : "", m->cfg.buckets, m->cfg.dim,
-                 m->cfg.hidden, m->cfg.minn, m->cfg.maxn, m->cfg.norm_flags,
-                 m->cfg.bigrams * 2 + m->cfg.subwords + 4 * m->cfg.layers, tp->batch,
-                 (double)tp->lr, (double)tp->emb_lr, (double)tp->weight_decay, (double)tp->clip,
-                 (double)tp->dropout, (unsigned long long)tp->seed, n_items, m->n_params,
-                 (double)p->temp, (double)p->alpha, (double)p->beta, p->copies, (double)p->min_p);
-    h = hash_more(h, buf, (size_t)(n > 0 ? n : 0));
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "distill|%g|%g|%g|%d|%g", (double)p->temp, (double)p->alpha,
+                     (double)p->beta, p->copies, (double)p->min_p);
+    uint64_t h = hash_more(train_fingerprint(&p->tp, m, n_items), buf, (size_t)(n > 0 ? n : 0));
     for (int i = 0; i < p->n_teachers; i++)
         h = hash_more(h, p->teachers[i], strlen(p->teachers[i]));
     for (int i = 0; i < p->n_unlabeled; i++)
@@ -539,8 +523,9 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
     memset(&stats, 0, sizeof stats);
     if (!st) st = &stats;
     memset(st, 0, sizeof *st);
-    if (p->n_teachers < 1 || p->n_teachers > 8)
-        return err_set(err, MILLE_EINVAL, "distill: give 1 to 8 teachers (got %d)", p->n_teachers);
+    if (p->n_teachers < 1 || p->n_teachers > DISTILL_MAX_TEACHERS)
+        return err_set(err, MILLE_EINVAL, "distill: give 1 to %d teachers (got %d)",
+                       DISTILL_MAX_TEACHERS, p->n_teachers);
     if (!(p->temp > 0) || p->alpha < 0 || p->alpha > 1 || p->beta < 0 || p->beta > 1 ||
         p->copies < 0 || p->min_p < 0 || p->min_p >= 0.5f)
         return err_set(err, MILLE_EINVAL,
@@ -554,7 +539,7 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
     memset(&lx, 0, sizeof lx);
     targets tg;
     memset(&tg, 0, sizeof tg);
-    teacher tch[8];
+    teacher tch[DISTILL_MAX_TEACHERS];
     memset(tch, 0, sizeof tch);
     aug_scratch as;
     memset(&as, 0, sizeof as);
@@ -645,7 +630,7 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
 oom:
     rc = err_set(err, MILLE_ENOMEM, "distill: out of memory");
 out:
-    for (int t = 0; t < 8; t++) teacher_free(&tch[t]);
+    for (int t = 0; t < DISTILL_MAX_TEACHERS; t++) teacher_free(&tch[t]);
     aug_scratch_free(&as);
     targets_free(&tg);
     lexicon_free(&lx);

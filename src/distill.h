@@ -21,6 +21,9 @@
 #include "eval.h"
 #include "train.h"
 
+/* Teachers one run takes at most (each keeps its features and a workspace per thread). */
+#define DISTILL_MAX_TEACHERS 8
+
 typedef struct distill_params {
     train_params tp; /* the student: labeled data, shape (cfg), optimizer, threads, budget, out */
     const char *const *teachers; /* model files */

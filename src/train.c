@@ -326,7 +326,7 @@ static int gold_evaluate(void *ud, const model *m, eval_metrics *em, mille_error
     return train_evaluate(m, o->td, o->p->threads, em, err);
 }
 
-static uint64_t run_fingerprint(const train_params *p, const model *m, size_t n_train)
+uint64_t train_fingerprint(const train_params *p, const model *m, size_t n_train)
 {
     char buf[1024];
     int n = snprintf(buf, sizeof buf, "%s|%s|%u|%u|%u|%u|%u|%u|%u|%d|%g|%g|%g|%g|%g|%llu|%zu|%zu",
@@ -345,21 +345,6 @@ static int copy_table(strtab *dst, const strtab *src)
     for (size_t i = 0; i < src->n; i++)
         if (strtab_intern(dst, strtab_str(src, i), src->lens[i]) != (int64_t)i) return MILLE_ENOMEM;
     return MILLE_OK;
-}
-
-/* 1 if s is an item of the comma-separated list (NULL = everything). */
-static int in_list(const char *list, const char *s)
-{
-    if (!list) return 1;
-    size_t n = strlen(s);
-    for (const char *q = list; *q;) {
-        const char *e = strchr(q, ',');
-        size_t len = e ? (size_t)(e - q) : strlen(q);
-        if (len == n && memcmp(q, s, n) == 0) return 1;
-        if (!e) break;
-        q = e + 1;
-    }
-    return 0;
 }
 
 /* The feature settings of a pretrained model replace cfg's: its embedding rows mean
@@ -432,7 +417,8 @@ int train_data_load(const train_params *p, train_data *td, mille_error *err)
         if ((int64_t)ds->recs[i].partition == ptrain)
             td->train_idx[td->n_train++] = (uint32_t)i;
         else if ((int64_t)ds->recs[i].partition == pdev &&
-                 in_list(p->dev_locales, strtab_str(&ds->locales, ds->recs[i].locale)))
+                 data_list_has(p->dev_locales, strtab_str(&ds->locales, ds->recs[i].locale),
+                               ds->locales.lens[ds->recs[i].locale]))
             td->dev_idx[td->n_dev++] = (uint32_t)i;
     }
     if (td->n_train == 0)
@@ -509,7 +495,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     gold_obj go = {p, &td};
     loop_objective obj = {&go, td.n_train, gold_shard, td.n_dev ? gold_evaluate : NULL,
                           gold_shard_free};
-    if ((rc = loop_run(p, &m, &obj, run_fingerprint(p, &m, td.n_train), ckpt_path, t0, best_dev,
+    if ((rc = loop_run(p, &m, &obj, train_fingerprint(p, &m, td.n_train), ckpt_path, t0, best_dev,
                        err)))
         goto out;
     if ((rc = model_save(&m, p->out, p->half, err))) goto out;

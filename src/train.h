@@ -98,6 +98,9 @@ int train_model_new(const train_params *p, const data_set *ds, model *m, mille_e
 /* Dev metrics of m on td's dev records. */
 int train_evaluate(const model *m, const train_data *td, int threads, eval_metrics *em,
                    mille_error *err);
+/* Identity of a run's data, model shape and optimizer settings, for its checkpoints (n_train:
+ * items per epoch). */
+uint64_t train_fingerprint(const train_params *p, const model *m, size_t n_train);
 /* p->checkpoint, or "<out>.ckpt". */
 void train_ckpt_path(const train_params *p, char *buf, size_t n);
 
