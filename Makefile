@@ -29,13 +29,16 @@ WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prot
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
-CPPFLAGS := -Iinclude -Isrc -Icli -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
+# src/ is grouped by layer, each depending only on those before it:
+#   core.c <- text/ <- data/ <- model/, lexicon/ <- train/ <- api.c
+LAYERS   := text data model lexicon train
+CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
 CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
 LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz \
             $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -lpthread
 LDFLAGS  := $(SAN)
 
-LIB_SRC  := $(sort $(wildcard src/*.c))
+LIB_SRC  := $(sort $(wildcard src/*.c $(LAYERS:%=src/%/*.c)))
 CLI_SRC  := $(sort $(wildcard cli/*.c)) $(BUILD)/gen/playground.c
 TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/harness.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

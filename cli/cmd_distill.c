@@ -1,7 +1,7 @@
 /*
  * cmd_distill.c - `mille distill --teacher T [--teacher T2 ...] --data LABELED
  * [--unlabeled TEXT ...] --out STUDENT [options]`: distill one teacher or an ensemble into a
- * student of the shape the options give (src/distill.h). The student's training options,
+ * student of the shape the options give (src/train/distill.h). The student's training options,
  * progress line and summary are `mille train`'s.
  */
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /*
  * cmd_eval.c - `mille eval GOLD PRED`: MASSIVE's official metrics (exact match, intent
  * accuracy, slot micro F1; per locale and the unweighted mean over locales) of a prediction
- * file against gold data. Rules and deviations: docs/eval.md; the scoring is src/eval.c.
+ * file against gold data. Rules and deviations: docs/eval.md; the scoring is src/data/eval.c.
  *
  * This command includes the internal headers data.h and eval.h: the public header has no
  * data or eval API yet. When mille.h grows one (mille_eval_*), this file should move to it.

@@ -1,6 +1,6 @@
 /*
  * cmd_pretrain.c - `mille pretrain --text FILE... --out PRETRAINED`: skip-gram pretraining of
- * the hashed embedding on unlabeled text (src/pretrain.c), optionally aligned across
+ * the hashed embedding on unlabeled text (src/train/pretrain.c), optionally aligned across
  * languages with bilingual lexicons. `mille train --init PRETRAINED` starts from it.
  */
 #include <stdio.h>

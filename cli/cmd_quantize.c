@@ -1,7 +1,7 @@
 /*
  * cmd_quantize.c - `mille quantize MODEL --out Q`: write an int8 copy of a model (the
  * embedding and the weight matrices as int8 with one float scale per row; biases and CRF in
- * float32; src/quant.h), atomically, and print the sizes before and after.
+ * float32; src/model/quant.h), atomically, and print the sizes before and after.
  */
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * cmd_synth.c - two subcommands around bilingual lexicons (src/lexicon.h, docs/lexicon.md):
+ * cmd_synth.c - two subcommands around bilingual lexicons (src/lexicon/lexicon.h, docs/lexicon.md):
  *
  *   mille synth --lexicon L [--lexicon L2 ...] --to fr-FR --data PATH [--from en-US] ...
  *       translate labeled MASSIVE records word by word, slot labels carried along, and write

@@ -22,7 +22,7 @@
  *
  * References: dictfmt(1) and dictd(8) man pages (index format and base64 alphabet); FreeDict
  * https://freedict.org/ (TEI sources and the dictd exports); the MASSIVE annot_utt syntax
- * (src/annot.c).
+ * (src/data/annot.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "lexicon.h"
