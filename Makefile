@@ -32,17 +32,18 @@ endif
 # src/ is grouped by layer, each depending only on those before it:
 #   core.c <- text/ <- data/ <- model/, lexicon/ <- train/ <- api.c
 LAYERS   := text data model lexicon train
-CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
+CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -Iserver -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
 CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
 LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz \
             $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -lpthread
 LDFLAGS  := $(SAN)
 
 LIB_SRC  := $(sort $(wildcard src/*.c $(LAYERS:%=src/%/*.c)))
-CLI_SRC  := $(sort $(wildcard cli/*.c)) $(BUILD)/gen/playground.c
+# the mille binary: cli/ (commands) and server/ (`mille serve`: HTTP front and request handler)
+CLI_SRC  := $(sort $(wildcard cli/*.c server/*.c)) $(BUILD)/gen/playground.c
 TEST_SRC := $(sort $(wildcard tests/test_*.c)) tests/harness.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter cli/%,$(CLI_SRC))) $(BUILD)/gen/playground.o
+CLI_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(filter cli/% server/%,$(CLI_SRC))) $(BUILD)/gen/playground.o
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
@@ -72,8 +73,8 @@ $(BUILD)/libmille.so: $(LIB_OBJ)
 $(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd
 
-# the tests also drive the HTTP request handler (cli/srv.c), without sockets
-TEST_SRV := $(BUILD)/cli/srv.o $(BUILD)/gen/playground.o
+# the tests also drive the HTTP request handler (server/srv.c), without sockets
+TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/gen/playground.o
 $(BUILD)/test_mille: $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a $(LDLIBS)
 
@@ -102,12 +103,12 @@ test: asan
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined
 # the request handler of `mille serve` is fuzzed with the page it embeds
-FUZZ_SRV     := cli/srv.c build/fuzz/gen/playground.c
+FUZZ_SRV     := server/srv.c build/fuzz/gen/playground.c
 fuzz:
 	$(MAKE) CC=clang BUILD=build/fuzz OPT="-O1 -g" SAN="$(FUZZ_CFLAGS)" build/fuzz/libmille.a \
 	  build/fuzz/gen/playground.c
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  clang $(CPPFLAGS) -Icli -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+	  clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
 	    tests/fuzz/fuzz_$$t.c $(FUZZ_SRV) build/fuzz/libmille.a $(LDLIBS) -o build/fuzz/fuzz_$$t; \
 	  mkdir -p build/fuzz/corpus_$$t tests/fuzz/corpus/$$t; \
 	  echo "fuzz $$t for $(FUZZ_SECONDS)s"; \

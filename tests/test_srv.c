@@ -1,4 +1,4 @@
-/* test_srv.c - the request handler of `mille serve` (cli/srv.c) without sockets: threads
+/* test_srv.c - the request handler of `mille serve` (server/srv.c) without sockets: threads
  * parse while the model is reloaded under them (run under TSan by `make tsan`); every
  * request gets a 200 and the reloads all count. Also the checks of the admin route, the
  * batch pre-count, and a model whose scores are not finite numbers (audit 2026-12 #7, #9,

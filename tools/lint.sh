@@ -2,7 +2,7 @@
 # Source checks run by CI: banned libc functions (see ../shared/STYLE.md) and clang-format.
 set -eu
 cd "$(dirname "$0")/.."
-files=$(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'cli/*.c' 'cli/*.h' 'tests/*.c' 'tests/*.h' \
+files=$(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'cli/*.c' 'cli/*.h' 'server/*.c' 'server/*.h' 'tests/*.c' 'tests/*.h' \
         'tests/fuzz/*.c' 'bench/*.c' 2>/dev/null || true)
 [ -n "$files" ] || { echo "lint: no files"; exit 0; }
 status=0

@@ -1,4 +1,4 @@
-/* fuzz_http.c - libFuzzer target for the request handler of `mille serve` (cli/srv.c): the
+/* fuzz_http.c - libFuzzer target for the request handler of `mille serve` (server/srv.c): the
  * first byte picks a method and route, the rest is the request body (for the admin route:
  * four NUL-terminated header values, Host, Origin, Content-Type and Authorization, then the
  * body). Every reply must be a well-formed status with a body; errors must be JSON naming a

@@ -1,6 +1,6 @@
 /*
  * srv.h - the HTTP service of `mille serve` without the network: routes, JSON in and out,
- * limits, metrics, model reload. cmd_serve.c feeds it requests from libmicrohttpd; the
+ * limits, metrics, model reload. serve.c feeds it requests from libmicrohttpd; the
  * tests and the fuzzer call srv_handle directly.
  *
  * Threads: srv_handle may run on any number of threads at once. Each request takes a

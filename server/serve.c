@@ -1,6 +1,6 @@
 #define _GNU_SOURCE /* signalfd, pipe2, getrandom */
 /*
- * cmd_serve.c - `mille serve`: the HTTP/JSON service of srv.c over libmicrohttpd.
+ * serve.c - `mille serve`: the HTTP/JSON service of srv.c over libmicrohttpd.
  *
  * Two listeners: the public one (--host, --port) and the admin one (--admin-host, loopback
  * by default, --admin-port) for POST /admin/reload, which needs the admin token
