@@ -73,8 +73,8 @@ $(BUILD)/libmille.so: $(LIB_OBJ)
 $(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd
 
-# the tests also drive the HTTP request handler (server/srv.c), without sockets
-TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/gen/playground.o
+# the tests also drive the HTTP request handler (server/srv.c) and the rate limiter, without sockets
+TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/server/ratelimit.o $(BUILD)/gen/playground.o
 $(BUILD)/test_mille: $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a $(LDLIBS)
 

@@ -25,7 +25,13 @@
  *   idle time): the main loop shuts down the sockets of those past their deadline;
  * - bodies are gathered per connection up to --max-body bytes (a larger body gets 413 after
  *   being read and dropped), and all connections together hold at most --max-buffered bytes
- *   of bodies: a body that does not fit is read and dropped and gets 503 "busy".
+ *   of bodies: a body that does not fit is read and dropped and gets 503 "busy";
+ * - each client address may send --max-ip-rate body bytes a second (ratelimit.c; bursts of
+ *   two maximal bodies): a request over its address's budget is parked, its connection
+ *   suspended and its body left unread, until the budget covers it (so a client sending
+ *   large bodies back to back is slowed to that rate by TCP, instead of taking the workers
+ *   from everyone else); one that would wait longer than half of --deadline gets 429 at
+ *   once, with Retry-After.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +57,7 @@
 #include "cli.h"
 #include "core.h"
 #include "kern.h"
+#include "ratelimit.h"
 #include "srv.h"
 
 /* Bytes of an over-limit body read and dropped before the 413 reply (see on_request), unless
@@ -59,8 +66,12 @@
 /* The default of --max-buffered: 64 bodies of the default 1 MiB, and never below --max-body
  * (+ 1: a body is buffered with a NUL after it). */
 #define BUFFERED_DEFAULT (64ull << 20)
-/* How often the main loop looks for requests past their deadline, in milliseconds. */
+/* How often the main loop looks for requests past their deadline and for parked requests
+ * to resume, in milliseconds (a parked request waits up to this much longer than its due). */
 #define SWEEP_MS 200
+/* The default of --max-ip-rate, body bytes a second per client address: 16,000 requests of
+ * 256 bytes, or 4 maximal (1 MiB) bodies. */
+#define IP_RATE_DEFAULT (4ull << 20)
 
 /* One TCP connection, listed for the deadline sweep. Fields under serve.mu. */
 typedef struct conn_slot {
@@ -78,8 +89,10 @@ typedef struct serve {
     atomic_size_t buffered; /* body bytes held by all connections (their buffers' capacity) */
     atomic_int inflight;    /* requests begun and not yet completed */
     double deadline;
-    pthread_mutex_t mu; /* guards the connection list */
-    conn_slot conns;    /* list head */
+    ratelimit *rl;       /* per-address body bytes, NULL: no limit */
+    pthread_mutex_t mu;  /* guards the connection list and the parked list */
+    conn_slot conns;     /* list head */
+    struct conn *parked; /* requests waiting for their address's budget (suspended) */
 } serve;
 
 typedef struct listener {
@@ -94,6 +107,12 @@ typedef struct conn {
     size_t want; /* the declared Content-Length + 1, else 0: the buffer grows no further */
     int too_big; /* over --max-body: read and dropped, then 413 */
     int no_room; /* over --max-buffered: read and dropped, then 503 */
+    unsigned long long declared; /* the Content-Length, else 0 */
+    /* parked (under serve.mu): suspended until resume_at, when the address's budget covers
+     * the body */
+    struct conn *next_parked;
+    struct MHD_Connection *mc;
+    double resume_at;
 } conn;
 
 /* ---- replies and requests ---------------------------------------------------------------- */
@@ -112,6 +131,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, srv_reply *r)
     if (r->allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
     if (r->www_authenticate)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->www_authenticate);
+    if (r->retry_after) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, r->retry_after);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -165,6 +185,63 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* Charge a body of n bytes to the client's address. 0: go on; 1: parked (the connection is
+ * suspended until the sweep resumes it); -1: refused, *r holds the 429. */
+static int rate_charge(serve *sv, struct MHD_Connection *c, conn *cc, unsigned long long n,
+                       srv_reply *r)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *a = i ? i->client_addr : NULL;
+    const void *key = NULL;
+    size_t klen = 0;
+    if (a && a->sa_family == AF_INET) {
+        key = &((const struct sockaddr_in *)a)->sin_addr;
+        klen = 4;
+    } else if (a && a->sa_family == AF_INET6) {
+        key = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        klen = 16;
+    }
+    if (!sv->rl || !klen || !n) return 0;
+    double now = clock_s();
+    double wait = ratelimit_charge(sv->rl, key, klen, (double)n, now, sv->deadline / 2);
+    if (wait == 0) return 0;
+    if (wait < 0) {
+        srv_error(sv->s, r, 429, "rate_limited",
+                  "this address is over its budget of request-body bytes (--max-ip-rate); "
+                  "retry later");
+        r->retry_after = "1";
+        return -1;
+    }
+    cc->mc = c;
+    cc->resume_at = now + wait;
+    pthread_mutex_lock(&sv->mu);
+    cc->next_parked = sv->parked;
+    sv->parked = cc;
+    MHD_suspend_connection(c);
+    pthread_mutex_unlock(&sv->mu);
+    srv_count_error(sv->s, "throttled");
+    return 1;
+}
+
+/* Resume the parked requests that are due (all of them when all != 0). */
+static void unpark(serve *sv, int all)
+{
+    double now = clock_s();
+    pthread_mutex_lock(&sv->mu);
+    for (conn **p = &sv->parked; *p;) {
+        conn *cc = *p;
+        if (all || cc->resume_at <= now) {
+            *p = cc->next_parked;
+            cc->next_parked = NULL;
+            MHD_resume_connection(cc->mc);
+        } else {
+            p = &cc->next_parked;
+        }
+    }
+    pthread_mutex_unlock(&sv->mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -191,6 +268,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_reply(c, &r);
         }
         if (!cc->too_big && n) cc->want = (size_t)n + 1;
+        cc->declared = n;
+        if (!cc->too_big && rate_charge(sv, c, cc, n, &r) < 0) return send_reply(c, &r);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -213,6 +292,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    /* a call without data before the declared body came in full: libmicrohttpd makes one
+     * when it resumes a parked request */
+    if (cc->len < cc->declared) return MHD_YES;
     /* the request is in full: the deadline no longer runs */
     conn_slot *sl = slot_of(c);
     if (sl) {
@@ -301,6 +383,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * connection end and cleans it up in its own thread. Returns how many were cut. */
 static int sweep(serve *sv)
 {
+    unpark(sv, 0);
     int n = 0;
     double now = clock_s();
     pthread_mutex_lock(&sv->mu);
@@ -328,11 +411,12 @@ static struct MHD_Daemon *start(listener *L, const char *host, unsigned port, un
         return NULL;
     }
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC, (uint16_t)port, NULL, NULL,
-        on_request, L, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        threads, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT, max_conn,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_NOTIFY_COMPLETED, on_completed, L,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, L, MHD_OPTION_END);
+        MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME,
+        (uint16_t)port, NULL, NULL, on_request, L, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, L, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        L, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "mille serve: cannot listen on %s:%u for the %s listener (%s)\n", host,
                 port, what, errno ? strerror(errno) : "libmicrohttpd failed");
@@ -544,6 +628,9 @@ static void usage(FILE *f)
             "                      began (default 30)\n"
             "  --max-connections N open connections at most (default 1024)\n"
             "  --max-per-ip N      open connections from one IP address at most (default 64)\n"
+            "  --max-ip-rate N     request-body bytes a second from one IP address; requests\n"
+            "                      over it wait, unread, for their turn (default 4 MiB; 0: no\n"
+            "                      limit)\n"
             "  --batch-wait-us N   micro-batching: single parses that arrive while\n"
             "                      --batch-slots batch calls run are parsed together in one\n"
             "                      call; the first waits at most N microseconds for a call\n"
@@ -563,6 +650,7 @@ int cmd_serve(int argc, char **argv)
     const char *model = NULL, *host = "127.0.0.1", *admin_host = "127.0.0.1";
     const char *token_file = NULL;
     long port = 8080, threads = 2, admin_port = -2, timeout = 10, max_conn = 1024, drain = 10;
+    long ip_rate = (long)IP_RATE_DEFAULT;
     long per_ip = 64, deadline = 30, max_buffered = -1, batch_wait = 0, batch_slots = 0;
     long max_text, max_body, max_batch, max_words, max_batch_words;
     srv_config cfg = srv_default_config();
@@ -616,6 +704,8 @@ int cmd_serve(int argc, char **argv)
             if (cli_long("serve", "--max-connections", v, 1, 1L << 20, &max_conn)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-per-ip", &bad))) {
             if (cli_long("serve", "--max-per-ip", v, 1, 1L << 20, &per_ip)) return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--max-ip-rate", &bad))) {
+            if (cli_long("serve", "--max-ip-rate", v, 0, 1L << 40, &ip_rate)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--batch-wait-us", &bad))) {
             if (cli_long("serve", "--batch-wait-us", v, 0, 100000, &batch_wait)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--batch-slots", &bad))) {
@@ -698,6 +788,14 @@ int cmd_serve(int argc, char **argv)
     sv.discard_max = cfg.max_body > DISCARD_MAX ? cfg.max_body : DISCARD_MAX;
     sv.max_buffered = (size_t)max_buffered;
     sv.deadline = (double)deadline;
+    /* bursts of two maximal bodies, so that one does not wait behind the previous one */
+    double burst =
+        2.0 * (double)max_body > (double)ip_rate ? 2.0 * (double)max_body : (double)ip_rate;
+    if (ip_rate > 0 && !(sv.rl = ratelimit_new((double)ip_rate, burst))) {
+        fprintf(stderr, "mille serve: out of memory\n");
+        close(sfd);
+        return CLI_ERR;
+    }
     atomic_init(&sv.buffered, 0);
     atomic_init(&sv.inflight, 0);
     pthread_mutex_init(&sv.mu, NULL);
@@ -767,9 +865,11 @@ int cmd_serve(int argc, char **argv)
         }
     }
     int left = atomic_load(&sv.inflight);
+    unpark(&sv, 1); /* libmicrohttpd closes no suspended connection */
     MHD_stop_daemon(d);
     if (da) MHD_stop_daemon(da);
     srv_free(sv.s);
+    ratelimit_free(sv.rl);
     close(sfd);
     pthread_mutex_destroy(&sv.mu);
     if (left)

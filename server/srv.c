@@ -47,12 +47,29 @@ static const char *const route_names[R_COUNT] = {"parse",   "parse_batch", "heal
 static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 413, 415, 500, 503};
 #define N_STATUS ((int)(sizeof statuses / sizeof statuses[0]))
 
-static const char *const err_codes[] = {
-    "bad_json",       "bad_request", "missing_text",           "empty_text",  "invalid_utf8",
-    "text_too_long",  "bad_locale",  "unknown_locale",         "empty_batch", "batch_too_large",
-    "body_too_large", "not_found",   "method_not_allowed",     "timeout",     "reload_failed",
-    "unauthorized",   "forbidden",   "unsupported_media_type", "busy",        "deadline",
-    "internal"};
+static const char *const err_codes[] = {"bad_json",
+                                        "bad_request",
+                                        "missing_text",
+                                        "empty_text",
+                                        "invalid_utf8",
+                                        "text_too_long",
+                                        "bad_locale",
+                                        "unknown_locale",
+                                        "empty_batch",
+                                        "batch_too_large",
+                                        "body_too_large",
+                                        "not_found",
+                                        "method_not_allowed",
+                                        "timeout",
+                                        "reload_failed",
+                                        "unauthorized",
+                                        "forbidden",
+                                        "unsupported_media_type",
+                                        "busy",
+                                        "deadline",
+                                        "rate_limited",
+                                        "throttled",
+                                        "internal"};
 #define N_ERR ((int)(sizeof err_codes / sizeof err_codes[0]))
 
 /* latency buckets, in microseconds (Prometheus "le" in seconds) */

@@ -62,6 +62,7 @@ typedef struct srv_reply {
     size_t len;
     int body_static;
     const char *www_authenticate; /* the WWW-Authenticate header of a 401, else NULL */
+    const char *retry_after;      /* the Retry-After header of a 429, else NULL */
 } srv_reply;
 
 /* One request: where it came in, its method and path, the headers the admin route checks

@@ -119,6 +119,7 @@ def main():
         run_tests(s, port, model, tmp)
         audit_signals(model, tmp)
         audit_hostile_clients(model)
+        audit_rate_limit(model)
         audit_token_file(model, tmp)
         micro_batching(model)
     finally:
@@ -572,6 +573,74 @@ def audit_hostile_clients(model):
             c.close()
         st, j, _, _ = post(port, "/v1/parse", {"text": "play jazz", "pad": "x" * 3900})
         check("budget released: served", st == 200, (st, j))
+    finally:
+        s.kill()
+
+
+def post_from(port, src, body):
+    """POST body to /v1/parse from the address src: (status, json, response, seconds)."""
+    t0 = time.time()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(src, 0))
+    c.request("POST", "/v1/parse", body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    try:
+        j = json.loads(data)
+    except ValueError:
+        j = None
+    return r.status, j, r, time.time() - t0
+
+
+def audit_rate_limit(model):
+    """--max-ip-rate: an address over its budget of body bytes waits, unread, for its turn;
+    one that would wait past half of --deadline gets 429; other addresses are not slowed."""
+    s = Server(model, "--max-body", "4096", "--max-ip-rate", "8192", "--deadline", "4")
+    try:
+        port = s.port
+        body = json.dumps({"text": "play jazz", "pad": "x" * 3960})
+        # a bucket of 8192 bytes (two maximal bodies) refilled at 8192 bytes/s
+        times = []
+        for i in range(3):
+            st, j, _, dt = post_from(port, "127.0.0.1", body)
+            check(f"rate limit: request {i} served", st == 200 and j and "intent" in j, (st, j))
+            times.append(dt)
+        check("rate limit: a burst of two is not slowed", max(times[:2]) < 0.3, times)
+        check("rate limit: the third waits for its budget", 0.3 < times[2] < 1.5, times)
+        st, j, _, dt = post_from(port, "127.0.0.4", body)
+        check("rate limit: another address is not slowed", st == 200 and dt < 0.3, (st, dt))
+        # eight at once from one address: the debt grows by ~0.5 s a request; those that
+        # would wait more than 2 s (half of --deadline) are refused with Retry-After
+        res = []
+        lock = threading.Lock()
+
+        def one():
+            r = post_from(port, "127.0.0.5", body)
+            with lock:
+                res.append(r)
+
+        ths = [threading.Thread(target=one) for _ in range(8)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        ok = [r for r in res if r[0] == 200]
+        refused = [r for r in res if r[0] == 429]
+        check("rate limit: the others are served or refused", len(ok) + len(refused) == 8,
+              [r[0] for r in res])
+        check("rate limit: some served late", len(ok) >= 4 and max(r[3] for r in ok) > 1.0,
+              [(r[0], round(r[3], 2)) for r in res])
+        check("rate limit: some refused with 429 rate_limited",
+              len(refused) >= 1 and all(r[1]["error"]["code"] == "rate_limited" and
+                                        r[2].getheader("Retry-After") for r in refused),
+              [(r[0], r[1]) for r in refused])
+        check("rate limit: refused at once", all(r[3] < 1.0 for r in refused),
+              [round(r[3], 2) for r in refused])
+        st, _, data, _ = request(port, "GET", "/metrics")
+        check("metrics count throttled and rate_limited",
+              re.search(rb'errors_total\{code="throttled"\} [1-9]', data) is not None and
+              re.search(rb'errors_total\{code="rate_limited"\} [1-9]', data) is not None)
+        check("rate limit: server stops cleanly", s.stop() == 0)
     finally:
         s.kill()
 
