@@ -6,6 +6,8 @@
 #   make debug      -O0 -g build in build/debug/
 #   make fuzz       libFuzzer targets (clang), each run FUZZ_SECONDS on its kept corpus
 #   make demo       train on the bundled sample, score it, parse utterances (README)
+#   make deps       install the Debian packages the build and tests need (tools/deps.sh);
+#                   make demo and make test run it first when one is missing
 #   make bench      benchmarks (see bench/ and docs/BENCHMARKS.md)
 #   make lint       clang-format check + banned-function check
 #   make install    PREFIX=/usr/local: CLI, header, libraries, pkg-config file
@@ -23,6 +25,10 @@ SAN      ?=
 WERROR   ?=
 FUZZ_SECONDS ?= 20
 MASSIVE  ?= ../shared/massive-1.1
+# `make demo` and `make test` first run `make deps` when a package is missing (one dpkg -s)
+ifneq ($(filter demo test,$(MAKECMDGOALS)),)
+NEED_DEPS := $(if $(shell sh tools/deps.sh --missing),deps)
+endif
 
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla
@@ -95,7 +101,8 @@ tsan:
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)
 
 # Tests run under ASan+UBSan. T=name runs one unit test.
-test: asan
+test: $(NEED_DEPS)
+	$(MAKE) asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test_mille $(T)
 	MILLE=build/asan/mille MASSIVE=$(MASSIVE) sh tests/cli_test.sh
 	MILLE=build/asan/mille python3 tests/http_test.py
@@ -123,7 +130,8 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libmille.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmille.a $(LDLIBS)
 
 # The README's main job: train on the bundled sample, score it, parse a few utterances.
-demo: all
+demo: $(NEED_DEPS)
+	$(MAKE) all
 	sh tools/demo.sh
 
 bench: all $(BENCH_BIN)
@@ -173,5 +181,13 @@ browser-test: all
 
 clean:
 	rm -rf build
+
+# make deps: install the missing packages (apt-get as root, sudo otherwise; tools/deps.sh).
+# make demo and make test run it first when a package is missing (NEED_DEPS, set at the top)
+# and build through a second make, which reads the pkg-config
+# flags after the install.
+.PHONY: deps
+deps:
+	sh tools/deps.sh
 
 -include $(DEPS)
