@@ -80,7 +80,7 @@ $(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd
 
 # the tests also drive the HTTP request handler (server/srv.c) and the rate limiter, without sockets
-TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/server/ratelimit.o $(BUILD)/gen/playground.o
+TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/server/rasa.o $(BUILD)/server/ratelimit.o $(BUILD)/gen/playground.o
 $(BUILD)/test_mille: $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a $(LDLIBS)
 
@@ -110,7 +110,7 @@ test: $(NEED_DEPS)
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined
 # the request handler of `mille serve` is fuzzed with the page it embeds
-FUZZ_SRV     := server/srv.c build/fuzz/gen/playground.c
+FUZZ_SRV     := server/srv.c server/rasa.c build/fuzz/gen/playground.c
 fuzz:
 	$(MAKE) CC=clang BUILD=build/fuzz OPT="-O1 -g" SAN="$(FUZZ_CFLAGS)" build/fuzz/libmille.a \
 	  build/fuzz/gen/playground.c
