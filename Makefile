@@ -40,7 +40,7 @@ endif
 LAYERS   := text data model lexicon train
 CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -Iserver -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
 CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
-LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz \
+LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz -lyaml \
             $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -lpthread
 LDFLAGS  := $(SAN)
 

@@ -19,6 +19,7 @@ MIRROR=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sourc
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/mille_bare.XXXXXX")
+chmod 755 "$ROOT" # mktemp's 0700 would keep the unprivileged user below out
 cleanup() {
     umount "$ROOT/proc" 2>/dev/null || true
     # never remove a tree with something still mounted in it
