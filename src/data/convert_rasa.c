@@ -72,6 +72,7 @@ static uint32_t example_col(const reader *r, size_t ln)
     while (i < r->len && (r->data[i] == ' ' || r->data[i] == '\t')) i++;
     if (i + 1 >= r->len || r->data[i] != '-' || r->data[i + 1] != ' ') return 0;
     i += 2;
+    while (i < r->len && r->data[i] == ' ') i++;
     size_t col = 1;
     for (size_t k = a; k < i; k++) col += ((unsigned char)r->data[k] & 0xC0) != 0x80;
     return (uint32_t)col;
@@ -93,14 +94,16 @@ static int block_examples(reader *r, const char *intent, size_t ilen, const yaml
         while (e > a && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) e--;
         size_t ln = literal ? ln0 + k : ln0;
         uint32_t line = (uint32_t)(ln + 1);
+        while (a < e && (s[a] == ' ' || s[a] == '\t')) a++; /* a line indented further */
         if (e > a) {
             if (s[a] != '-' || (e > a + 1 && s[a + 1] != ' '))
                 return err_set(err, MILLE_EFORMAT,
                                "%s:%u: an example line must start with \"- \", got \"%.*s\"",
                                r->file, line, (int)(e - a < 40 ? e - a : 40), s + a);
+            size_t t = a + 1;
+            while (t < e && s[t] == ' ') t++;
             uint32_t col = literal ? example_col(r, ln) : 0;
-            int rc = conv_rasa_example(r->cs, intent, ilen, s + a + 2 > s + e ? s + e : s + a + 2,
-                                       e > a + 2 ? e - a - 2 : 0, r->file, line, col, err);
+            int rc = conv_rasa_example(r->cs, intent, ilen, s + t, e - t, r->file, line, col, err);
             if (rc) return rc;
         }
         a = b + 1;
