@@ -577,11 +577,16 @@ def audit_hostile_clients(model):
         s.kill()
 
 
-def post_from(port, src, body):
-    """POST body to /v1/parse from the address src: (status, json, response, seconds)."""
+def post_from(port, src, body, chunked=False):
+    """POST body to /v1/parse from the address src (chunked: without Content-Length):
+    (status, json, response, seconds)."""
     t0 = time.time()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(src, 0))
-    c.request("POST", "/v1/parse", body=body, headers={"Content-Type": "application/json"})
+    if chunked:
+        c.request("POST", "/v1/parse", body=iter([body.encode()]), encode_chunked=True,
+                  headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+    else:
+        c.request("POST", "/v1/parse", body=body, headers={"Content-Type": "application/json"})
     r = c.getresponse()
     data = r.read()
     c.close()
@@ -636,6 +641,20 @@ def audit_rate_limit(model):
               [(r[0], r[1]) for r in refused])
         check("rate limit: refused at once", all(r[3] < 1.0 for r in refused),
               [round(r[3], 2) for r in refused])
+        # bodies over --max-body are drained, not parsed, but charged as a maximal one
+        big = json.dumps({"text": "play jazz", "pad": "x" * 5000})
+        res = [post_from(port, "127.0.0.6", big) for _ in range(3)]
+        check("rate limit: bodies over --max-body get 413", all(r[0] == 413 for r in res),
+              [r[0] for r in res])
+        check("rate limit: bodies over --max-body are charged too", 0.3 < res[2][3] < 1.5,
+              [round(r[3], 2) for r in res])
+        # a chunked body (no Content-Length) is charged once it is in: the next request waits
+        res = [post_from(port, "127.0.0.7", body, chunked=True) for _ in range(2)]
+        check("rate limit: chunked bodies served", all(r[0] == 200 for r in res),
+              [(r[0], r[1]) for r in res])
+        st, j, _, dt = post_from(port, "127.0.0.7", body)
+        check("rate limit: a chunked body's debt slows the next request",
+              st == 200 and 0.3 < dt < 1.5, (st, round(dt, 2)))
         st, _, data, _ = request(port, "GET", "/metrics")
         check("metrics count throttled and rate_limited",
               re.search(rb'errors_total\{code="throttled"\} [1-9]', data) is not None and
