@@ -78,11 +78,19 @@ class Server:
             self.p.wait()
 
 
-def request(port, method, path, body=None, headers=None, timeout=30):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def request(port, method, path, body=None, headers=None, timeout=30, source=None,
+            chunked=False):
+    """(status, json or None, raw body, response); source: the client's address; chunked:
+    send the body without Content-Length."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                   source_address=(source, 0) if source else None)
     if isinstance(body, str):
         body = body.encode()
-    c.request(method, path, body=body, headers=headers or {})
+    if chunked:
+        c.request(method, path, body=iter([body]), encode_chunked=True,
+                  headers=dict(headers or {}, **{"Transfer-Encoding": "chunked"}))
+    else:
+        c.request(method, path, body=body, headers=headers or {})
     r = c.getresponse()
     data = r.read()
     c.close()
@@ -578,23 +586,11 @@ def audit_hostile_clients(model):
 
 
 def post_from(port, src, body, chunked=False):
-    """POST body to /v1/parse from the address src (chunked: without Content-Length):
-    (status, json, response, seconds)."""
+    """POST body to /v1/parse from the address src: (status, json, response, seconds)."""
     t0 = time.time()
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(src, 0))
-    if chunked:
-        c.request("POST", "/v1/parse", body=iter([body.encode()]), encode_chunked=True,
-                  headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
-    else:
-        c.request("POST", "/v1/parse", body=body, headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    try:
-        j = json.loads(data)
-    except ValueError:
-        j = None
-    return r.status, j, r, time.time() - t0
+    st, j, _, r = request(port, "POST", "/v1/parse", body, {"Content-Type": "application/json"},
+                          source=src, chunked=chunked)
+    return st, j, r, time.time() - t0
 
 
 def audit_rate_limit(model):
