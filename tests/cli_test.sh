@@ -485,7 +485,8 @@ command -v stdbuf >/dev/null 2>&1 && STDBUF="stdbuf -e 65536"
 live() {
     name=$1 pat=$2
     shift 2
-    $STDBUF "$@" >"$T/live.log" 2>&1 &
+    # (stdbuf works by LD_PRELOAD, which ASan must be told to accept)
+    ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" $STDBUF "$@" >"$T/live.log" 2>&1 &
     pid=$!
     seen=0
     while kill -0 "$pid" 2>/dev/null; do

@@ -79,6 +79,8 @@ void conv_where(const conv_set *cs, size_t i, char *buf, size_t cap)
 }
 
 static int report(conv_set *cs, mille_error *err, size_t *count, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int report(conv_set *cs, mille_error *err, size_t *count, const char *fmt, va_list ap)
 {
     char msg[sizeof err->msg];
     vsnprintf(msg, sizeof msg, fmt, ap);
