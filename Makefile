@@ -6,6 +6,8 @@
 #   make debug      -O0 -g build in build/debug/
 #   make fuzz       libFuzzer targets (clang), each run FUZZ_SECONDS on its kept corpus
 #   make demo       train on the bundled sample, score it, parse utterances (README)
+#   make deps       install the Debian packages the build and tests need (tools/deps.sh);
+#                   make demo and make test run it first when one is missing
 #   make bench      benchmarks (see bench/ and docs/BENCHMARKS.md)
 #   make lint       clang-format check + banned-function check
 #   make install    PREFIX=/usr/local: CLI, header, libraries, pkg-config file
@@ -23,6 +25,10 @@ SAN      ?=
 WERROR   ?=
 FUZZ_SECONDS ?= 20
 MASSIVE  ?= ../shared/massive-1.1
+# `make demo` and `make test` first run `make deps` when a package is missing (one dpkg -s)
+ifneq ($(filter demo test,$(MAKECMDGOALS)),)
+NEED_DEPS := $(if $(shell sh tools/deps.sh --missing),deps)
+endif
 
 WARN     := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wformat=2 -Wvla
@@ -34,7 +40,7 @@ endif
 LAYERS   := text data model lexicon train
 CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -Iserver -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
 CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
-LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz \
+LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz -lyaml \
             $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -lpthread
 LDFLAGS  := $(SAN)
 
@@ -74,7 +80,7 @@ $(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd
 
 # the tests also drive the HTTP request handler (server/srv.c) and the rate limiter, without sockets
-TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/server/ratelimit.o $(BUILD)/gen/playground.o
+TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/server/rasa.o $(BUILD)/server/ratelimit.o $(BUILD)/gen/playground.o
 $(BUILD)/test_mille: $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a $(LDLIBS)
 
@@ -95,7 +101,8 @@ tsan:
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)
 
 # Tests run under ASan+UBSan. T=name runs one unit test.
-test: asan
+test: $(NEED_DEPS)
+	$(MAKE) asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test_mille $(T)
 	MILLE=build/asan/mille MASSIVE=$(MASSIVE) sh tests/cli_test.sh
 	MILLE=build/asan/mille python3 tests/http_test.py
@@ -103,7 +110,7 @@ test: asan
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined
 # the request handler of `mille serve` is fuzzed with the page it embeds
-FUZZ_SRV     := server/srv.c build/fuzz/gen/playground.c
+FUZZ_SRV     := server/srv.c server/rasa.c build/fuzz/gen/playground.c
 fuzz:
 	$(MAKE) CC=clang BUILD=build/fuzz OPT="-O1 -g" SAN="$(FUZZ_CFLAGS)" build/fuzz/libmille.a \
 	  build/fuzz/gen/playground.c
@@ -123,7 +130,8 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libmille.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmille.a $(LDLIBS)
 
 # The README's main job: train on the bundled sample, score it, parse a few utterances.
-demo: all
+demo: $(NEED_DEPS)
+	$(MAKE) all
 	sh tools/demo.sh
 
 bench: all $(BENCH_BIN)
@@ -173,5 +181,13 @@ browser-test: all
 
 clean:
 	rm -rf build
+
+# make deps: install the missing packages (apt-get as root, sudo otherwise; tools/deps.sh).
+# make demo and make test run it first when a package is missing (NEED_DEPS, set at the top)
+# and build through a second make, which reads the pkg-config
+# flags after the install.
+.PHONY: deps
+deps:
+	sh tools/deps.sh
 
 -include $(DEPS)

@@ -46,15 +46,23 @@ static void usage(FILE *f, const pretrain_params *d)
 
 typedef struct ui {
     int tty, quiet;
+    double last; /* elapsed_s of the last line written (not on a terminal) */
 } ui;
+
+/* Seconds between the lines of a long epoch when stderr is not a terminal (a log file gets
+ * every epoch's line, and one at least this often within an epoch). */
+#define LOG_EVERY_S 10.0
 
 static void on_progress(void *ud, const pretrain_progress *p)
 {
     ui *u = ud;
     if (u->quiet) return;
+    if (!u->tty && !p->epoch_end && p->elapsed_s - u->last < LOG_EVERY_S) return;
+    u->last = p->elapsed_s;
     fprintf(stderr, "%sepoch %d/%d %5.1f%% loss %.4f %.0f tokens/s elapsed %.0fs eta %.0fs%s",
             u->tty ? "\r\033[K" : "", p->epoch, p->epochs, 100 * p->done, p->loss, p->tokens_s,
             p->elapsed_s, p->eta_s, u->tty ? "" : "\n");
+    fflush(stderr); /* stderr is unbuffered by default, but not if a caller changed that */
 }
 
 int cmd_pretrain(int argc, char **argv)
@@ -63,7 +71,7 @@ int cmd_pretrain(int argc, char **argv)
     enum { MAXF = 256 };
     const char *texts[MAXF], *lexicons[MAXF];
     int nt = 0, nl = 0, bad = 0;
-    ui u = {isatty(2), 0};
+    ui u = {isatty(2), 0, 0};
     for (int i = 1; i < argc && !bad; i++) {
         const char *v;
         long l;

@@ -80,6 +80,7 @@ void cli_train_progress(void *ud, const train_progress *p)
                 "%sstep %llu epoch %d: dev exact %.2f intent %.2f slot F1 %.2f (best %.2f) [%s]\n",
                 u->tty ? "\r\033[K" : "", (unsigned long long)p->step, p->epoch, p->dev.exact_match,
                 p->dev.intent_accuracy, p->dev.slot_f1, p->best_dev_em, el);
+        fflush(stderr); /* at once in a log file too (stderr is unbuffered unless changed) */
         return;
     }
     if (!u->tty) return; /* a live line only on a terminal; evaluations are logged always */

@@ -34,6 +34,7 @@ static const cli_cmd commands[] = {
     {"synth", cmd_synth, "translate labeled data word by word with bilingual lexicons"},
     {"lexicons", cmd_lexicons, "list installed FreeDict dictionaries and the locales they cover"},
     {"perturb", cmd_perturb, "noisy copies of labeled data (typos, dropped words), labels aligned"},
+    {"convert", cmd_convert, "convert labeled data between MASSIVE, Rasa (YAML) and Snips (JSON)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };

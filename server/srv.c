@@ -8,6 +8,7 @@
  *     GET  /metrics        Prometheus text format
  *     POST /v1/parse       {"text": "...", "locale": "fr-FR"} -> one parse
  *     POST /v1/parse/batch [{"text": ...}, ...] -> {"results": [...]}
+ *     POST /model/parse    {"text": "..."} -> one parse in Rasa NLU's shape (rasa.c)
  *     POST /admin/reload   admin listener only; body {} or {"model": "PATH"}; needs the
  *                          admin token, a loopback Host, no foreign Origin, JSON content
  *
@@ -35,14 +36,16 @@
 #include <jansson.h>
 
 #include "core.h"
+#include "rasa.h"
 #include "srv.h"
 #include "text.h"
 
 /* ---- metrics ----------------------------------------------------------------------------- */
 
-enum { R_PARSE, R_BATCH, R_HEALTH, R_MODEL, R_METRICS, R_PAGE, R_RELOAD, R_OTHER, R_COUNT };
-static const char *const route_names[R_COUNT] = {"parse",   "parse_batch", "healthz", "model",
-                                                 "metrics", "playground",  "reload",  "other"};
+enum { R_PARSE, R_BATCH, R_HEALTH, R_MODEL, R_METRICS, R_PAGE, R_RELOAD, R_RASA, R_OTHER, R_COUNT };
+static const char *const route_names[R_COUNT] = {"parse",  "parse_batch", "healthz",
+                                                 "model",  "metrics",     "playground",
+                                                 "reload", "rasa_parse",  "other"};
 
 static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 413, 415, 500, 503};
 #define N_STATUS ((int)(sizeof statuses / sizeof statuses[0]))
@@ -589,7 +592,7 @@ static void group_run(srv *s, group_job *list, size_t n)
     free(errs);
 }
 
-static void grouped_parse(srv *s, const mille_input *in, srv_reply *r)
+static void grouped_parse(srv *s, const mille_input *in, int rasa, srv_reply *r)
 {
     group_job job;
     memset(&job, 0, sizeof job);
@@ -642,12 +645,12 @@ static void grouped_parse(srv *s, const mille_input *in, srv_reply *r)
                   "or out of memory)");
     } else {
         atomic_fetch_add(&s->met.utterances, 1);
-        reply_json(r, 200, job.json);
+        reply_json(r, 200, rasa ? rasa_from_mille(job.json, in->text, in->len) : job.json);
     }
 }
 
-/* POST /v1/parse (batch == 0) and /v1/parse/batch. */
-static void do_parse(srv *s, const char *body, size_t len, int batch, srv_reply *r)
+/* POST /v1/parse (batch == 0) and /v1/parse/batch; rasa: POST /model/parse. */
+static void do_parse(srv *s, const char *body, size_t len, int batch, int rasa, srv_reply *r)
 {
     size_t bad;
     if (len == 0) {
@@ -719,7 +722,7 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, srv_reply 
         if (read_input(s, r, batch ? json_array_get(j, i) : j, where, &in[i])) goto out;
     }
     if (!batch && s->cfg.batch_wait_us) {
-        grouped_parse(s, &in[0], r);
+        grouped_parse(s, &in[0], rasa, r);
         goto out;
     }
     sm = model_ref(s);
@@ -765,6 +768,7 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, srv_reply 
         }
     }
     if (batch) all = json_pack("{s:o,s:I}", "results", all, "count", (json_int_t)n);
+    if (rasa) all = rasa_from_mille(all, in[0].text, in[0].len);
     atomic_fetch_add(&s->met.utterances, n);
     reply_json(r, 200, all); /* a NULL (out of memory) becomes a 500 there */
 out:
@@ -1040,6 +1044,7 @@ static const route routes[] = {
     {"/admin/reload", SRV_ADMIN, 1, R_RELOAD},
     {"/healthz", SRV_ADMIN, 0, R_HEALTH},
     {"/metrics", SRV_ADMIN, 0, R_METRICS},
+    {"/model/parse", SRV_PUBLIC, 1, R_RASA},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -1081,8 +1086,8 @@ void srv_handle_request(srv *s, const srv_request *q, srv_reply *r)
         srv_error(s, r, 405, "method_not_allowed", "%.200s takes %s, not %.32s", path,
                   rt->post ? "POST" : "GET", method);
         r->allow = rt->post ? "POST" : "GET, HEAD";
-    } else if (id == R_PARSE || id == R_BATCH) {
-        do_parse(s, body, len, id == R_BATCH, r);
+    } else if (id == R_PARSE || id == R_BATCH || id == R_RASA) {
+        do_parse(s, body, len, id == R_BATCH, id == R_RASA, r);
     } else if (id == R_RELOAD) {
         if (admin_check(s, q, r) == 0) do_reload(s, body, len, r);
     } else if (id == R_METRICS) {

@@ -475,5 +475,121 @@ check "quantize a missing file" 1 "missing.model"
 run "$MILLE" quantize --help
 check "quantize --help" 0 "" "usage: mille quantize"
 
+# ---- progress arrives while a long command runs (issue 14 #1) -------------------------------
+# live NAME PATTERN CMD...: CMD runs with stdout and stderr to a file; PATTERN must show up in
+# the file while CMD is still running (not only when it exits and its buffers are flushed).
+# stdbuf -e makes stderr fully buffered, as a wrapper or a libc could: the lines must still
+# come at once (the commands flush them).
+STDBUF=""
+command -v stdbuf >/dev/null 2>&1 && STDBUF="stdbuf -e 65536"
+live() {
+    name=$1 pat=$2
+    shift 2
+    # (stdbuf works by LD_PRELOAD, which ASan must be told to accept)
+    ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" $STDBUF "$@" >"$T/live.log" 2>&1 &
+    pid=$!
+    seen=0
+    while kill -0 "$pid" 2>/dev/null; do
+        if grep -Eq -- "$pat" "$T/live.log"; then
+            seen=1
+            break
+        fi
+        sleep 0.05
+    done
+    wait "$pid"
+    rc=$?
+    if [ $seen -eq 1 ] && [ $rc -eq 0 ]; then
+        ok
+    elif [ $rc -ne 0 ]; then
+        bad "$name: exit status $rc: $(tail -3 "$T/live.log")"
+    elif grep -Eq -- "$pat" "$T/live.log"; then
+        bad "$name: /$pat/ reached the file only when the command ended"
+    else
+        bad "$name: no /$pat/ in its output"
+    fi
+}
+live "train: per-epoch lines reach a file at once" "epoch 1: dev exact" \
+    "$MILLE" train --data "$SAMPLE" --locales en-US,fr-FR --out "$T/live.model" --epochs 4 \
+    --hidden 16 --dim 8 --buckets 2048 --layers 2
+live "distill: per-epoch lines reach a file at once" "epoch 1: dev exact" \
+    "$MILLE" distill --teacher "$T/live.model" --data "$SAMPLE" --locales en-US,fr-FR \
+    --out "$T/live_s.model" --epochs 4 --hidden 16 --dim 8 --buckets 2048 --layers 2
+live "pretrain: progress lines reach a file at once" "^epoch 1/" \
+    "$MILLE" pretrain --text "$SAMPLE" --locales en-US,fr-FR --out "$T/live_p.model" \
+    --buckets 4096 --dim 8 --epochs 40
+# (synth has no epochs: its lines go to stderr as it goes, and it ends in a second here)
+
+# ---- mille convert (issue 14 #5) -------------------------------------------------------------
+# round trips on the sample: MASSIVE -> Rasa YAML -> MASSIVE and MASSIVE -> Snips -> MASSIVE
+# give back the same records (intent, scenario, utt, annot_utt), in whitespace and
+# character-split locales
+for L in en-US ja-JP; do
+    run "$MILLE" convert --from massive --locale $L "$SAMPLE" --to rasa --out "$T/c.yml"
+    check "convert massive -> rasa ($L)" 0 "439 examples written, 0 skipped"
+    run "$MILLE" convert --from rasa --locale $L "$T/c.yml" --out "$T/c_r.jsonl"
+    check "convert rasa -> massive ($L)" 0 "439 examples written, 0 skipped"
+    run "$MILLE" convert --from massive --locale $L "$SAMPLE" --to snips --out "$T/c.json"
+    check "convert massive -> snips ($L)" 0 "439 examples written"
+    run "$MILLE" convert --from snips --locale $L "$T/c.json" --to massive --out "$T/c_s.jsonl"
+    check "convert snips -> massive ($L)" 0 "439 examples written"
+    $PY -c 'import gzip,json,sys
+key = lambda r: (r["intent"], r["scenario"], r["utt"], r["annot_utt"], r["locale"])
+want = sorted(key(json.loads(l)) for l in gzip.open(sys.argv[1], "rt", encoding="utf-8"))
+for p in sys.argv[2:]:
+    got = sorted(key(json.loads(l)) for l in open(p, encoding="utf-8"))
+    if got != want:
+        print(p, len(got), len(want), [a for a, b in zip(got, want) if a != b][:2]); sys.exit(1)' \
+        "$SAMPLE/$L.jsonl.gz" "$T/c_r.jsonl" "$T/c_s.jsonl" >"$T/err" 2>&1 &&
+        ok || bad "convert round trips ($L) differ from the sample: $(cat "$T/err")"
+done
+run "$MILLE" train --data "$T/c_r.jsonl" --out "$T/c.model" --epochs 1 --hidden 16 --dim 8 \
+    --buckets 2048 --layers 2 --quiet
+check "train reads what convert wrote" 0 "" '"exact_match"'
+# a Rasa file with both annotation forms, a synonym, a lookup and a literal bracket
+cat >"$T/nlu.yml" <<'YML'
+version: "3.1"
+nlu:
+- intent: alarm_set
+  examples: |
+    - wake me up at [five am](time)
+    - set an alarm for [tomorrow]{"entity": "date"} at [six](time:06:00)
+    - hi [there
+- lookup: city
+  examples: |
+    - paris
+YML
+run "$MILLE" convert --from rasa "$T/nlu.yml" --out "$T/n.jsonl"
+check "convert rasa: notes name file:line:column" 0 "nlu.yml:6:56: entity synonym"
+grep -q 'nlu.yml:8:3: "lookup" item skipped' "$T/err" && grep -q "nlu.yml:7: .*no escape" "$T/err" &&
+    ok || bad "convert rasa: notes for the lookup and the bracket"
+grep -q '"annot_utt":"set an alarm for \[date : tomorrow\] at \[time : six\]"' "$T/n.jsonl" &&
+    ok || bad "convert rasa: annot_utt of the JSON-form example: $(cat "$T/n.jsonl")"
+run "$MILLE" convert --from rasa "$T/nlu.yml" --out "$T/n2.jsonl" --strict
+check "convert --strict: the first loss is an error" 1 "nlu.yml:6:56: entity synonym"
+[ ! -e "$T/n2.jsonl" ] && ok || bad "convert --strict wrote its output after an error"
+# malformed files: file:line(:column), nothing written, an older output left as it was
+printf 'nlu:\n- intent: a\n  examples: |\n    - ok [x](y\n' >"$T/bad1.yml"
+printf 'nlu:\n  - intent: a\n   examples: x\n' >"$T/bad2.yml"
+printf '{"intents": {"a":\n {"utterances": [}}' >"$T/bad3.json"
+printf '{"intents": {"a": {"utterances": [{"data": [{"text": 1}]}]}}}' >"$T/bad4.json"
+echo keep >"$T/old.jsonl"
+run "$MILLE" convert --from rasa "$T/bad1.yml" --out "$T/old.jsonl"
+check "convert: unclosed annotation" 1 "bad1.yml:4:10: entity annotation"
+run "$MILLE" convert --from rasa "$T/bad2.yml" --out "$T/old.jsonl"
+check "convert: YAML syntax error" 1 "bad2.yml:3:4: YAML"
+run "$MILLE" convert --from snips "$T/bad3.json" --out "$T/old.jsonl"
+check "convert: JSON syntax error" 1 "bad3.json:2:[0-9]+: JSON"
+run "$MILLE" convert --from snips "$T/bad4.json" --out "$T/old.jsonl"
+check "convert: Snips structure error names the path" 1 'intents."a".utterances\[0\].data\[0\]'
+[ "$(cat "$T/old.jsonl")" = keep ] && ok || bad "convert overwrote its output after an error"
+run "$MILLE" convert --from massive --locale xx-XX "$SAMPLE" --out "$T/x.jsonl"
+check "convert: no records of the locale" 1 "no examples of locale xx-XX"
+run "$MILLE" convert --from yaml "$T/nlu.yml" --out "$T/x.jsonl"
+check "convert: unknown format" 2 "unknown format 'yaml'"
+run "$MILLE" convert --from rasa "$T/nlu.yml"
+check "convert without --out" 2 "required"
+run "$MILLE" convert --help
+check "convert --help" 0 "" "usage: mille convert"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

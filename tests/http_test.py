@@ -130,11 +130,85 @@ def main():
         audit_rate_limit(model)
         audit_token_file(model, tmp)
         micro_batching(model)
+        rasa_endpoint(model)
     finally:
         s.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def rasa_shape(name, j, text):
+    """j has the shape Rasa's HTTP API documents for POST /model/parse: text; intent
+    {name, confidence}; entities [{entity, value, start, end, extractor}] with start and end
+    indexing the text by characters (text[start:end] == value, as in Rasa); intent_ranking
+    [{name, confidence}], best first, led by the intent."""
+    ok = (isinstance(j, dict) and j.get("text") == text
+          and isinstance(j.get("intent"), dict)
+          and isinstance(j["intent"].get("name"), str)
+          and isinstance(j["intent"].get("confidence"), float)
+          and 0 <= j["intent"]["confidence"] <= 1
+          and isinstance(j.get("entities"), list) and isinstance(j.get("intent_ranking"), list)
+          and len(j["intent_ranking"]) >= 1)
+    check(name + ": top-level shape", ok, repr(j)[:300])
+    if not ok:
+        return
+    rk = j["intent_ranking"]
+    check(name + ": intent_ranking items are {name, confidence}, best first, led by intent",
+          all(set(r) == {"name", "confidence"} for r in rk)
+          and rk[0] == j["intent"]
+          and all(rk[i]["confidence"] >= rk[i + 1]["confidence"] for i in range(len(rk) - 1)),
+          repr(rk)[:300])
+    for e in j["entities"]:
+        check(name + ": entity keys and character offsets",
+              {"entity", "value", "start", "end", "extractor"} <= set(e)
+              and isinstance(e["start"], int) and isinstance(e["end"], int)
+              and text[e["start"]:e["end"]] == e["value"], repr(e))
+
+
+def rasa_endpoint(model):
+    """POST /model/parse answers in Rasa's shape and agrees with /v1/parse (character offsets
+    there, byte offsets here), on the shipped model (whose slots are right) in scripts where
+    characters and bytes differ, and on the micro-batching path."""
+    shipped = os.path.join(ROOT, "models", "mille.model")
+    texts = ["wake me up at five am this week", "réveille-moi à cinq heures du matin",
+             "今週は午前五時に起こして", "ما هو الطقس اليوم"]
+    for m, args in ((shipped if os.path.exists(shipped) else model, ()),
+                    (model, ("--batch-wait-us", "1000", "--batch-slots", "1"))):
+        s = Server(m, *args)
+        try:
+            n_ent = 0
+            for t in texts:
+                st, j, data, _ = request(s.port, "POST", "/model/parse",
+                                         json.dumps({"text": t, "message_id": "b2831e73"}),
+                                         {"Content-Type": "application/json"})
+                check("rasa: 200", st == 200, data[:200])
+                rasa_shape("rasa " + t, j, t)
+                _, v1, _, _ = post(s.port, "/v1/parse", {"text": t})
+                b = t.encode()
+                check("rasa: same parse as /v1/parse",
+                      j["intent"]["name"] == v1["intent"]
+                      and abs(j["intent"]["confidence"] - v1["confidence"]) < 1e-6
+                      and [(e["entity"], e["value"], len(t[:e["start"]].encode()),
+                            len(t[:e["end"]].encode())) for e in j["entities"]]
+                      == [(x["slot"], b[x["start"]:x["end"]].decode(), x["start"], x["end"])
+                          for x in v1["slots"]]
+                      and [r["name"] for r in j["intent_ranking"]]
+                      == [r["intent"] for r in v1["top_intents"]], (j, v1))
+                n_ent += sum(1 for e in j["entities"] if len(e["value"]) != len(
+                    e["value"].encode()))
+            if m == shipped:
+                check("rasa: the shipped model finds entities whose bytes and characters differ",
+                      n_ent > 0)
+            expect_error("rasa: text missing", s.port, "POST", "/model/parse",
+                         json.dumps({"message_id": "x"}), 400, "missing_text")
+            expect_error("rasa: GET refused", s.port, "GET", "/model/parse", None, 405,
+                         "method_not_allowed")
+            _, _, data, _ = request(s.port, "GET", "/metrics")
+            check("rasa: counted in the metrics",
+                  b'route="rasa_parse",status="200"' in data, data[-500:])
+        finally:
+            s.kill()
 
 
 def run_tests(s, port, model, tmp):

@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "model.h"
+#include "rasa.h"
 #include "srv.h"
 #include "train.h"
 
@@ -470,4 +471,40 @@ TEST(srv_micro_batching_under_load)
     srv_free(s);
     for (size_t k = 0; k < N_GROUP_BODIES; k++) free(want[k]);
     unlink(path);
+}
+
+/* POST /model/parse's shaping (server/rasa.c): Rasa's keys, character offsets from byte
+ * offsets, the ranking renamed; a result without the expected keys gives NULL (a 500). */
+TEST(srv_rasa_shape_and_char_offsets)
+{
+    const char *text = "réveille-moi à cinq heures"; /* "cinq heures": bytes 17..28 */
+    json_t *m = json_pack("{s:s,s:f,s:[{s:s,s:f},{s:s,s:f}],s:[{s:s,s:s,s:i,s:i}]}", "intent",
+                          "alarm_set", "confidence", 0.75, "top_intents", "intent", "alarm_set",
+                          "score", 0.75, "intent", "alarm_query", "score", 0.25, "slots", "slot",
+                          "time", "value", "cinq heures", "start", 17, "end", 28);
+    json_t *r = rasa_from_mille(m, text, strlen(text));
+    CHECK(r != NULL);
+    if (r) {
+        json_t *ent = json_array_get(json_object_get(r, "entities"), 0);
+        CHECK_STR(json_string_value(json_object_get(r, "text")), text);
+        CHECK_STR(json_string_value(json_object_get(json_object_get(r, "intent"), "name")),
+                  "alarm_set");
+        CHECK_INT(json_integer_value(json_object_get(ent, "start")), 15);
+        CHECK_INT(json_integer_value(json_object_get(ent, "end")), 26);
+        CHECK_STR(json_string_value(json_object_get(ent, "entity")), "time");
+        CHECK_STR(json_string_value(json_object_get(ent, "value")), "cinq heures");
+        CHECK_STR(json_string_value(json_object_get(ent, "extractor")), "mille");
+        json_t *rk = json_object_get(r, "intent_ranking");
+        CHECK_INT(json_array_size(rk), 2);
+        CHECK_STR(json_string_value(json_object_get(json_array_get(rk, 1), "name")), "alarm_query");
+        CHECK_NEAR(json_real_value(json_object_get(json_array_get(rk, 1), "confidence")), 0.25,
+                   1e-9);
+    }
+    json_decref(r);
+    CHECK_INT(rasa_char_offset("今週は", 6), 2);
+    /* a slot past the text, and no result at all */
+    m = json_pack("{s:s,s:f,s:[],s:[{s:s,s:s,s:i,s:i}]}", "intent", "a", "confidence", 1.0,
+                  "top_intents", "slots", "slot", "x", "value", "y", "start", 0, "end", 99);
+    CHECK(rasa_from_mille(m, "y", 1) == NULL);
+    CHECK(rasa_from_mille(NULL, "y", 1) == NULL);
 }

@@ -497,6 +497,7 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
                 pr.elapsed_s = tn - t_start;
                 pr.tokens_s = (double)atomic_load(&done) / (tn - t_start);
                 pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
+                pr.epoch_end = 0;
                 p->progress(p->ud, &pr);
                 last = tn;
             }
@@ -505,7 +506,22 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
             if (started & (1 << i))
                 pthread_join(th[i], NULL);
             else
-                train_thread(&jobs[i]); /* could not start it: do its share here */
+                train_thread(&jobs[i]);           /* could not start it: do its share here */
+        if (p->progress && !atomic_load(&stop)) { /* one line per epoch, however short */
+            double tn = clock_s(), ls = 0;
+            unsigned long long np = 0;
+            for (int i = 0; i < T; i++) ls += jobs[i].loss, np += jobs[i].preds;
+            pretrain_progress pr;
+            double d = (double)atomic_load(&done) / (double)total;
+            pr.epoch = ep + 1, pr.epochs = p->epochs, pr.done = d;
+            pr.loss = np ? ls / (double)np : 0;
+            pr.elapsed_s = tn - t_start;
+            pr.tokens_s = (double)atomic_load(&done) / (tn - t_start);
+            pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
+            pr.epoch_end = 1;
+            p->progress(p->ud, &pr);
+            last = tn;
+        }
         double loss_sum = 0;
         unsigned long long preds = 0;
         for (int i = 0; i < T; i++) loss_sum += jobs[i].loss, preds += jobs[i].preds;

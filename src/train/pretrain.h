@@ -24,6 +24,8 @@ typedef struct pretrain_progress {
     double loss;     /* mean loss per prediction since the last report */
     double tokens_s; /* tokens per second */
     double elapsed_s, eta_s;
+    int epoch_end; /* 1: the report at the end of an epoch (loss: the epoch's mean); 0: one
+                      of the reports at least 0.5 s apart during it */
 } pretrain_progress;
 
 typedef struct pretrain_params {

@@ -92,6 +92,7 @@ static const struct {
     {"POST", "/nope", SRV_PUBLIC},
     {"POST", "/admin/reload", SRV_ADMIN},
     {"GET", "/metrics", SRV_ADMIN},
+    {"POST", "/model/parse", SRV_PUBLIC},
 };
 #define N_REQS (sizeof reqs / sizeof reqs[0])
 
