@@ -99,6 +99,7 @@ test: asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test_mille $(T)
 	MILLE=build/asan/mille MASSIVE=$(MASSIVE) sh tests/cli_test.sh
 	MILLE=build/asan/mille python3 tests/http_test.py
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(SANFLAGS)" voice-test
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined
@@ -202,7 +203,7 @@ $(BUILD)/test_voice: $(VOICE_TEST_OBJ) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(VOICE_TEST_OBJ) $(BUILD)/libmille.a \
 	  $(shell pkg-config --libs $(VOICE_PKG) 2>/dev/null) $(LDLIBS)
 voice-test: $(BUILD)/mille-voice $(BUILD)/test_voice voice-lm
-	$(BUILD)/test_voice $(T)
+	$(BUILD)/test_voice $(VT)
 	MILLE_VOICE=$(BUILD)/mille-voice VOICE_LM=$(VOICE_LM) sh tests/voice_test.sh
 voice-bench: $(BUILD)/mille-voice voice-lm
 	MILLE_VOICE=$(BUILD)/mille-voice VOICE_LM=$(VOICE_LM) MASSIVE=$(MASSIVE) sh bench/voice_bench.sh
