@@ -41,6 +41,11 @@ expect_has() {
 }
 turn() { "$V" --model "$MODEL" --db "$DB" --json "$@"; }
 
+# ---- the language model (tools/voice_lm.py): its distributions sum to one ----------------
+if [ -n "$LMARGS" ]; then
+    python3 tests/voice/lm_check.py "$VOICE_LM.arpa" && ok || bad "LM distributions sum to one"
+fi
+
 # ---- speech in ----------------------------------------------------------------------------
 flite -voice slt -t "wake me up at seven am tomorrow" -o "$T/alarm.wav"
 flite -voice slt -t "what is the weather like today" -o "$T/weather.wav"

@@ -221,3 +221,37 @@ TEST(voice_locales_without_a_voice)
         CHECK(strstr(err, none[i]) != NULL);
     }
 }
+
+TEST(voice_every_locale_has_every_key)
+{
+    /* the response table: each locale with any template has all of en-US's keys (".one"
+     * variants are optional), so a locale is either complete or absent */
+    FILE *f = fopen("voice/responses.tsv", "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[2048], locales[64][16], keys[64][48];
+    size_t nl = 0, nk = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (line[0] == '#' || !t2) continue;
+        *t1 = *t2 = 0;
+        size_t i;
+        for (i = 0; i < nl && strcmp(locales[i], line) != 0; i++) {
+        }
+        if (i == nl && nl < 64) snprintf(locales[nl++], sizeof locales[0], "%.15s", line);
+        if (strcmp(line, "en-US") == 0 && !strstr(t1 + 1, ".one") && nk < 64)
+            snprintf(keys[nk++], sizeof keys[0], "%.47s", t1 + 1);
+    }
+    fclose(f);
+    char err[VOICE_ERR];
+    CHECK_INT(tpl_load("voice/responses.tsv", err), 0);
+    CHECK(nl >= 45); /* the target: the built-in skills answer in >= 45 locales */
+    for (size_t i = 0; i < nl; i++)
+        for (size_t k = 0; k < nk; k++) {
+            int fb = 0;
+            const char *t = tpl_get(locales[i], keys[k], &fb);
+            if (!t || fb) fprintf(stderr, "missing: %s %s\n", locales[i], keys[k]);
+            CHECK(t != NULL && !fb);
+        }
+    tpl_unload();
+}
