@@ -146,6 +146,10 @@ HOSTILE='play "x'"'"'; touch '"$T"'/pwned; echo $(id) `id` | tee && rm -rf x'
 out=$(turn --skills "$T/skills.json" --act 0 --confirm 0 --text "$HOSTILE")
 expect "declared skill, hostile text, verbatim" response "Ran: $HOSTILE" "$out"
 [ ! -e "$T/pwned" ] && ok || bad "hostile text ran a shell"
+# a command that hangs (even after closing its stdout) is killed at its timeout
+printf '{"skills": [{"intent": "play_music", "timeout_ms": 300, "command": ["/bin/sh", "-c", "exec >&-; sleep 30"]}]}' > "$T/slow.json"
+out=$(turn --skills "$T/slow.json" --act 0 --confirm 0 --text "play some jazz")
+expect_has "hanging command killed" response "killed after 300 ms" "$out"
 printf '{"skills": [{"intent": "x", "command": ["relative/prog"]}]}' > "$T/bad.json"
 err=$(turn --skills "$T/bad.json" --text "hi" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && case "$err" in *"absolute path"*) true ;; *) false ;; esac && ok ||

@@ -343,8 +343,20 @@ static int run_command(char *const argv[], int timeout_ms, char *output, size_t 
     close(fd[0]);
     output[o] = 0;
     output[strcspn(output, "\n")] = 0;
+    /* the child may close stdout and go on: wait for it only until the deadline */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR)) break;
+        struct timespec t1, nap = {0, 5 * 1000000};
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms) {
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            break;
+        }
+        nanosleep(&nap, NULL);
     }
     if (WIFSIGNALED(status)) {
         snprintf(err, VOICE_ERR, "%s: killed after %d ms", argv[0], timeout_ms);
@@ -436,10 +448,10 @@ static int load_declared(skills *s, const char *path, char *err)
         s->n_decl++;
         for (size_t k = 0; cmd && k < json_array_size(cmd); k++) {
             const char *a = json_string_value(json_array_get(cmd, k));
-            if (!a || (k == 0 && a[0] != '/')) {
+            if (!a || (k == 0 && (a[0] != '/' || strchr(a, '{')))) {
                 snprintf(err, VOICE_ERR,
                          "%s: skill %zu (%s): command element %zu must be a string, and the "
-                         "program an absolute path (no shell, no PATH search)",
+                         "program a fixed absolute path (no shell, no PATH search, no {slot})",
                          path, i, intent, k);
                 json_decref(root);
                 return -1;
