@@ -116,6 +116,11 @@ out=$(turn --session e --act 1 --now $NOW --text "wake me up at nine am")
 out=$(turn --session e --act 1 --now $NOW --text "no")
 expect "declined" response "Okay, I won't." "$out"
 
+# context: the list named in the last request of the scenario
+out=$(turn --session f --now $NOW --text "what is on my shopping list")
+out=$(turn --session f --now $NOW --text "add milk to the list")
+expect "context fills the list name" response "Added to your shopping list." "$out"
+
 # low confidence falls back
 out=$(turn --confirm 1 --act 1 --text "wake me up at six am")
 expect "fallback" action fallback "$out"
