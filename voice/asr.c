@@ -77,6 +77,7 @@ int asr_decode(asr *a, const int16_t *pcm, size_t n, asr_hyp *hyps, size_t *n_hy
         hyps[0].logp = logmath_log_to_ln(lmath, score);
         *n_hyps = 1;
     }
+    int on_lattice = 0; /* hyps[0] has a lattice score */
     ps_nbest_t *nb = ps_nbest(a->ps);
     for (int k = 0; nb && k < NBEST_SCAN && *n_hyps < ASR_NBEST; k++) {
         const char *h = ps_nbest_hyp(nb, &score);
@@ -86,7 +87,10 @@ int asr_decode(asr *a, const int16_t *pcm, size_t n, asr_hyp *hyps, size_t *n_hy
                 if (strcmp(hyps[i].text, h) == 0) {
                     /* ps_get_hyp's score is on another scale (best path, not lattice path):
                      * take the lattice score so that all hypotheses compare */
-                    if (i == 0 && k == 0) hyps[0].logp = logmath_log_to_ln(lmath, score);
+                    if (i == 0 && !on_lattice) {
+                        hyps[0].logp = logmath_log_to_ln(lmath, score);
+                        on_lattice = 1;
+                    }
                     dup = 1;
                 }
             if (!dup) {
