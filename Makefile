@@ -106,6 +106,7 @@ test: $(NEED_DEPS)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test_mille $(T)
 	MILLE=build/asan/mille MASSIVE=$(MASSIVE) sh tests/cli_test.sh
 	MILLE=build/asan/mille python3 tests/http_test.py
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" SAN="$(SANFLAGS)" voice-test
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined
@@ -191,3 +192,34 @@ deps:
 	sh tools/deps.sh
 
 -include $(DEPS)
+
+# ---- mille-voice (voice/, docs/voice.md): a separate program on the public header only, with
+# its own dependencies (pocketsphinx, libsndfile, SQLite; flite and espeak-ng run as programs).
+VOICE_SRC  := $(sort $(wildcard voice/*.c))
+VOICE_OBJ  := $(VOICE_SRC:%.c=$(BUILD)/%.o)
+VOICE_PKG  := pocketsphinx sphinxbase sndfile sqlite3
+$(VOICE_OBJ): CPPFLAGS := -Iinclude $(shell pkg-config --cflags $(VOICE_PKG) 2>/dev/null)
+$(BUILD)/mille-voice: $(VOICE_OBJ) $(BUILD)/libmille.a
+	$(CC) $(LDFLAGS) -o $@ $(VOICE_OBJ) $(BUILD)/libmille.a \
+	  $(shell pkg-config --libs $(VOICE_PKG) 2>/dev/null) $(LDLIBS)
+all: $(BUILD)/mille-voice
+DEPS += $(VOICE_OBJ:.o=.d)
+# a pocketsphinx language model + dictionary from MASSIVE en-US train text (tools/voice_lm.py)
+VOICE_LM := $(BUILD)/voice/massive-en-us
+.PHONY: voice-lm voice-test voice-bench
+voice-lm: $(VOICE_LM).arpa
+$(VOICE_LM).arpa: tools/voice_lm.py
+	@mkdir -p $(dir $@)
+	python3 tools/voice_lm.py --massive $(MASSIVE) --out $(VOICE_LM)
+# unit tests of the modules (tests/voice/), then the program end to end (tests/voice_test.sh)
+VOICE_TEST_OBJ := $(BUILD)/tests/voice/test_voice.o $(BUILD)/tests/harness.o \
+                  $(filter-out $(BUILD)/voice/main.o,$(VOICE_OBJ))
+$(BUILD)/tests/voice/test_voice.o: CPPFLAGS := -Iinclude -Itests -Ivoice
+$(BUILD)/test_voice: $(VOICE_TEST_OBJ) $(BUILD)/libmille.a
+	$(CC) $(LDFLAGS) -o $@ $(VOICE_TEST_OBJ) $(BUILD)/libmille.a \
+	  $(shell pkg-config --libs $(VOICE_PKG) 2>/dev/null) $(LDLIBS)
+voice-test: $(BUILD)/mille-voice $(BUILD)/test_voice voice-lm
+	$(BUILD)/test_voice $(VT)
+	MILLE_VOICE=$(BUILD)/mille-voice VOICE_LM=$(VOICE_LM) sh tests/voice_test.sh
+voice-bench: $(BUILD)/mille-voice voice-lm
+	MILLE_VOICE=$(BUILD)/mille-voice VOICE_LM=$(VOICE_LM) MASSIVE=$(MASSIVE) sh bench/voice_bench.sh

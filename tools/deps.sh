@@ -4,14 +4,18 @@
 #                                one `dpkg -s`, no apt; without dpkg, pkg-config is asked
 #   sh tools/deps.sh             install the missing ones: apt-get as root, sudo otherwise;
 #                                if neither can run, name the packages and exit 1
-# The list is the part of .ci/run's apt-get line the build and the tests need (CI adds clang
+# The list is the part of .ci/run's apt-get lines the build and the tests need (mille-voice's
+# among them: `make all` builds it and `make test` runs its tests; CI adds clang
 # for the fuzzers, chromium for the browser test, debootstrap for tests/bare_test.sh); keep
 # the two in step.
 set -eu
 PACKAGES="make gcc libc6-dev pkg-config python3 gzip libjansson-dev libutf8proc-dev libicu-dev
-libarchive-dev zlib1g-dev libopenblas-dev libmicrohttpd-dev libyaml-dev"
+libarchive-dev zlib1g-dev libopenblas-dev libmicrohttpd-dev libyaml-dev
+pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev libsndfile1-dev
+libsqlite3-dev flite espeak-ng"
 # the pkg-config names of the libraries, for systems without dpkg
-PCNAMES="jansson libutf8proc icu-uc libarchive zlib openblas libmicrohttpd yaml-0.1"
+PCNAMES="jansson libutf8proc icu-uc libarchive zlib openblas libmicrohttpd yaml-0.1
+pocketsphinx sphinxbase sndfile sqlite3"
 
 missing() {
     if command -v dpkg >/dev/null 2>&1; then

@@ -1,0 +1,333 @@
+/*
+ * main.c - mille-voice: one turn of the voice assistant, speech (or text) in, response (and
+ * speech) out, as one JSON object.
+ *
+ *   mille-voice --model M --wav IN.wav [--out-wav OUT.wav] [--locale L] [--session ID] --json
+ *   mille-voice --model M --text "set an alarm" [--session ID] --json
+ *   mille-voice --model M --raw 16000 < audio.s16le
+ *
+ * Recognition is pocketsphinx (en-US only: the one packaged acoustic model); its n-best
+ * hypotheses are rescored with the NLU's confidence: score = asr_weight * (logp - best logp)
+ * + ln(confidence), the best score wins. Exit codes: 0 ok, 1 runtime error, 2 usage error.
+ */
+#define _GNU_SOURCE
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "voice.h"
+
+#ifndef VOICE_DATADIR
+#define VOICE_DATADIR "voice"
+#endif
+
+static const char *usage =
+    "usage: mille-voice --model M (--wav IN | --raw RATE | --text TEXT) [options]\n"
+    "  --model PATH       mille model (default models/mille.model)\n"
+    "  --wav PATH         sound file, any rate and channel count (resampled to 16 kHz mono)\n"
+    "  --raw RATE         raw signed 16-bit little-endian PCM on stdin at RATE Hz\n"
+    "  --channels N       channels of --raw input (default 1)\n"
+    "  --text TEXT        skip recognition (any locale)\n"
+    "  --locale L         locale of the turn (default en-US)\n"
+    "  --session ID       multi-turn session (state kept in --db)\n"
+    "  --db PATH          SQLite file of sessions and skills' state (default mille-voice.db)\n"
+    "  --skills PATH      declarative skill file (JSON; docs/voice.md)\n"
+    "  --responses PATH   response templates (default " VOICE_DATADIR "/responses.tsv)\n"
+    "  --out-wav PATH     speak the response into this WAV (flite en-US, espeak-ng others)\n"
+    "  --lm PATH          pocketsphinx language model (ARPA or binary; default the package's)\n"
+    "  --dict PATH        pocketsphinx dictionary (default the package's cmudict)\n"
+    "  --hmm DIR          pocketsphinx acoustic model (default the package's en-us)\n"
+    "  --asr-weight W     weight of the ASR score against the NLU's in n-best rescoring\n"
+    "                     (default 1; 0 = NLU only among the n-best)\n"
+    "  --no-rescore       take pocketsphinx's best hypothesis\n"
+    "  --act X            act at confidence >= X (default 0.6)\n"
+    "  --confirm X        confirm at confidence >= X, fall back below (default 0.3)\n"
+    "  --timeout S        a pending question expires after S seconds (default 60)\n"
+    "  --now EPOCH_MS     the clock, as local wall time in ms since 1970 (tests)\n"
+    "  --json             print one JSON object (else the response text)\n";
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* local wall-clock time as ms since the epoch, so ICU formats it in UTC as local time */
+static double wall_ms(void)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    return ((double)t + (double)tm.tm_gmtoff) * 1000.0;
+}
+
+static int num(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) return -1;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *model = "models/mille.model", *wav = NULL, *text = NULL, *locale = "en-US";
+    const char *session = NULL, *db = "mille-voice.db", *skill_file = NULL, *out_wav = NULL;
+    const char *responses = VOICE_DATADIR "/responses.tsv", *lm = NULL, *dict = NULL, *hmm = NULL;
+    double raw_rate = 0, channels = 1, asr_weight = 1, act = 0.6, confirm = 0.3, timeout = 60;
+    double clock_ms = -1;
+    int json = 0, rescore = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (strcmp(a, name) == 0 && v && (i++, 1))
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--no-rescore") == 0) {
+            rescore = 0;
+        } else if (OPT("--model")) {
+            model = v;
+        } else if (OPT("--wav")) {
+            wav = v;
+        } else if (OPT("--text")) {
+            text = v;
+        } else if (OPT("--locale")) {
+            locale = v;
+        } else if (OPT("--session")) {
+            session = v;
+        } else if (OPT("--db")) {
+            db = v;
+        } else if (OPT("--skills")) {
+            skill_file = v;
+        } else if (OPT("--responses")) {
+            responses = v;
+        } else if (OPT("--out-wav")) {
+            out_wav = v;
+        } else if (OPT("--lm")) {
+            lm = v;
+        } else if (OPT("--dict")) {
+            dict = v;
+        } else if (OPT("--hmm")) {
+            hmm = v;
+        } else if (strcmp(a, "--raw") == 0 && v && (i++, 1)) {
+            if (num(v, 1000, 384000, &raw_rate) < 0) goto bad_value;
+        } else if (OPT("--channels")) {
+            if (num(v, 1, 64, &channels) < 0) goto bad_value;
+        } else if (OPT("--asr-weight")) {
+            if (num(v, 0, 1e6, &asr_weight) < 0) goto bad_value;
+        } else if (OPT("--act")) {
+            if (num(v, 0, 1, &act) < 0) goto bad_value;
+        } else if (OPT("--confirm")) {
+            if (num(v, 0, 1, &confirm) < 0) goto bad_value;
+        } else if (OPT("--timeout")) {
+            if (num(v, 0, 1e9, &timeout) < 0) goto bad_value;
+        } else if (OPT("--now")) {
+            if (num(v, 0, 1e15, &clock_ms) < 0) goto bad_value;
+        } else {
+            fprintf(stderr, "mille-voice: unknown or incomplete option %s\n%s", a, usage);
+            return 2;
+        }
+        continue;
+    bad_value:
+        fprintf(stderr, "mille-voice: bad value for %s: %s\n", a, v);
+        return 2;
+    }
+    if ((wav != NULL) + (text != NULL) + (raw_rate > 0) != 1) {
+        fprintf(stderr, "mille-voice: give exactly one of --wav, --raw, --text\n%s", usage);
+        return 2;
+    }
+    if (confirm > act) {
+        fprintf(stderr, "mille-voice: --confirm %g is above --act %g\n", confirm, act);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a TTS child that dies early must not kill us */
+
+    char err[VOICE_ERR] = "";
+    double t_start = now_ms(), t_read = 0, t_vad = 0, t_asr = 0, t_rescore = 0, t_tts = 0;
+    double t_load = 0;
+    int rc = 1;
+    mille_model *m = NULL;
+    mille_session *ms = NULL;
+    skills *sk = NULL;
+    dlg *d = NULL;
+    asr *rec = NULL;
+    audio_buf au = {0};
+    json_t *nbest_j = json_array();
+    char transcript[512] = "";
+    size_t sp_start = 0, sp_end = 0;
+    int speech = 1;
+    mille_error me;
+
+    double t0 = now_ms();
+    if (tpl_load(responses, err) < 0) goto fail;
+    if (mille_model_load(model, &m, &me) < 0 || mille_session_new(m, &ms, &me) < 0) {
+        snprintf(err, sizeof err, "%s", me.msg);
+        goto fail;
+    }
+    if (!(sk = skills_open(db, skill_file, err))) goto fail;
+    dlg_params dp = {(float)act, (float)confirm, timeout};
+    if (!(d = dlg_open(ms, sk, db, dp, err))) goto fail;
+    t_load = now_ms() - t0;
+
+    if (!text) {
+        t0 = now_ms();
+        if (wav ? audio_read_file(wav, &au, err) < 0
+                : audio_read_raw(0, (int)raw_rate, (int)channels, (size_t)1 << 28, &au, err) < 0)
+            goto fail;
+        t_read = now_ms() - t0;
+        t0 = now_ms();
+        speech = audio_find_speech(au.pcm, au.n, &sp_start, &sp_end);
+        t_vad = now_ms() - t0;
+        if (speech) {
+            if (strcmp(locale, "en-US") != 0) {
+                snprintf(err, sizeof err,
+                         "no speech recognizer for %s: Debian 12 packages an acoustic model "
+                         "for en-US only (use --text)",
+                         locale);
+                goto fail;
+            }
+            t0 = now_ms();
+            double tl = now_ms();
+            if (!(rec = asr_open(hmm, lm, dict, err))) goto fail;
+            t_load += now_ms() - tl;
+            t0 = now_ms();
+            asr_hyp hyps[ASR_NBEST];
+            size_t nh = 0;
+            if (asr_decode(rec, au.pcm + sp_start, sp_end - sp_start, hyps, &nh, err) < 0)
+                goto fail;
+            t_asr = now_ms() - t0;
+            t0 = now_ms();
+            /* rescoring: each hypothesis parsed; ASR log-probability difference (scaled) plus
+             * the log of the NLU's confidence */
+            double best = -INFINITY;
+            for (size_t i = 0; i < nh; i++) {
+                mille_result r;
+                double conf = 0;
+                if (mille_parse(ms, hyps[i].text, strlen(hyps[i].text), locale, &r, NULL) == 0)
+                    conf = r.confidence;
+                double s = asr_weight * (hyps[i].logp - hyps[0].logp) + log(conf + 1e-9);
+                json_array_append_new(nbest_j, json_pack("{s:s,s:f,s:s,s:f,s:f}", "text",
+                                                         hyps[i].text, "asr_logp", hyps[i].logp,
+                                                         "intent", conf > 0 ? r.intent : "",
+                                                         "confidence", conf, "score", s));
+                if ((rescore && s > best) || (!rescore && i == 0)) {
+                    best = s;
+                    snprintf(transcript, sizeof transcript, "%s", hyps[i].text);
+                }
+            }
+            t_rescore = now_ms() - t0;
+            if (nh == 0) speech = 0;
+        }
+    } else {
+        snprintf(transcript, sizeof transcript, "%s", text);
+    }
+
+    dlg_turn turn;
+    memset(&turn, 0, sizeof turn);
+    turn.session = session;
+    turn.locale = locale;
+    turn.text = transcript;
+    turn.now_ms = clock_ms >= 0 ? clock_ms : wall_ms();
+    double t_dlg = 0;
+    if (speech && transcript[0]) {
+        t0 = now_ms();
+        if (dlg_step(d, &turn, err) < 0) goto fail;
+        t_dlg = now_ms() - t0;
+    } else {
+        /* nothing heard: a fallback without the NLU */
+        int fb = 0;
+        const char *tpl = tpl_get(locale, "no_speech", &fb);
+        snprintf(turn.action, sizeof turn.action, "fallback");
+        tpl_render(tpl ? tpl : "", NULL, 0, turn.response, sizeof turn.response);
+        turn.tpl_fallback = fb;
+    }
+
+    const char *tts_prog = NULL, *tts_v = tts_voice(locale, &tts_prog);
+    char tts_status[VOICE_ERR + 32] = "";
+    if (out_wav) {
+        t0 = now_ms();
+        char terr[VOICE_ERR];
+        if (tts_speak(locale, turn.response, out_wav, terr) < 0)
+            snprintf(tts_status, sizeof tts_status, "unavailable: %s", terr);
+        else
+            snprintf(tts_status, sizeof tts_status, "%s:%s", tts_prog, tts_v);
+        t_tts = now_ms() - t0;
+    } else {
+        snprintf(tts_status, sizeof tts_status, "%s",
+                 tts_v ? "not requested" : "unavailable: no voice for this locale");
+    }
+
+    if (json) {
+        json_t *slots = json_array();
+        for (size_t i = 0; i < turn.n_slots; i++) {
+            json_t *sl =
+                json_pack("{s:s,s:s}", "slot", turn.slots[i].key, "value", turn.slots[i].val);
+            const char *at = strstr(transcript, turn.slots[i].val);
+            if (at && turn.slots[i].val[0]) { /* offsets when the value is in this turn */
+                json_object_set_new(sl, "start", json_integer(at - transcript));
+                json_object_set_new(
+                    sl, "end", json_integer(at - transcript + (long)strlen(turn.slots[i].val)));
+            }
+            json_array_append_new(slots, sl);
+        }
+        json_t *o = json_object();
+        char shown[sizeof transcript * 3];
+        tpl_clean(transcript, strlen(transcript), shown, sizeof shown);
+        json_object_set_new(o, "transcript", json_string(shown));
+        json_object_set_new(o, "intent", json_string(turn.intent));
+        json_object_set_new(o, "scenario", json_string(turn.scenario));
+        json_object_set_new(o, "confidence", json_real(turn.confidence));
+        json_object_set_new(o, "slots", slots);
+        json_object_set_new(o, "action", json_string(turn.action));
+        json_object_set_new(o, "response", json_string(turn.response));
+        json_object_set_new(o, "locale", json_string(locale));
+        json_object_set_new(o, "skill", json_string(turn.skill));
+        json_object_set_new(o, "template_fallback", json_boolean(turn.tpl_fallback));
+        json_object_set_new(o, "speech_found", json_boolean(speech));
+        if (session) json_object_set_new(o, "session", json_string(session));
+        if (!text) {
+            json_object_set_new(o, "speech",
+                                json_pack("{s:f,s:f}", "start_s", sp_start / (double)VOICE_RATE,
+                                          "end_s", sp_end / (double)VOICE_RATE));
+            json_object_set_new(o, "nbest", json_incref(nbest_j));
+        }
+        json_object_set_new(o, "tts", json_string(tts_status));
+        json_object_set_new(o, "timings_ms",
+                            json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "load", t_load,
+                                      "read", t_read, "vad", t_vad, "asr", t_asr, "rescore",
+                                      t_rescore, "nlu", turn.nlu_ms, "dialogue",
+                                      t_dlg - turn.nlu_ms - turn.skill_ms, "skill", turn.skill_ms,
+                                      "tts", t_tts, "total", now_ms() - t_start));
+        char *s = json_dumps(o, JSON_COMPACT);
+        if (s) puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        puts(turn.response);
+        if (out_wav && strncmp(tts_status, "unavailable", 11) == 0)
+            fprintf(stderr, "mille-voice: %s\n", tts_status);
+    }
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "mille-voice: %s\n", err);
+done:
+    json_decref(nbest_j);
+    audio_free(&au);
+    asr_close(rec);
+    dlg_close(d);
+    skills_close(sk);
+    mille_session_free(ms);
+    mille_model_free(m);
+    tpl_unload();
+    return rc;
+}
