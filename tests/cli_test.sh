@@ -413,5 +413,25 @@ check "quantize a missing file" 1 "missing.model"
 run "$MILLE" quantize --help
 check "quantize --help" 0 "" "usage: mille quantize"
 
+# ---- embed -----------------------------------------------------------------------------------
+# utterance vectors of the tiny model: unit length, one line per utterance, errors named
+run "$MILLE" embed --help
+check "embed --help" 0 "" "usage: mille embed"
+run "$MILLE" embed --model "$T/m.model" "$T/plain.txt"
+check "embed plain text" 0 "" '"vector":\['
+$PY -c 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ok = len(rows) == 2 and all(abs(sum(x * x for x in r["vector"]) - 1) < 1e-3 for r in rows)
+ok = ok and len({len(r["vector"]) for r in rows}) == 1 and rows[0]["vector"] != rows[1]["vector"]
+sys.exit(0 if ok else 1)' "$T/out" && ok || bad "embed: expected 2 unit vectors of one length"
+run "$MILLE" embed --model "$T/m.model" --partitions dev "$SAMPLE/ja-JP.jsonl.gz"
+check "embed MASSIVE file" 0 "" '"locale":"ja-JP"'
+run "$MILLE" embed --model "$T/m.model" "$T/nul.txt"
+check "embed: NUL byte named, exit 1" 1 "nul.txt:1: NUL byte at byte 10"
+run "$MILLE" embed --model "$T/m.model" "$T/badutf8.txt"
+check "embed: invalid UTF-8 named, exit 1" 1 "badutf8.txt:1: .*invalid UTF-8"
+run "$MILLE" embed --model "$T/m.model" --bogus
+check "embed unknown option" 2 "unknown option"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
