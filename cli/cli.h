@@ -30,6 +30,7 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_lexicons_sources(int argc, char **argv); /* mille lexicons --coverage / --build */
 
 /* An option's number: 0 and *out set, or -1 after printing "mille CMD: NAME must be ... got
  * 'V'" to stderr. */
