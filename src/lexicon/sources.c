@@ -579,6 +579,14 @@ static int push_reversed(lxs_set *set, size_t i, mille_error *err)
     return lxs_reverse(&set->v[i].lx, &r->lx, err);
 }
 
+/* 1 if code is the language of a MASSIVE locale (en-US included). */
+static int massive_code(const char *code)
+{
+    for (size_t i = 0; i < sizeof locale_codes / sizeof locale_codes[0]; i++)
+        if (strcmp(locale_codes[i][1], code) == 0) return 1;
+    return 0;
+}
+
 static int by_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -599,6 +607,12 @@ static int add_dir(lxs_set *set, const char *dir, mille_error *err)
                    (strstr(nm, "cedict") && (has_suffix(nm, ".u8") || has_suffix(nm, ".txt")));
         char ca[8], cb[8];
         want = want || (has_suffix(nm, ".tsv") && pair_codes(nm, ca, cb) == 0);
+        /* a pair between two languages MASSIVE does not have can neither be a direct source
+         * nor a pivot step (eng -> P needs P ... and P -> X needs X): not loaded */
+        const char *codes = strncmp(nm, "freedict-", 9) == 0 ? nm + 9 : nm;
+        if (want && !strstr(nm, "cedict") &&
+            (pair_codes(codes, ca, cb) || !massive_code(ca) || !massive_code(cb)))
+            want = 0;
         if (!want) continue;
         char *c = strdup(nm);
         if (!c || vec_reserve((void **)&names, &cap, n + 1, sizeof *names)) {

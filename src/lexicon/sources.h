@@ -81,8 +81,10 @@ typedef struct lxs_set {
  *   AAA-BBB.att                               lt-print of an Apertium AAA-BBB.autobil.bin
  *   *cedict*.u8, *cedict*.txt                 CC-CEDICT (eng -> zho and zht)
  *   AAA-BBB.tsv                               word pairs (source<TAB>target)
- * A directory: every file in it that matches, in name order. Returns the number of files
- * loaded (>= 0; a directory may hold none) or a negative code with err naming the file. */
+ * A directory: every file in it that matches, in name order, except pairs of which a
+ * language is not one of MASSIVE's (those can be neither a direct source nor a pivot step). Returns
+ * the number of files loaded (>= 0; a directory may hold none) or a negative code with err naming
+ * the file. */
 int lxs_set_add(lxs_set *set, const char *path, mille_error *err);
 void lxs_set_free(lxs_set *set);
 
