@@ -1289,7 +1289,8 @@ int lexicon_add_pair(lexicon *lx, const char *src, size_t sn, const char *tgt, s
     if (rc < 0) return rc;
     bytes key = {0};
     if (bytes_put(&key, lx->tb.s, lx->tb.len)) return err_set(err, MILLE_ENOMEM, "out of memory");
-    if (!key.n || count_words(key.p, key.n) > LEXICON_MAX_WORDS) {
+    /* a key starting with '#' could not be written to a TSV lexicon (a comment there) */
+    if (!key.n || key.p[0] == '#' || count_words(key.p, key.n) > LEXICON_MAX_WORDS) {
         free(key.p);
         return 0;
     }

@@ -175,7 +175,8 @@ int synth_record(synth_ctx *c, const lexicon *lx, const char *id, const char *ut
 
 /* Add one (source, target) pair: the source normalized as keys are (lexicon_normalize), the
  * target lower-cased as dictionary translations are. A source of more than LEXICON_MAX_WORDS
- * words, a target of more than LEXICON_MAX_TRANS_WORDS, or an empty side is skipped (0).
+ * words or starting with '#' (a comment in TSV), a target of more than
+ * LEXICON_MAX_TRANS_WORDS, or an empty side is skipped (0).
  * Returns 1 (new pair), 0 (known or skipped), or MILLE_EUTF8 / MILLE_ENOMEM with err set.
  * Call lexicon_finish after the last pair, before any lookup. */
 int lexicon_add_pair(lexicon *lx, const char *src, size_t sn, const char *tgt, size_t tn,

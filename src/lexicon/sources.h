@@ -34,7 +34,7 @@ const char *lxs_tier_name(int tier); /* "direct", "apertium", "pivot2", "pivot1"
 /* Limits per section of an Apertium dump: entries enumerated (a bidix has 10^4..10^6), arcs
  * walked, symbols per path, states. Over the first two the section is cut short (counted in
  * lexicon_stats.skipped), not refused; a state number over the last is an error. */
-#define LXS_MAX_PATHS  (1u << 22)
+#define LXS_MAX_PATHS  (1u << 21)
 #define LXS_MAX_DEPTH  256
 #define LXS_MAX_STATES (1u << 24)
 #define LXS_MAX_STEPS  (1u << 26) /* arcs walked per file */
