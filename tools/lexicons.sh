@@ -39,8 +39,10 @@ if command -v lt-print >/dev/null 2>&1; then
         [ -e "$bin" ] || continue
         name=$(basename "$bin" .autobil.bin)
         case $name in *_*) continue ;; esac
-        [ -s "$out/src/$name.att" ] || lt-print "$bin" >"$out/src/$name.att.tmp" &&
+        if [ ! -s "$out/src/$name.att" ]; then
+            lt-print "$bin" >"$out/src/$name.att.tmp"
             mv "$out/src/$name.att.tmp" "$out/src/$name.att"
+        fi
     done
 else
     echo "lexicons: lt-print not found (apt-get install lttoolbox-dev): no Apertium" >&2
