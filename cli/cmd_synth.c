@@ -236,7 +236,10 @@ static void lexicons_usage(FILE *f)
             "  DIR             where dictd dictionaries are (default /usr/share/dictd)\n"
             "  --json          one JSON object per dictionary, then {\"uncovered\": [...]}\n"
             "  --dump LEXICON  print a lexicon (.index, .dict.dz, .tsv) as TSV pairs, source\n"
-            "                  then translation, in lookup order\n");
+            "                  then translation, in lookup order\n"
+            "\n"
+            "       mille lexicons --coverage [--build OUTDIR] ...  (see --coverage --help):\n"
+            "merged lexicons per locale from FreeDict, Apertium, CC-CEDICT, CLDR and pivots\n");
 }
 
 static int dump_lexicon(const char *path)
@@ -267,6 +270,9 @@ int cmd_lexicons(int argc, char **argv)
 {
     const char *dir = "/usr/share/dictd", *dump = NULL, *v;
     int bad = 0, json = 0, n_pos = 0;
+    for (int i = 1; i < argc; i++) /* merged lexicons and coverage: cmd_lexsrc.c */
+        if (strcmp(argv[i], "--coverage") == 0 || strncmp(argv[i], "--build", 7) == 0)
+            return cmd_lexicons_sources(argc, argv);
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_is_help(argv[i])) {
             lexicons_usage(stdout);

@@ -35,6 +35,7 @@ static const cli_cmd commands[] = {
     {"lexicons", cmd_lexicons, "list installed FreeDict dictionaries and the locales they cover"},
     {"perturb", cmd_perturb, "noisy copies of labeled data (typos, dropped words), labels aligned"},
     {"convert", cmd_convert, "convert labeled data between MASSIVE, Rasa (YAML) and Snips (JSON)"},
+    {"embed", cmd_embed, "print utterance vectors (JSON lines) for rephrase / translation search"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };

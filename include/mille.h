@@ -199,6 +199,23 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
 MILLE_API int mille_session_set_max_words(mille_session *s, size_t max_words);
 MILLE_API int mille_session_set_max_batch_words(mille_session *s, size_t max_words);
 
+/* ---- utterance vectors ------------------------------------------------------------------- */
+
+/* Length of the vectors mille_embed writes: 2H floats per member of the model (the [mean;
+ * max] pooling of the encoder's output that the intent classifier reads), summed over the
+ * members of an ensemble. 0 for NULL. */
+MILLE_API size_t mille_embed_dim(const mille_model *m);
+
+/* The utterance vector of text[0..len) (words split as by mille_parse, same locale rules and
+ * session limits): each member's pooled encoder output, scaled to length 1/sqrt(members), one
+ * after another, so the whole vector has unit length (an all-zero part stays zero) and the
+ * dot product of two vectors is their cosine. Use it to find rephrases or translations of an
+ * utterance (nearest vectors); it is not a parse. out receives mille_embed_dim(model) floats
+ * (cap is its capacity in floats; smaller is MILLE_ERANGE). Errors as mille_parse. Added
+ * after the 2026-12 audit: the ABI only grows. */
+MILLE_API int mille_embed(mille_session *s, const char *text, size_t len, const char *locale,
+                          float *out, size_t cap, mille_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -547,3 +547,58 @@ MILLE_API int mille_parse(mille_session *s, const char *text, size_t len, const 
     }
     return rc == 1 ? MILLE_OK : e->code;
 }
+
+/* ---- utterance vectors ------------------------------------------------------------------ */
+
+MILLE_API size_t mille_embed_dim(const mille_model *mm)
+{
+    if (!mm) return 0;
+    size_t d = 2 * (size_t)mm->m.cfg.hidden;
+    for (size_t k = 0; k < mm->n_more; k++) d += 2 * (size_t)mm->more[k].m.cfg.hidden;
+    return d;
+}
+
+/* One member's pooled vector P (2H floats of the last forward pass) into out, scaled to
+ * length `len` (sums in double: 2H is a few hundred terms of mixed magnitude). */
+static void embed_put(const float *P, size_t n, double len, float *out)
+{
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)P[i] * P[i];
+    double f = ss > 0 ? len / sqrt(ss) : 0;
+    for (size_t i = 0; i < n; i++) out[i] = (float)(P[i] * f);
+}
+
+MILLE_API int mille_embed(mille_session *s, const char *text, size_t len, const char *locale,
+                          float *out, size_t cap, mille_error *err)
+{
+    if (!s) return err_set(err, MILLE_EINVAL, "mille_embed: session is NULL");
+    if (!out) return err_set(err, MILLE_EINVAL, "mille_embed: out is NULL");
+    const mille_model *mm = s->mm;
+    size_t dim = mille_embed_dim(mm);
+    if (cap < dim)
+        return err_set(err, MILLE_ERANGE,
+                       "mille_embed: out holds %zu floats, the model's vectors "
+                       "have %zu",
+                       cap, dim);
+    if (vec_reserve((void **)&s->items, &s->cap_items, 1, sizeof *s->items))
+        return err_set(err, MILLE_ENOMEM, "out of memory");
+    batch_clear(&s->b);
+    for (size_t k = 0; k < mm->n_more; k++) batch_clear(&s->bm[k]);
+    item *it = &s->items[0];
+    memset(it, 0, sizeof *it);
+    mille_input in = {text, len, locale};
+    int rc = prepare(s, &in, it, err);
+    if (rc) return rc;
+    if (model_forward(&mm->m, &s->b, &s->ws)) return err_set(err, MILLE_ENOMEM, "out of memory");
+    double part = 1.0 / sqrt((double)(1 + mm->n_more));
+    size_t n = 2 * (size_t)mm->m.cfg.hidden;
+    embed_put(s->ws.P, n, part, out);
+    for (size_t k = 0; k < mm->n_more; k++) {
+        if (model_forward(&mm->more[k].m, &s->bm[k], &s->wsm[k]))
+            return err_set(err, MILLE_ENOMEM, "out of memory");
+        size_t nk = 2 * (size_t)mm->more[k].m.cfg.hidden;
+        embed_put(s->wsm[k].P, nk, part, out + n);
+        n += nk;
+    }
+    return MILLE_OK;
+}

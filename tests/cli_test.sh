@@ -590,6 +590,49 @@ run "$MILLE" convert --from rasa "$T/nlu.yml"
 check "convert without --out" 2 "required"
 run "$MILLE" convert --help
 check "convert --help" 0 "" "usage: mille convert"
+# ---- embed -----------------------------------------------------------------------------------
+# utterance vectors of the tiny model: unit length, one line per utterance, errors named
+run "$MILLE" embed --help
+check "embed --help" 0 "" "usage: mille embed"
+run "$MILLE" embed --model "$T/m.model" "$T/plain.txt"
+check "embed plain text" 0 "" '"vector":\['
+$PY -c 'import json,sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ok = len(rows) == 2 and all(abs(sum(x * x for x in r["vector"]) - 1) < 1e-3 for r in rows)
+ok = ok and len({len(r["vector"]) for r in rows}) == 1 and rows[0]["vector"] != rows[1]["vector"]
+sys.exit(0 if ok else 1)' "$T/out" && ok || bad "embed: expected 2 unit vectors of one length"
+run "$MILLE" embed --model "$T/m.model" --partitions dev "$SAMPLE/ja-JP.jsonl.gz"
+check "embed MASSIVE file" 0 "" '"locale":"ja-JP"'
+run "$MILLE" embed --model "$T/m.model" "$T/nul.txt"
+check "embed: NUL byte named, exit 1" 1 "nul.txt:1: NUL byte at byte 10"
+run "$MILLE" embed --model "$T/m.model" "$T/badutf8.txt"
+check "embed: invalid UTF-8 named, exit 1" 1 "badutf8.txt:1: .*invalid UTF-8"
+run "$MILLE" embed --model "$T/m.model" --bogus
+check "embed unknown option" 2 "unknown option"
+
+# ---- lexicons --coverage / --build (merged lexicons from several sources) -------------------
+mkdir -p "$T/lexsrc" "$T/lexout"
+printf 'wake\tdesteapta\nalarm\talarmă\n' >"$T/lexsrc/eng-ron.tsv"
+printf 'song\tcanción\n' >"$T/lexsrc/eng-spa.tsv"
+printf 'canción\tcântec\n' >"$T/lexsrc/spa-ron.tsv"
+printf '0\t1\tm\tm\n1\t2\te\te\n2\t3\t<prn>\t<prn>\n3\n' >"$T/lexsrc/eng-ron.att"
+run "$MILLE" lexicons --coverage --help
+check "lexicons --coverage --help" 0 "" "usage: mille lexicons --coverage"
+run "$MILLE" lexicons --coverage --source "$T/lexsrc" --data "$SAMPLE" --locales ro-RO,fr-FR \
+    --build "$T/lexout"
+check "lexicons --coverage --build" 0 "" "^ro-RO +[0-9]+ .*eng-ron.tsv.*eng-ron.att.*pivots spa"
+grep -q "^fr-FR .*cldr (icu)" "$T/out" && ok || bad "lexicons --coverage: fr-FR lacks CLDR"
+grep -q "^song	cântec	pivot1	0	pivot spa" "$T/lexout/ro-RO.tsv" && ok ||
+    bad "lexicons --build: ro-RO.tsv lacks the pivot entry"
+run "$MILLE" synth --lexicon "$T/lexout/ro-RO.tsv" --to ro-RO --data "$SAMPLE" --out "$T/ro.jsonl"
+check "synth with a merged lexicon" 0 "332 records"
+run "$MILLE" lexicons --coverage --source "$T/lexsrc" --data "$SAMPLE" --locales ro-RO --json --no-cldr
+check "lexicons --coverage --json" 0 "" '^\{"locale":"ro-RO","entries":4,"direct":2,"apertium":1,"pivot2":0,"pivot1":1,'
+printf '0\t1\tm\n' >"$T/lexsrc/spa-ita.att"
+run "$MILLE" lexicons --coverage --source "$T/lexsrc" --data "$SAMPLE" --locales ro-RO
+check "lexicons --coverage: broken source named" 1 "spa-ita.att:1: expected"
+run "$MILLE" lexicons --coverage --source "$T/lexsrc/nothing.index" --data "$SAMPLE"
+check "lexicons --coverage: missing source" 1 "nothing.index"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

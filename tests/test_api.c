@@ -3,6 +3,7 @@
  * sessions on one shared model parse concurrently (run under TSan by `make tsan`). */
 #define _POSIX_C_SOURCE 200809L
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,6 +461,62 @@ TEST(api_ensemble)
     CHECK(mille_model_load_ensemble(missing, 2, &ens, &e) < 0);
     CHECK(ens == NULL && strstr(e.msg, "/nonexistent/m.model") != NULL);
     CHECK_INT(mille_model_load_ensemble(paths, 0, &ens, &e), MILLE_EINVAL);
+    mille_session_free(s);
+    mille_model_free(m);
+}
+
+/* Utterance vectors: unit length, the same for the same text, an ensemble of a model twice
+ * is the model's vector twice (scaled by 1/sqrt 2), too small a buffer and bad text are
+ * errors. */
+TEST(api_embed)
+{
+    const char *path = api_model();
+    CHECK(path != NULL);
+    if (!path) return;
+    mille_model *m, *ens;
+    mille_session *s, *se;
+    mille_error e;
+    const char *paths[2] = {path, path};
+    CHECK_INT(mille_model_load(path, &m, &e), 0);
+    CHECK_INT(mille_model_load_ensemble(paths, 2, &ens, &e), 0);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    CHECK_INT(mille_session_new(ens, &se, &e), 0);
+    size_t dim = mille_embed_dim(m);
+    CHECK(dim > 0);
+    CHECK_INT(mille_embed_dim(ens), 2 * dim);
+    CHECK_INT(mille_embed_dim(NULL), 0);
+    float *a = calloc(dim, sizeof *a), *b = calloc(dim, sizeof *b), *c = calloc(2 * dim, sizeof *c);
+    for (size_t i = 0; i < N_UTTS; i++) {
+        CHECK_INT(mille_embed(s, utts[i], strlen(utts[i]), NULL, a, dim, &e), 0);
+        double ss = 0;
+        for (size_t k = 0; k < dim; k++) ss += (double)a[k] * a[k];
+        CHECK_NEAR(ss, 1.0, 1e-5);
+        /* a parse between two calls changes nothing */
+        mille_result r;
+        CHECK_INT(mille_parse(s, utts[0], strlen(utts[0]), NULL, &r, &e), 0);
+        CHECK_INT(mille_embed(s, utts[i], strlen(utts[i]), NULL, b, dim, &e), 0);
+        CHECK(memcmp(a, b, dim * sizeof *a) == 0);
+        CHECK_INT(mille_embed(se, utts[i], strlen(utts[i]), NULL, c, 2 * dim, &e), 0);
+        for (size_t k = 0; k < dim; k++) {
+            CHECK_NEAR(c[k], a[k] / sqrt(2.0), 1e-6);
+            CHECK_NEAR(c[dim + k], a[k] / sqrt(2.0), 1e-6);
+        }
+    }
+    /* different utterances, different vectors */
+    CHECK_INT(mille_embed(s, utts[0], strlen(utts[0]), NULL, a, dim, &e), 0);
+    CHECK_INT(mille_embed(s, utts[1], strlen(utts[1]), NULL, b, dim, &e), 0);
+    CHECK(memcmp(a, b, dim * sizeof *a) != 0);
+    CHECK_INT(mille_embed(s, utts[0], strlen(utts[0]), NULL, a, dim - 1, &e), MILLE_ERANGE);
+    CHECK(strstr(e.msg, "holds") != NULL);
+    CHECK_INT(mille_embed(s, "bad \xff", 5, NULL, a, dim, &e), MILLE_EUTF8);
+    CHECK_INT(mille_embed(s, "   ", 3, NULL, a, dim, &e), MILLE_EINVAL);
+    CHECK_INT(mille_embed(NULL, "x", 1, NULL, a, dim, &e), MILLE_EINVAL);
+    CHECK_INT(mille_embed(s, "x", 1, NULL, NULL, dim, &e), MILLE_EINVAL);
+    free(a);
+    free(b);
+    free(c);
+    mille_session_free(se);
+    mille_model_free(ens);
     mille_session_free(s);
     mille_model_free(m);
 }

@@ -11,7 +11,7 @@
 #              both      pretrain + synth (default: the best)
 #
 # Environment: MASSIVE (data dir), BUILD, EPOCHS (8), SAMPLES (translations per English
-# record, 1).
+# record, 1), LEXDIR (merged lexicons from tools/lexicons.sh instead of FreeDict eng-X).
 # Writes OUT (the model), OUT.eval.json (per-locale dev scores of the 51 target locales) and
 # OUT.work/ (text, synthesized data, pretrained embedding). Installs the lexicon packages
 # when they are missing (apt-get; needs root or sudo).
@@ -43,13 +43,21 @@ if ! ls "$DICT"/freedict-eng-*.index >/dev/null 2>&1; then
     $SUDO apt-get install -y -qq --no-install-recommends \
         $(apt-cache search '^dict-freedict-eng-' | awk '{print $1}') >/dev/null
 fi
-# the lexicons that cover a MASSIVE locale: "locale path" lines
+# the lexicons that cover a MASSIVE locale: "locale path" lines; with LEXDIR, the merged
+# lexicons of tools/lexicons.sh (LEXDIR/LOCALE.tsv: FreeDict both ways, Apertium, CC-CEDICT,
+# pivots, CLDR) instead of the FreeDict English-X dictionaries
+if [ -n "${LEXDIR:-}" ]; then
+    for f in "$LEXDIR"/??-??.tsv; do
+        if [ -e "$f" ]; then echo "$(basename "$f" .tsv) $f"; fi
+    done >"$W/lexicons.txt"
+else
 "$B/mille" lexicons "$DICT" --json | python3 -c '
 import json, sys
 for line in sys.stdin:
     d = json.loads(line)
     if d.get("locale"):
         print(d["locale"], sys.argv[1] + "/" + d["dictionary"] + ".index")' "$DICT" >"$W/lexicons.txt"
+fi
 say "$(wc -l <"$W/lexicons.txt") lexicon locales"
 
 targets=$(python3 -c 'import os,sys; print(",".join(sorted(f[:-9] for f in os.listdir(sys.argv[1]) if f.endswith(".jsonl.gz") and f != "en-US.jsonl.gz")))' "$M")

@@ -1279,3 +1279,33 @@ int synth_record(synth_ctx *c, const lexicon *lx, const char *id, const char *ut
     st->records++;
     return 1;
 }
+
+/* ---- pairs from other readers (sources.c) -------------------------------------------------- */
+
+int lexicon_add_pair(lexicon *lx, const char *src, size_t sn, const char *tgt, size_t tn,
+                     mille_error *err)
+{
+    int rc = lexicon_normalize(src, sn, &lx->tb, err);
+    if (rc < 0) return rc;
+    bytes key = {0};
+    if (bytes_put(&key, lx->tb.s, lx->tb.len)) return err_set(err, MILLE_ENOMEM, "out of memory");
+    /* a key starting with '#' could not be written to a TSV lexicon (a comment there) */
+    if (!key.n || key.p[0] == '#' || count_words(key.p, key.n) > LEXICON_MAX_WORDS) {
+        free(key.p);
+        return 0;
+    }
+    bytes tr = {0};
+    rc = lower_text(lx, tgt, tn, &tr, err);
+    if (rc == 0) {
+        size_t tl = collapse_space(tr.p, tr.n);
+        rc = tl && count_words(tr.p, tl) <= LEXICON_MAX_TRANS_WORDS
+                 ? add_pair(lx, key.p, key.n, tr.p, tl, 0)
+                 : 0;
+        if (rc < 0) rc = err_set(err, MILLE_ENOMEM, "out of memory");
+    }
+    free(key.p);
+    free(tr.p);
+    return rc;
+}
+
+int lexicon_finish(lexicon *lx, mille_error *err) { return freeze(lx, err); }

@@ -171,4 +171,16 @@ int synth_record(synth_ctx *c, const lexicon *lx, const char *id, const char *ut
                  const char *annot, size_t annot_len, const synth_opts *o, synth_stats *st,
                  mille_error *err);
 
+/* ---- pairs from other readers (sources.c) ----------------------------------------------- */
+
+/* Add one (source, target) pair: the source normalized as keys are (lexicon_normalize), the
+ * target lower-cased as dictionary translations are. A source of more than LEXICON_MAX_WORDS
+ * words or starting with '#' (a comment in TSV), a target of more than
+ * LEXICON_MAX_TRANS_WORDS, or an empty side is skipped (0).
+ * Returns 1 (new pair), 0 (known or skipped), or MILLE_EUTF8 / MILLE_ENOMEM with err set.
+ * Call lexicon_finish after the last pair, before any lookup. */
+int lexicon_add_pair(lexicon *lx, const char *src, size_t sn, const char *tgt, size_t tn,
+                     mille_error *err);
+int lexicon_finish(lexicon *lx, mille_error *err);
+
 #endif /* MILLE_LEXICON_H */

@@ -197,4 +197,17 @@ int text_pretok_verify(const char *s, size_t n, const text_token *t, size_t nt, 
 /* Name of a token kind ("word", "number", "punct", "symbol"). */
 const char *text_token_kind_name(int kind);
 
+/* ---- CLDR word pairs (cldr.c) ------------------------------------------------------------ */
+
+/* Called once per (English, target) pair, both lower-cased UTF-8 (NUL-terminated, lengths
+ * given); what names the kind ("weekday", "month", "relative", "number"). A non-zero return
+ * stops the walk and is returned by text_cldr_pairs. */
+typedef int (*text_pair_fn)(void *ud, const char *en, size_t en_n, const char *tgt, size_t tgt_n,
+                            const char *what);
+/* Weekday and month names, relative days / weeks / months / years (-1, 0, +1) and numbers
+ * 0..100 spelled out (where ICU has spellout rules for the locale), in English and in locale
+ * ("fr-FR" or "fr_FR"), from ICU's CLDR data. Items ICU lacks for the locale are skipped.
+ * Returns 0, MILLE_EINVAL (malformed locale) or what fn returned. */
+int text_cldr_pairs(const char *locale, text_pair_fn fn, void *ud, mille_error *err);
+
 #endif /* MILLE_TEXT_H */

@@ -1,0 +1,199 @@
+/*
+ * cmd_embed.c - `mille embed --model MODEL [INPUT|-]`: print the utterance vector of each
+ * utterance (mille_embed: the model's pooled encoder output, unit length) as one JSON line,
+ * {"id", "locale", "utt", "vector": [...]}. INPUT is MASSIVE data (as `mille predict` reads
+ * it) or plain text, one utterance per line. Nearest vectors by dot product (= cosine) find
+ * rephrases and translations (bench/bench_retrieval.c measures how often).
+ *
+ * A line that cannot be embedded (invalid UTF-8, a NUL byte, too many words) is named on
+ * stderr as file:line and has no output line; the exit status is then 1.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "data.h"
+#include "mille.h"
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: mille embed [--model MODEL ...] [--locale L] [--locales L1,L2]\n"
+        "                   [--partitions P1,P2] [INPUT|-]\n\n"
+        "  INPUT          MASSIVE data (.jsonl, .jsonl.gz, directory, release .tar.gz) or\n"
+        "                 plain text with one utterance per line (default: stdin)\n"
+        "  --model MODEL  model file (default: the shipped model, models/mille.model, or\n"
+        "                 $MILLE_MODEL); repeat for an ensemble (vectors concatenated)\n"
+        "  --locale L     locale of plain-text input (default: none, the script decides)\n"
+        "  --locales L1,L2     MASSIVE input: only these locales (default all)\n"
+        "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n\n"
+        "prints {\"id\",\"locale\",\"utt\",\"vector\":[...]} per utterance; the vector has unit\n"
+        "length, so the dot product of two is their cosine. exit status: 0 when every\n"
+        "utterance was embedded, 1 when any could not be (named on stderr as file:line),\n"
+        "2 on a usage error.\n");
+}
+
+typedef struct emb_ctx {
+    mille_session *s;
+    float *vec;
+    size_t dim, n, errors;
+} emb_ctx;
+
+static void emit(emb_ctx *o, const char *id, const char *locale, const char *utt, size_t len,
+                 const char *where)
+{
+    mille_error err;
+    if (mille_embed(o->s, utt, len, locale, o->vec, o->dim, &err) < 0) {
+        o->errors++;
+        fprintf(stderr, "mille embed: %s: %s\n", where, err.msg);
+        return;
+    }
+    json_t *j = json_object(), *v = json_array();
+    if (id) json_object_set_new(j, "id", json_string(id));
+    if (locale) json_object_set_new(j, "locale", json_string(locale));
+    json_object_set_new(j, "utt", json_stringn(utt, len));
+    for (size_t i = 0; i < o->dim; i++) json_array_append_new(v, json_real((double)o->vec[i]));
+    json_object_set_new(j, "vector", v);
+    char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(j);
+    if (line) {
+        fputs(line, stdout);
+        fputc('\n', stdout);
+        free(line);
+    }
+    o->n++;
+}
+
+static int embed_text(emb_ctx *o, const char *path, const char *locale)
+{
+    const char *name = strcmp(path, "-") ? path : "<stdin>";
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "mille embed: %s: cannot open\n", path);
+        return CLI_ERR;
+    }
+    char *buf = NULL, where[512];
+    size_t cap = 0;
+    ssize_t got;
+    unsigned long line = 0;
+    while ((got = getline(&buf, &cap, f)) >= 0) {
+        size_t len = (size_t)got;
+        line++;
+        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
+        if (len == 0) continue;
+        snprintf(where, sizeof where, "%s:%lu", name, line);
+        const char *nul = memchr(buf, '\0', len);
+        if (nul) {
+            fprintf(stderr, "mille embed: %s: NUL byte at byte %zu of the line, skipped\n", where,
+                    (size_t)(nul - buf));
+            o->errors++;
+            continue;
+        }
+        emit(o, NULL, locale, buf, len, where);
+    }
+    int rc = ferror(f) ? CLI_ERR : CLI_OK;
+    if (rc) fprintf(stderr, "mille embed: %s: read error after line %lu\n", name, line);
+    free(buf);
+    if (f != stdin) fclose(f);
+    return rc;
+}
+
+static void on_skip(void *ud, const mille_error *e)
+{
+    emb_ctx *o = ud;
+    o->errors++;
+    fprintf(stderr, "mille embed: skipped: %s\n", e->msg);
+}
+
+int cmd_embed(int argc, char **argv)
+{
+    const char *models[MILLE_MAX_ENSEMBLE], *input = "-", *locale = NULL, *v, *locales = NULL,
+                                            *partitions = NULL;
+    size_t n_models = 0;
+    int bad = 0, n_pos = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return CLI_OK;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--model", &bad))) {
+            if (n_models < MILLE_MAX_ENSEMBLE) {
+                models[n_models++] = v;
+            } else {
+                fprintf(stderr, "mille embed: at most %d --model options\n", MILLE_MAX_ENSEMBLE);
+                bad = 1;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
+            locales = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--partitions", &bad))) {
+            partitions = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--locale", &bad))) {
+            locale = v;
+        } else if (!bad && argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "mille embed: unknown option '%s' (see --help)\n", argv[i]);
+            bad = 1;
+        } else if (!bad) {
+            input = argv[i];
+            n_pos++;
+        }
+    }
+    if (bad || n_pos > 1) {
+        if (!bad) fprintf(stderr, "mille embed: at most one INPUT (see --help)\n");
+        return CLI_USAGE;
+    }
+    if (!n_models) {
+        char where[512];
+        if (!(models[n_models++] = cli_default_model(where, sizeof where))) {
+            fprintf(stderr, "mille embed: no --model given and no shipped model found (%s)\n",
+                    where);
+            return CLI_USAGE;
+        }
+    }
+    mille_error err;
+    mille_model *m;
+    emb_ctx o = {0};
+    if (mille_model_load_ensemble(models, n_models, &m, &err) < 0 ||
+        mille_session_new(m, &o.s, &err) < 0) {
+        fprintf(stderr, "mille embed: %s\n", err.msg);
+        return CLI_ERR;
+    }
+    o.dim = mille_embed_dim(m);
+    o.vec = malloc(o.dim * sizeof *o.vec);
+    int rc = o.vec ? CLI_OK : CLI_ERR;
+    if (rc == CLI_OK && data_is_massive_path(input)) {
+        data_set ds = {0};
+        data_opts opt = data_default_opts();
+        opt.mode = DATA_TEXT;
+        opt.on_skip = on_skip;
+        opt.ud = &o;
+        opt.locales = locales;
+        opt.partitions = partitions;
+        if (data_load(&ds, input, &opt, &err) < 0) {
+            fprintf(stderr, "mille embed: %s\n", err.msg);
+            rc = CLI_ERR;
+        }
+        char where[512];
+        for (size_t i = 0; i < ds.n && rc == CLI_OK; i++) {
+            const data_record *r = &ds.recs[i];
+            const char *loc = strtab_str(&ds.locales, r->locale);
+            snprintf(where, sizeof where, "%s:%u", strtab_str(&ds.srcs, r->src), r->line);
+            emit(&o, data_str(&ds, r->id), *loc ? loc : locale, data_str(&ds, r->utt), r->utt_len,
+                 where);
+        }
+        data_free(&ds);
+    } else if (rc == CLI_OK) {
+        rc = embed_text(&o, input, locale);
+    }
+    free(o.vec);
+    mille_session_free(o.s);
+    mille_model_free(m);
+    if (o.errors) {
+        fprintf(stderr, "mille embed: %zu utterances could not be embedded\n", o.errors);
+        rc = CLI_ERR;
+    }
+    if (fflush(stdout) != 0) rc = CLI_ERR;
+    return rc;
+}
