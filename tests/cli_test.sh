@@ -413,5 +413,37 @@ check "quantize a missing file" 1 "missing.model"
 run "$MILLE" quantize --help
 check "quantize --help" 0 "" "usage: mille quantize"
 
+# ---- calibration and rejection (issue 14) --------------------------------------------------
+# the model trained above was calibrated on the sample's dev records
+run "$MILLE" inspect "$T/m.model"
+check "train stores a calibration" 0 "" '"reject_below": 0\.[0-9]+'
+run "$MILLE" calibrate "$T/m.model" --data "$SAMPLE" --locales en-US,ja-JP --out "$T/c.model"
+check "calibrate" 0 "wrote .*c.model" "^temperature [0-9.]+ .*threshold [0-9.]+ keeps 95%"
+grep -Eq '^en-US +[0-9]+ +0 ' "$T/out" && grep -Eq '^average ' "$T/out" && ok || bad "calibrate: table rows"
+run "$MILLE" calibrate "$T/m.model" --data "$SAMPLE" --locales en-US --json --recall 0.9
+check "calibrate --json" 0 "" '^\{"temperature": [0-9.]+, "temperature_folds": \[.*"recall": 0.9'
+# out-of-scope records: the sample's en-US dev data with its intents renamed to unknown ones
+gzip -dc "$SAMPLE/en-US.jsonl.gz" | sed 's/"intent": "/"intent": "unseen_/' | head -n 20 >"$T/oos.jsonl"
+gzip -dc "$SAMPLE/en-US.jsonl.gz" >>"$T/oos.jsonl"
+run "$MILLE" calibrate "$T/m.model" --data "$T/oos.jsonl" --partition train,dev --json
+check "calibrate with out-of-scope records" 0 "" '"n_oos": [1-9][0-9]*, .*"scores": \{"prob_t1": \{"auroc"'
+run "$MILLE" calibrate "$T/m.model"
+check "calibrate without --data" 2 "--data is required"
+run "$MILLE" calibrate "$T/m.model" --data "$SAMPLE" --recall 2
+check "calibrate --recall out of range" 2 "recall"
+run "$MILLE" calibrate "$T/missing.model" --data "$SAMPLE"
+check "calibrate a missing model" 1 "missing.model"
+run "$MILLE" calibrate --help
+check "calibrate --help" 0 "" "usage: mille calibrate"
+echo "wake me up at five am" >"$T/one.txt"
+run "$MILLE" predict --model "$T/m.model" --reject-below 1 "$T/one.txt"
+check "predict --reject-below 1: rejected, best guess kept" 0 "" '"intent":"[a-z_]+".*"rejected":true'
+run "$MILLE" predict --model "$T/m.model" --reject-below 0 "$T/one.txt"
+check "predict --reject-below 0: accepted" 0 "" '"rejected":false'
+run "$MILLE" predict --model "$T/m.model" --reject-below 1.5 "$T/one.txt"
+check "predict --reject-below out of range" 2 "reject-below"
+run "$MILLE" predict --model "$DATA/model_v1.mille" "$T/one.txt"
+check "an uncalibrated model rejects nothing by default" 0 "" '"rejected":false'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -120,7 +120,7 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
         json_object_set_new(h, "calibration",
                             json_pack("{s:f,s:f,s:f}", "temperature", (double)m->temperature,
                                       "reject_below", (double)m->reject_below, "reject_recall",
-                                      (double)m->reject_recall));
+                                      round((double)m->reject_recall * 1e6) / 1e6));
     for (size_t i = 0; i < c->n_intents; i++)
         json_array_append_new(is, json_integer(m->intent_scenario[i]));
     json_object_set_new(h, "intent_scenario", is);
