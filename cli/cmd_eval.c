@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "calib.h"
 #include "cli.h"
 #include "data.h"
 #include "eval.h"
@@ -22,22 +23,28 @@
 static void eval_usage(FILE *f)
 {
     fprintf(
-        f, "usage: mille eval GOLD PRED [--locales L1,L2] [--partition P] [--json] [--strict]\n"
-           "\n"
-           "Scores predictions with MASSIVE's official metrics (docs/eval.md).\n"
-           "\n"
-           "  GOLD             MASSIVE data: .jsonl, .jsonl.gz, a directory of them, or the\n"
-           "                   release archive (.tar.gz)\n"
-           "  PRED             JSON lines {id, locale, intent, annot_utt[, utt]}; '-' = stdin\n"
-           "  --locales LIST   score only these locales (default: all in GOLD)\n"
-           "  --partition P    score only gold records of partition(s) P, e.g. dev\n"
-           "                   (default: every gold record)\n"
-           "  --json           print {\"average\": {...}, \"by_locale\": {...}} (percent, rounded\n"
-           "                   to 1e-6) instead of the table (default: table)\n"
-           "  --strict         a malformed line is an error (default: report it and skip it)\n"
-           "\n"
-           "Records match by (locale, id). Gold records without a prediction count as wrong.\n"
-           "exit codes: 0 ok, 1 runtime error (unreadable or malformed input), 2 usage error.\n");
+        f,
+        "usage: mille eval GOLD PRED [--locales L1,L2] [--partition P] [--json] [--strict]\n"
+        "\n"
+        "Scores predictions with MASSIVE's official metrics (docs/eval.md).\n"
+        "\n"
+        "  GOLD             MASSIVE data: .jsonl, .jsonl.gz, a directory of them, or the\n"
+        "                   release archive (.tar.gz)\n"
+        "  PRED             JSON lines {id, locale, intent, annot_utt[, utt]}; '-' = stdin\n"
+        "  --locales LIST   score only these locales (default: all in GOLD)\n"
+        "  --partition P    score only gold records of partition(s) P, e.g. dev\n"
+        "                   (default: every gold record)\n"
+        "  --json           print {\"average\": {...}, \"by_locale\": {...}} (percent, rounded\n"
+        "                   to 1e-6) instead of the table (default: table)\n"
+        "  --strict         a malformed line is an error (default: report it and skip it)\n"
+        "\n"
+        "When the predictions carry \"confidence\" (mille predict writes it), each locale also\n"
+        "gets its expected calibration error of the intent (ece: percent, %d equal-width\n"
+        "bins; 0 = confidence means accuracy) and the table a column for it.\n"
+        "\n"
+        "Records match by (locale, id). Gold records without a prediction count as wrong.\n"
+        "exit codes: 0 ok, 1 runtime error (unreadable or malformed input), 2 usage error.\n",
+        CALIB_BINS);
 }
 
 static void on_skip(void *ud, const mille_error *e)
@@ -68,6 +75,90 @@ static void on_note(void *ud, int kind, const data_set *ds, const data_record *r
             strtab_str(&ds->locales, r->locale), data_str(ds, r->id), *msg ? ": " : "", msg);
 }
 
+/* ---- calibration of the predictions' "confidence" ---------------------------------------------
+ */
+
+/* Per gold locale: the ECE of the predictions that carry a confidence, in percent, or -1 for
+ * a locale without any. Predictions match gold records by (locale, id), the first of
+ * duplicates counting, as in eval_sets. Returns 1 if any prediction had a confidence, 0 if
+ * none, -1 when out of memory. */
+static int confidence_ece(const data_set *gold, const data_set *pred, double *ece)
+{
+    size_t L = gold->locales.n;
+    for (size_t l = 0; l < L; l++) ece[l] = -1;
+    int any = 0;
+    for (size_t i = 0; i < pred->n && !any; i++) any = pred->recs[i].confidence >= 0;
+    if (!any) return 0;
+    strtab keys = {0};
+    char key[512];
+    int rc = -1;
+    double *conf = malloc((pred->n + 1) * sizeof *conf);
+    uint8_t *ok = malloc(pred->n + 1), *seen = calloc(gold->n + 1, 1);
+    uint32_t *loc = malloc((pred->n + 1) * sizeof *loc);
+    if (!conf || !ok || !seen || !loc) goto out;
+    for (size_t i = 0; i < gold->n; i++) {
+        const data_record *r = &gold->recs[i];
+        int n = snprintf(key, sizeof key, "%s\x1f%s", strtab_str(&gold->locales, r->locale),
+                         data_str(gold, r->id));
+        if (n < 0 || (size_t)n >= sizeof key) n = (int)sizeof key - 1; /* long ids: a prefix */
+        if (strtab_intern(&keys, key, (size_t)n) != (int64_t)i) {
+            if (strtab_find(&keys, key, (size_t)n) < 0) goto out; /* out of memory */
+            seen[i] = 1; /* a duplicate gold (locale, id): leave it out */
+        }
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < pred->n; i++) {
+        const data_record *p = &pred->recs[i];
+        if (p->confidence < 0) continue;
+        int n = snprintf(key, sizeof key, "%s\x1f%s", strtab_str(&pred->locales, p->locale),
+                         data_str(pred, p->id));
+        if (n < 0 || (size_t)n >= sizeof key) n = (int)sizeof key - 1;
+        int64_t g = strtab_find(&keys, key, (size_t)n);
+        if (g < 0 || seen[g]) continue;
+        seen[g] = 1;
+        const data_record *r = &gold->recs[g];
+        conf[m] = p->confidence;
+        ok[m] = strcmp(strtab_str(&gold->intents, r->intent),
+                       strtab_str(&pred->intents, p->intent)) == 0;
+        loc[m] = r->locale;
+        m++;
+    }
+    /* group by locale: a stable pass per locale keeps this simple (L is at most 52 or so) */
+    double *c = malloc((m + 1) * sizeof *c);
+    uint8_t *k = malloc(m + 1);
+    if (!c || !k) {
+        free(c);
+        free(k);
+        goto out;
+    }
+    for (size_t l = 0; l < L; l++) {
+        size_t n = 0;
+        for (size_t i = 0; i < m; i++)
+            if (loc[i] == l) c[n] = conf[i], k[n] = ok[i], n++;
+        if (n) ece[l] = 100 * calib_ece(c, k, n, CALIB_BINS);
+    }
+    free(c);
+    free(k);
+    rc = 1;
+out:
+    strtab_free(&keys);
+    free(conf);
+    free(ok);
+    free(seen);
+    free(loc);
+    return rc;
+}
+
+/* Unweighted mean of the locales' ECE over those listed in order[0..n) that have one. */
+static double mean_ece(const double *ece, const uint32_t *order, size_t n)
+{
+    double s = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ece[order[i]] >= 0) s += ece[order[i]], k++;
+    return k ? s / (double)k : -1;
+}
+
 /* Percent rounded to 1e-6, so that the JSON text does not depend on the last bits. */
 static double r6(double x) { return round(x * 1e6) / 1e6; }
 
@@ -96,15 +187,22 @@ static int cmp_locale(const void *a, const void *b)
                   strtab_str(sort_tab, *(const uint32_t *)b));
 }
 
-static int print_json(const data_set *gold, const eval_acc *acc, const uint32_t *order, size_t n)
+static int print_json(const data_set *gold, const eval_acc *acc, const uint32_t *order, size_t n,
+                      const double *ece)
 {
     eval_metrics avg = eval_average(acc);
     json_t *root = json_object(), *by = json_object();
     int bad = !root || !by;
-    if (!bad) bad |= json_object_set_new(root, "average", metrics_json(&avg, 1));
+    json_t *ja = bad ? NULL : metrics_json(&avg, 1);
+    double me = ece ? mean_ece(ece, order, n) : -1;
+    if (ja && me >= 0) bad |= json_object_set_new(ja, "ece", json_real(r6(me)));
+    if (!bad) bad |= json_object_set_new(root, "average", ja);
     for (size_t i = 0; !bad && i < n; i++) {
         eval_metrics m = eval_locale_metrics(acc, order[i]);
-        bad |= json_object_set_new(by, strtab_str(&gold->locales, order[i]), metrics_json(&m, 0));
+        json_t *jl = metrics_json(&m, 0);
+        if (jl && ece && ece[order[i]] >= 0)
+            bad |= json_object_set_new(jl, "ece", json_real(r6(ece[order[i]])));
+        bad |= json_object_set_new(by, strtab_str(&gold->locales, order[i]), jl);
     }
     if (!bad) bad |= json_object_set(root, "by_locale", by);
     char *s = bad ? NULL : json_dumps(root, JSON_REAL_PRECISION(15));
@@ -119,17 +217,24 @@ static int print_json(const data_set *gold, const eval_acc *acc, const uint32_t 
     return CLI_OK;
 }
 
-static void print_table(const data_set *gold, const eval_acc *acc, const uint32_t *order, size_t n)
+static void print_table(const data_set *gold, const eval_acc *acc, const uint32_t *order, size_t n,
+                        const double *ece)
 {
-    printf("%-8s %8s %12s %12s %9s\n", "locale", "n", "exact_match", "intent_acc", "slot_f1");
+    printf("%-8s %8s %12s %12s %9s%s\n", "locale", "n", "exact_match", "intent_acc", "slot_f1",
+           ece ? "       ece" : "");
     for (size_t i = 0; i < n; i++) {
         eval_metrics m = eval_locale_metrics(acc, order[i]);
-        printf("%-8s %8llu %12.2f %12.2f %9.2f\n", strtab_str(&gold->locales, order[i]),
+        printf("%-8s %8llu %12.2f %12.2f %9.2f", strtab_str(&gold->locales, order[i]),
                (unsigned long long)m.n, m.exact_match, m.intent_accuracy, m.slot_f1);
+        if (ece && ece[order[i]] >= 0) printf(" %9.2f", ece[order[i]]);
+        printf("\n");
     }
     eval_metrics a = eval_average(acc);
-    printf("%-8s %8llu %12.2f %12.2f %9.2f   (unweighted mean of %zu locales)\n", "average",
-           (unsigned long long)a.n, a.exact_match, a.intent_accuracy, a.slot_f1, a.n_locales);
+    printf("%-8s %8llu %12.2f %12.2f %9.2f", "average", (unsigned long long)a.n, a.exact_match,
+           a.intent_accuracy, a.slot_f1);
+    double me = ece ? mean_ece(ece, order, n) : -1;
+    if (me >= 0) printf(" %9.2f", me);
+    printf("   (unweighted mean of %zu locales)\n", a.n_locales);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -178,6 +283,7 @@ int cmd_eval(int argc, char **argv)
     eval_report rep = {0};
     mille_error err = {0};
     uint32_t *order = NULL;
+    double *ece = NULL;
     int rc = CLI_ERR;
     data_opts go = data_default_opts();
     go.mode = DATA_GOLD;
@@ -224,10 +330,16 @@ int cmd_eval(int argc, char **argv)
         if (rep.acc.loc[i].n) order[n++] = (uint32_t)i;
     sort_tab = &gold.locales;
     qsort(order, n, sizeof *order, cmp_locale);
+    ece = malloc((gold.locales.n + 1) * sizeof *ece);
+    int has_conf = ece ? confidence_ece(&gold, &pred, ece) : -1;
+    if (has_conf < 0) {
+        fprintf(stderr, "mille eval: out of memory\n");
+        goto out;
+    }
     if (json) {
-        rc = print_json(&gold, &rep.acc, order, n);
+        rc = print_json(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
     } else {
-        print_table(&gold, &rep.acc, order, n);
+        print_table(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
         rc = CLI_OK;
     }
     if (fflush(stdout) != 0) {
@@ -236,6 +348,7 @@ int cmd_eval(int argc, char **argv)
     }
 out:
     free(order);
+    free(ece);
     eval_report_free(&rep);
     data_free(&gold);
     data_free(&pred);

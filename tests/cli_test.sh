@@ -445,5 +445,24 @@ check "predict --reject-below out of range" 2 "reject-below"
 run "$MILLE" predict --model "$DATA/model_v1.mille" "$T/one.txt"
 check "an uncalibrated model rejects nothing by default" 0 "" '"rejected":false'
 
+# mille eval: expected calibration error of the predictions' confidence, per locale
+run "$MILLE" predict --model "$T/m.model" "$SAMPLE" --locales en-US,ja-JP --partitions dev
+mv "$T/out" "$T/conf.jsonl"
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --locales en-US,ja-JP
+check "eval: ece column with confidences" 0 "" '^average +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +\('
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --locales en-US,ja-JP --json
+check "eval --json: ece" 0 "" '"ece": [0-9.]+\}, "by_locale": .*"en-US": \{[^}]*"ece": [0-9.]+'
+# all confidences 1 and every intent right: ECE 0; all 1 and every intent wrong: ECE 100
+printf '{"id": "1", "locale": "en-US", "intent": "a", "utt": "x", "annot_utt": "x"}\n{"id": "2", "locale": "en-US", "intent": "b", "utt": "y", "annot_utt": "y"}\n' >"$T/g.jsonl"
+printf '{"id": "1", "locale": "en-US", "intent": "a", "annot_utt": "x", "confidence": 1}\n{"id": "2", "locale": "en-US", "intent": "b", "annot_utt": "y", "confidence": 1}\n' >"$T/p1.jsonl"
+sed 's/"intent": "[ab]"/"intent": "c"/' "$T/p1.jsonl" >"$T/p2.jsonl"
+run "$MILLE" eval "$T/g.jsonl" "$T/p1.jsonl" --json
+check "eval: ece 0 by hand" 0 "" '"en-US": \{[^}]*"ece": 0.0\}'
+run "$MILLE" eval "$T/g.jsonl" "$T/p2.jsonl" --json
+check "eval: ece 100 by hand" 0 "" '"en-US": \{[^}]*"ece": 100.0\}'
+sed 's/"confidence": 1/"confidence": "high"/' "$T/p1.jsonl" >"$T/p3.jsonl"
+run "$MILLE" eval "$T/g.jsonl" "$T/p3.jsonl" --strict
+check "eval: a bad confidence is named" 1 'p3.jsonl:1: .*confidence'
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
