@@ -53,10 +53,15 @@ static void usage(FILE *f)
 typedef struct group_stats {
     size_t n_in, n_out;
     double acc, ece_before, ece_after, ece_fit;
-    double ece_loc; /* ece_after with a temperature per locale (cross-fitted the same way) */
+    double ece_loc;   /* ece_after with a temperature per locale (cross-fitted the same way) */
+    double ece_floor; /* the ECE a perfectly calibrated model with these confidences would
+                         show on this many records: mean over CALIB_FLOOR_DRAWS draws of
+                         correctness ~ Bernoulli(confidence) (the estimator's own noise) */
     double auroc[2][CALIB_SCORE_COUNT], far[2][CALIB_SCORE_COUNT]; /* [T = 1, fitted T] */
     double far_model, recall_model; /* at the saved model-wide threshold */
 } group_stats;
+
+#define CALIB_FLOOR_DRAWS 20
 
 typedef struct calib_run {
     const calib_logits *c;
@@ -115,6 +120,12 @@ static int group(const calib_run *r, uint32_t loc, group_stats *g)
     g->ece_after = 100 * calib_ece(confx, ok, n, CALIB_BINS);
     g->ece_fit = 100 * calib_ece(conff, ok, n, CALIB_BINS);
     g->ece_loc = 100 * calib_ece(confl, ok, n, CALIB_BINS);
+    rng rg;
+    rng_seed(&rg, 1);
+    for (int d = 0; d < CALIB_FLOOR_DRAWS; d++) {
+        for (size_t i = 0; i < n; i++) sel[i] = rng_uniform(&rg) < confx[i];
+        g->ece_floor += 100 * calib_ece(confx, sel, n, CALIB_BINS) / CALIB_FLOOR_DRAWS;
+    }
     free(confl);
     free(sel);
     for (int t = 0; t < 2; t++)
@@ -154,6 +165,7 @@ static void add_into(group_stats *sum, const group_stats *g)
     sum->ece_after += g->ece_after;
     sum->ece_fit += g->ece_fit;
     sum->ece_loc += g->ece_loc;
+    sum->ece_floor += g->ece_floor;
     for (int t = 0; t < 2; t++)
         for (int k = 0; k < CALIB_SCORE_COUNT; k++) {
             sum->auroc[t][k] += g->auroc[t][k];
@@ -166,6 +178,7 @@ static void add_into(group_stats *sum, const group_stats *g)
 static void scale(group_stats *g, double k)
 {
     g->acc *= k, g->ece_before *= k, g->ece_after *= k, g->ece_fit *= k, g->ece_loc *= k;
+    g->ece_floor *= k;
     for (int t = 0; t < 2; t++)
         for (int j = 0; j < CALIB_SCORE_COUNT; j++) g->auroc[t][j] *= k, g->far[t][j] *= k;
     g->far_model *= k, g->recall_model *= k;
@@ -179,6 +192,7 @@ static json_t *stats_json(const group_stats *g)
                           (json_int_t)g->n_out, "intent_accuracy", r4(g->acc), "ece_before",
                           r4(g->ece_before), "ece_after", r4(g->ece_after), "ece_fit",
                           r4(g->ece_fit), "ece_after_locale_t", r4(g->ece_loc));
+    if (o) json_object_set_new(o, "ece_floor", json_real(r4(g->ece_floor)));
     if (!o || !g->n_out || !g->n_in) return o;
     json_t *sc = json_object();
     for (int t = 0; t < 2; t++)
@@ -197,8 +211,8 @@ static json_t *stats_json(const group_stats *g)
 
 static void print_row(const char *name, const group_stats *g)
 {
-    printf("%-8s %6zu %6zu %8.2f %8.2f %8.2f %8.2f", name, g->n_in, g->n_out, g->acc, g->ece_before,
-           g->ece_after, g->ece_loc);
+    printf("%-8s %6zu %6zu %8.2f %8.2f %8.2f %8.2f %8.2f", name, g->n_in, g->n_out, g->acc,
+           g->ece_before, g->ece_after, g->ece_loc, g->ece_floor);
     if (g->n_out && g->n_in)
         printf(" %8.2f %8.2f %8.2f\n", g->auroc[1][CALIB_SCORE_PROB], g->far[1][CALIB_SCORE_PROB],
                g->far_model);
@@ -351,8 +365,8 @@ int cmd_calibrate(int argc, char **argv)
         printf("temperature %.4f (folds %.4f, %.4f); threshold %.4f keeps %.0f%% of in-scope "
                "utterances\n",
                run.T, run.Tfold[0], run.Tfold[1], (double)m.reject_below, 100 * recall);
-        printf("%-8s %6s %6s %8s %8s %8s %8s %8s %8s %8s\n", "locale", "n_in", "n_oos", "intent",
-               "ece_bef", "ece_aft", "ece_locT", "auroc", "far", "far_mod");
+        printf("%-8s %6s %6s %8s %8s %8s %8s %8s %8s %8s %8s\n", "locale", "n_in", "n_oos",
+               "intent", "ece_bef", "ece_aft", "ece_locT", "ece_flr", "auroc", "far", "far_mod");
         for (uint32_t l = 0; l < L; l++)
             if (gs[l].n_in || gs[l].n_out) print_row(strtab_str(&ds.locales, l), &gs[l]);
         print_row("average", &avg);
