@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "data.h"
 #include "eval.h"
+#include "eval_html.h"
 
 #define NOTE_SHOWN 5 /* records shown per kind of note; the rest are only counted */
 
@@ -25,6 +26,7 @@ static void eval_usage(FILE *f)
     fprintf(
         f,
         "usage: mille eval GOLD PRED [--locales L1,L2] [--partition P] [--json] [--strict]\n"
+        "                 [--html FILE [--baseline JSON]]\n"
         "\n"
         "Scores predictions with MASSIVE's official metrics (docs/eval.md).\n"
         "\n"
@@ -37,6 +39,11 @@ static void eval_usage(FILE *f)
         "  --json           print {\"average\": {...}, \"by_locale\": {...}} (percent, rounded\n"
         "                   to 1e-6) instead of the table (default: table)\n"
         "  --strict         a malformed line is an error (default: report it and skip it)\n"
+        "  --html FILE      also write a self-contained HTML report: per-locale bars, the\n"
+        "                   most confused intent pairs with examples, F1 per slot type, a\n"
+        "                   reliability diagram (when predictions carry a confidence)\n"
+        "  --baseline JSON  with --html: another run's `mille eval --json` output, drawn\n"
+        "                   beside this one with the differences\n"
         "\n"
         "When the predictions carry \"confidence\" (mille predict writes it), each locale also\n"
         "gets its expected calibration error of the intent (ece: percent, %d equal-width\n"
@@ -79,74 +86,40 @@ static void on_note(void *ud, int kind, const data_set *ds, const data_record *r
  */
 
 /* Per gold locale: the ECE of the predictions that carry a confidence, in percent, or -1 for
- * a locale without any. Predictions match gold records by (locale, id), the first of
- * duplicates counting, as in eval_sets. Returns 1 if any prediction had a confidence, 0 if
- * none, -1 when out of memory. */
-static int confidence_ece(const data_set *gold, const data_set *pred, double *ece)
+ * a locale without any (pred_of: eval_match). Returns 1 if any prediction had a confidence,
+ * 0 if none, -1 when out of memory. */
+static int confidence_ece(const data_set *gold, const data_set *pred, const int64_t *pred_of,
+                          double *ece)
 {
     size_t L = gold->locales.n;
     for (size_t l = 0; l < L; l++) ece[l] = -1;
     int any = 0;
     for (size_t i = 0; i < pred->n && !any; i++) any = pred->recs[i].confidence >= 0;
     if (!any) return 0;
-    strtab keys = {0};
-    char key[512];
-    int rc = -1;
-    double *conf = malloc((pred->n + 1) * sizeof *conf);
-    uint8_t *ok = malloc(pred->n + 1), *seen = calloc(gold->n + 1, 1);
-    uint32_t *loc = malloc((pred->n + 1) * sizeof *loc);
-    if (!conf || !ok || !seen || !loc) goto out;
-    for (size_t i = 0; i < gold->n; i++) {
-        const data_record *r = &gold->recs[i];
-        int n = snprintf(key, sizeof key, "%s\x1f%s", strtab_str(&gold->locales, r->locale),
-                         data_str(gold, r->id));
-        if (n < 0 || (size_t)n >= sizeof key) n = (int)sizeof key - 1; /* long ids: a prefix */
-        if (strtab_intern(&keys, key, (size_t)n) != (int64_t)i) {
-            if (strtab_find(&keys, key, (size_t)n) < 0) goto out; /* out of memory */
-            seen[i] = 1; /* a duplicate gold (locale, id): leave it out */
-        }
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < pred->n; i++) {
-        const data_record *p = &pred->recs[i];
-        if (p->confidence < 0) continue;
-        int n = snprintf(key, sizeof key, "%s\x1f%s", strtab_str(&pred->locales, p->locale),
-                         data_str(pred, p->id));
-        if (n < 0 || (size_t)n >= sizeof key) n = (int)sizeof key - 1;
-        int64_t g = strtab_find(&keys, key, (size_t)n);
-        if (g < 0 || seen[g]) continue;
-        seen[g] = 1;
-        const data_record *r = &gold->recs[g];
-        conf[m] = p->confidence;
-        ok[m] = strcmp(strtab_str(&gold->intents, r->intent),
-                       strtab_str(&pred->intents, p->intent)) == 0;
-        loc[m] = r->locale;
-        m++;
-    }
-    /* group by locale: a stable pass per locale keeps this simple (L is at most 52 or so) */
-    double *c = malloc((m + 1) * sizeof *c);
-    uint8_t *k = malloc(m + 1);
+    double *c = malloc((gold->n + 1) * sizeof *c);
+    uint8_t *k = malloc(gold->n + 1);
     if (!c || !k) {
         free(c);
         free(k);
-        goto out;
+        return -1;
     }
+    /* a pass per locale keeps this simple (there are 52 or so) */
     for (size_t l = 0; l < L; l++) {
         size_t n = 0;
-        for (size_t i = 0; i < m; i++)
-            if (loc[i] == l) c[n] = conf[i], k[n] = ok[i], n++;
+        for (size_t i = 0; i < gold->n; i++) {
+            const data_record *r = &gold->recs[i];
+            if (r->locale != l || pred_of[i] < 0 || pred->recs[pred_of[i]].confidence < 0) continue;
+            const data_record *q = &pred->recs[pred_of[i]];
+            c[n] = q->confidence;
+            k[n] = strcmp(strtab_str(&gold->intents, r->intent),
+                          strtab_str(&pred->intents, q->intent)) == 0;
+            n++;
+        }
         if (n) ece[l] = 100 * calib_ece(c, k, n, CALIB_BINS);
     }
     free(c);
     free(k);
-    rc = 1;
-out:
-    strtab_free(&keys);
-    free(conf);
-    free(ok);
-    free(seen);
-    free(loc);
-    return rc;
+    return 1;
 }
 
 /* Unweighted mean of the locales' ECE over those listed in order[0..n) that have one. */
@@ -187,8 +160,9 @@ static int cmp_locale(const void *a, const void *b)
                   strtab_str(sort_tab, *(const uint32_t *)b));
 }
 
-static int print_json(const data_set *gold, const eval_acc *acc, const uint32_t *order, size_t n,
-                      const double *ece)
+/* The JSON report of --json (and of the HTML page), or NULL when out of memory. */
+static json_t *report_json(const data_set *gold, const eval_acc *acc, const uint32_t *order,
+                           size_t n, const double *ece)
 {
     eval_metrics avg = eval_average(acc);
     json_t *root = json_object(), *by = json_object();
@@ -205,9 +179,17 @@ static int print_json(const data_set *gold, const eval_acc *acc, const uint32_t 
         bad |= json_object_set_new(by, strtab_str(&gold->locales, order[i]), jl);
     }
     if (!bad) bad |= json_object_set(root, "by_locale", by);
-    char *s = bad ? NULL : json_dumps(root, JSON_REAL_PRECISION(15));
     json_decref(by);
-    json_decref(root);
+    if (bad) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static int print_json(json_t *root)
+{
+    char *s = root ? json_dumps(root, JSON_REAL_PRECISION(15)) : NULL;
     if (!s) {
         fprintf(stderr, "mille eval: out of memory\n");
         return CLI_ERR;
@@ -239,7 +221,8 @@ static void print_table(const data_set *gold, const eval_acc *acc, const uint32_
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *paths[2] = {NULL, NULL}, *locales = NULL, *partition = NULL;
+    const char *paths[2] = {NULL, NULL}, *locales = NULL, *partition = NULL, *html = NULL,
+               *baseline = NULL;
     int json = 0, strict = 0, n_paths = 0, bad = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -250,6 +233,10 @@ int cmd_eval(int argc, char **argv)
             locales = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--partition", &bad))) {
             partition = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--html", &bad))) {
+            html = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--baseline", &bad))) {
+            baseline = v;
         } else if (bad) {
             break;
         } else if (strcmp(a, "--json") == 0) {
@@ -270,6 +257,10 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "mille eval: expected GOLD and PRED\n");
         bad = 1;
     }
+    if (!bad && baseline && !html) {
+        fprintf(stderr, "mille eval: --baseline needs --html (the report draws it)\n");
+        bad = 1;
+    }
     if (!bad && ((locales && !*locales) || (partition && !*partition))) {
         fprintf(stderr, "mille eval: empty --locales or --partition\n");
         bad = 1;
@@ -284,6 +275,8 @@ int cmd_eval(int argc, char **argv)
     mille_error err = {0};
     uint32_t *order = NULL;
     double *ece = NULL;
+    int64_t *pred_of = NULL;
+    json_t *root = NULL;
     int rc = CLI_ERR;
     data_opts go = data_default_opts();
     go.mode = DATA_GOLD;
@@ -331,16 +324,38 @@ int cmd_eval(int argc, char **argv)
     sort_tab = &gold.locales;
     qsort(order, n, sizeof *order, cmp_locale);
     ece = malloc((gold.locales.n + 1) * sizeof *ece);
-    int has_conf = ece ? confidence_ece(&gold, &pred, ece) : -1;
+    pred_of = malloc((gold.n + 1) * sizeof *pred_of);
+    int has_conf = ece && pred_of && !eval_match(&gold, &pred, pred_of)
+                       ? confidence_ece(&gold, &pred, pred_of, ece)
+                       : -1;
     if (has_conf < 0) {
         fprintf(stderr, "mille eval: out of memory\n");
         goto out;
     }
+    root = report_json(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
     if (json) {
-        rc = print_json(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
+        rc = print_json(root);
     } else {
         print_table(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
         rc = CLI_OK;
+    }
+    if (rc == CLI_OK && html) {
+        json_t *base = NULL;
+        if (baseline) {
+            json_error_t je;
+            base = json_load_file(baseline, 0, &je);
+            if (!base || !json_is_object(json_object_get(base, "by_locale")) ||
+                !json_is_object(json_object_get(base, "average"))) {
+                fprintf(stderr, "mille eval: %s:%d: not a report of mille eval --json (%s)\n",
+                        baseline, base ? 1 : je.line,
+                        base ? "no \"average\" and \"by_locale\"" : je.text);
+                json_decref(base);
+                rc = CLI_ERR;
+                goto out;
+            }
+        }
+        if (!root || eval_html_write(html, root, &gold, &pred, pred_of, base) < 0) rc = CLI_ERR;
+        json_decref(base);
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "mille eval: cannot write the results\n");
@@ -349,6 +364,8 @@ int cmd_eval(int argc, char **argv)
 out:
     free(order);
     free(ece);
+    free(pred_of);
+    json_decref(root);
     eval_report_free(&rep);
     data_free(&gold);
     data_free(&pred);

@@ -464,5 +464,18 @@ sed 's/"confidence": 1/"confidence": "high"/' "$T/p1.jsonl" >"$T/p3.jsonl"
 run "$MILLE" eval "$T/g.jsonl" "$T/p3.jsonl" --strict
 check "eval: a bad confidence is named" 1 'p3.jsonl:1: .*confidence'
 
+# mille eval --html: the page itself is tested in Chromium (tests/browser/report_test.py)
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --locales en-US,ja-JP --html "$T/r.html"
+check "eval --html" 0 "" '^average '
+grep -q '<script type="application/json" id="report">{"average"' "$T/r.html" && ok || bad "eval --html: no embedded report"
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --json
+mv "$T/out" "$T/base.json"
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --html "$T/r.html" --baseline "$T/base.json"
+check "eval --html --baseline" 0
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --baseline "$T/base.json"
+check "eval --baseline without --html" 2 "needs --html"
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --html "$T/r2.html" --baseline "$T/g.jsonl"
+check "eval --baseline not a report" 1 "g.jsonl:[0-9]+: not a report"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
