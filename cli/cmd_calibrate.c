@@ -133,7 +133,7 @@ static int group(const calib_run *r, uint32_t loc, group_stats *g)
             size_t ni = 0, no = 0;
             for (size_t i = 0; i < c->n; i++) {
                 if (loc != UINT32_MAX && c->locale[i] != loc) continue;
-                double s = calib_score(c->L + i * c->I, c->I, t ? r->T : 1, k, NULL);
+                double s = calib_score_of(c, i, t ? r->T : 1, k);
                 if (calib_is_oos(c, i))
                     sout[no++] = s;
                 else

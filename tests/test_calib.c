@@ -248,3 +248,36 @@ TEST(calib_api_rejection)
     model_free(&m);
     unlink(path);
 }
+
+TEST(calib_threshold_with_an_oos_class)
+{
+    /* 10 in-scope records of intent 0 and one of the oos class (1); record 9 is taken for the
+     * oos class: it is rejected whatever the threshold, so keeping 90% of the in-scope
+     * records rejects it alone and the threshold is the lowest confidence of the others */
+    enum { N = 11, I = 3 };
+    float L[N * I];
+    uint32_t gold[N];
+    for (size_t i = 0; i < N; i++) {
+        L[i * I] = (float)(1 + 0.25 * (double)i), L[i * I + 1] = 0, L[i * I + 2] = 0;
+        gold[i] = 0;
+    }
+    L[9 * I + 1] = 9; /* in scope, predicted oos */
+    gold[10] = 1, L[10 * I + 1] = 9;
+    calib_logits c = {L, gold, NULL, NULL, N, I, 1};
+    CHECK(calib_is_oos(&c, 10) && !calib_is_oos(&c, 9));
+    CHECK(calib_score_of(&c, 9, 1, CALIB_SCORE_PROB) < -1e300);
+    model m;
+    memset(&m, 0, sizeof m);
+    CHECK_INT(calib_apply(&m, &c, 0.9), 0);
+    double want = calib_score(L, I, m.temperature, CALIB_SCORE_PROB, NULL); /* record 0 */
+    CHECK(m.temperature > 0);
+    CHECK_NEAR(m.reject_below, want, 1e-6);
+    CHECK(m.reject_below <= (float)want);
+    /* every in-scope record an oos prediction: nothing is kept by confidence, threshold 0 */
+    for (size_t i = 0; i < 10; i++) L[i * I + 1] = 20;
+    CHECK_INT(calib_apply(&m, &c, 0.9), 0);
+    CHECK_NEAR(m.reject_below, 0, 0);
+    /* no in-scope record at all */
+    for (size_t i = 0; i < N; i++) gold[i] = CALIB_OOS;
+    CHECK_INT(calib_apply(&m, &c, 0.9), MILLE_ENOTFOUND);
+}

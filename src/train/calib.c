@@ -175,6 +175,13 @@ double calib_score(const float *l, size_t I, double T, int kind, uint32_t *argma
     }
 }
 
+double calib_score_of(const calib_logits *c, size_t i, double T, int kind)
+{
+    uint32_t best;
+    double s = calib_score(c->L + i * c->I, c->I, T, kind, &best);
+    return best == c->oos_id ? -HUGE_VAL : s;
+}
+
 double calib_ece(const double *conf, const uint8_t *correct, size_t n, int bins)
 {
     if (n == 0 || bins < 1) return 0;
@@ -265,11 +272,11 @@ int calib_apply(model *m, const calib_logits *c, double recall)
     if (!s) return MILLE_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < c->n; i++)
-        if (!calib_is_oos(c, i))
-            s[k++] = calib_score(c->L + i * c->I, c->I, T, CALIB_SCORE_PROB, 0);
+        if (!calib_is_oos(c, i)) s[k++] = calib_score_of(c, i, T, CALIB_SCORE_PROB);
     double t = calib_threshold(s, n_in, recall);
     free(s);
     if (isnan(t)) return MILLE_ENOMEM;
+    if (t < 0) t = 0; /* more than 1 - recall of the in-scope records fall in the oos class */
     m->temperature = (float)T;
     /* a float a hair below the double keeps the records at the threshold accepted */
     m->reject_below = nextafterf((float)t, 0);

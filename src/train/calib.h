@@ -77,6 +77,10 @@ extern const char *const calib_score_name[CALIB_SCORE_COUNT];
 /* The score of kind `kind`; *argmax (may be NULL) receives the top intent. */
 double calib_score(const float *l, size_t I, double T, int kind, uint32_t *argmax);
 
+/* The score of record i of c as mille decides: -HUGE_VAL (never accepted) when its top
+ * intent is the model's out-of-scope class, else calib_score. */
+double calib_score_of(const calib_logits *c, size_t i, double T, int kind);
+
 /* Expected calibration error: sum over `bins` equal-width bins of confidence of
  * (records in bin / n) * |accuracy in bin - mean confidence in bin|, as a fraction (0..1).
  * conf in [0, 1]; 0 when n == 0. */
