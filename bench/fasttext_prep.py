@@ -7,6 +7,9 @@
       segments them (see words() below) and lowercased with str.lower();
       dev.jsonl: the dev records unchanged (input for mille predict);
       one.txt / one.jsonl: the first dev utterance alone (to time model loading).
+  fasttext_prep.py ftlines IN.jsonl OUT.txt
+      writes the MASSIVE records of IN.jsonl in fastText format, as prep writes dev.txt (e.g.
+      a dev file with typos from `mille perturb`, for bench/typos.sh).
   fasttext_prep.py timeit N CMD [ARG...]
       runs CMD N times with stdout to /dev/null, prints the median wall time in seconds.
   fasttext_prep.py score GOLD.jsonl PRED.jsonl
@@ -136,9 +139,18 @@ def fttest(path):
     print("%d %.6f" % (n, p))
 
 
+def ftlines(inp, out):
+    with open(inp, encoding="utf-8") as f, open(out, "w", encoding="utf-8") as o:
+        for line in f:
+            if line.strip():
+                o.write(ft_line(json.loads(line)))
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] == "prep" and len(argv) == 5:
         prep(argv[2], argv[3], argv[4])
+    elif len(argv) == 4 and argv[1] == "ftlines":
+        ftlines(argv[2], argv[3])
     elif len(argv) >= 4 and argv[1] == "timeit":
         timeit(int(argv[2]), argv[3:])
     elif len(argv) == 4 and argv[1] == "score":

@@ -7,8 +7,9 @@
   connection per address, so that the per-IP limit does not stop them and only the request
   deadline does), each announcing a 1 MiB body and trickling it one byte a second; a client
   that the server cuts reconnects at once.
-- K clients sending maximal requests back to back, each a body of the default limit
-  (1 MiB), cycling through KINDS (comma-separated):
+- K clients sending maximal requests back to back from their own address (127.0.0.250; one
+  attacker, so that the per-address byte rate applies to it and not to wrk on 127.0.0.1),
+  each a body of the default limit (1 MiB), cycling through KINDS (comma-separated):
     badjson  1 MiB that is not JSON (rejected after the UTF-8 check and the parse)
     over     1 MiB + 1 byte: over --max-body (read, dropped, 413)
     longtext valid JSON, one 1 MiB string (parsed in full, then 413 text_too_long)
@@ -80,13 +81,19 @@ def slow_clients(port, n, until, stats):
         c.close()
 
 
+# The maximal-request client's own address, so that the per-address limits see it apart from
+# the well-behaved clients (wrk, on 127.0.0.1) and the slow ones (127.0.0.2 and up).
+MAX_ADDR = "127.0.0.250"
+
+
 def max_client(port, payloads, until, stats, lock):
     j = 0
     while time.time() < until:
         body = payloads[j % len(payloads)]
         j += 1
         try:
-            c = socket.create_connection(("127.0.0.1", port), timeout=60)
+            c = socket.create_connection(("127.0.0.1", port), timeout=60,
+                                         source_address=(MAX_ADDR, 0))
             c.sendall(b"POST /v1/parse/batch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                       b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
                       % len(body) + body)

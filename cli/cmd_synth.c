@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "data.h"
 #include "lexicon.h"
+#include "out.h"
 
 /* ---- mille synth ----------------------------------------------------------------------- */
 
@@ -51,23 +52,6 @@ static void on_skip(void *ud, const mille_error *e)
 {
     (void)ud;
     fprintf(stderr, "mille synth: skipped: %s\n", e->msg);
-}
-
-typedef struct out_buf {
-    FILE *f; /* stdout, or NULL to collect in buf for an atomic write */
-    char *buf;
-    size_t len, cap;
-} out_buf;
-
-static int out_line(out_buf *o, const char *s)
-{
-    size_t n = strlen(s);
-    if (o->f) return fputs(s, o->f) < 0 || fputc('\n', o->f) < 0 ? -1 : 0;
-    if (vec_reserve((void **)&o->buf, &o->cap, o->len + n + 2, 1)) return -1;
-    memcpy(o->buf + o->len, s, n);
-    o->buf[o->len + n] = '\n';
-    o->len += n + 1;
-    return 0;
 }
 
 /* Indexes of the `top` most frequent unknown words, most frequent first (ties: first seen). */
@@ -188,7 +172,7 @@ int cmd_synth(int argc, char **argv)
                      annot_char_split(to, strlen(to))};
     synth_ctx sc = {0};
     synth_stats st = {0};
-    out_buf ob = {strcmp(out, "-") == 0 ? stdout : NULL, NULL, 0, 0};
+    out_buf ob = out_open(out);
     char idbuf[256];
     for (size_t i = 0; i < ds.n && rc == CLI_OK; i++) {
         const data_record *r = &ds.recs[i];
@@ -203,27 +187,18 @@ int cmd_synth(int argc, char **argv)
         }
         if (got == 0) continue;
         snprintf(idbuf, sizeof idbuf, "synth-%s", id);
-        json_t *j = json_object();
-        json_object_set_new(j, "id", json_string(idbuf));
-        json_object_set_new(j, "locale", json_string(to));
-        json_object_set_new(j, "partition", json_string("train"));
-        json_object_set_new(j, "scenario", json_string(strtab_str(&ds.scenarios, r->scenario)));
-        json_object_set_new(j, "intent", json_string(strtab_str(&ds.intents, r->intent)));
-        json_object_set_new(j, "utt", json_stringn(sc.utt, sc.utt_len));
-        json_object_set_new(j, "annot_utt", json_stringn(sc.annot, sc.annot_len));
-        char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(j);
-        if (!line || out_line(&ob, line) < 0) {
-            fprintf(stderr, "mille synth: %s: write failed\n", ob.f ? "<stdout>" : "memory");
+        if (out_massive(&ob, idbuf, to, "train", strtab_str(&ds.scenarios, r->scenario),
+                        strtab_str(&ds.intents, r->intent), sc.utt, sc.utt_len, sc.annot,
+                        sc.annot_len) < 0) {
+            fprintf(stderr, "mille synth: %s: write failed\n", out);
             rc = CLI_ERR;
         }
-        free(line);
     }
-    if (rc == CLI_OK && !ob.f && file_write_atomic(out, ob.buf, ob.len, &err) < 0) {
+    if (rc == CLI_OK && out_close(&ob, &err) < 0) {
         fprintf(stderr, "mille synth: %s\n", err.msg);
         rc = CLI_ERR;
     }
-    if (rc == CLI_OK && ob.f && fflush(stdout) != 0) rc = CLI_ERR;
+    out_discard(&ob);
     if (!quiet && ds.n) {
         fprintf(stderr,
                 "mille synth: %zu records %s/%s -> %s written, %zu skipped\n"
@@ -240,7 +215,6 @@ int cmd_synth(int argc, char **argv)
             fprintf(stderr, "\n");
         }
     }
-    free(ob.buf);
     synth_stats_free(&st);
     synth_free(&sc);
     data_free(&ds);

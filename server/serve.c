@@ -34,6 +34,7 @@
  *   once, with Retry-After.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -186,9 +187,11 @@ static const char *header(struct MHD_Connection *c, const char *name)
 }
 
 /* Charge a body of n bytes to the client's address. 0: go on; 1: parked (the connection is
- * suspended until the sweep resumes it); -1: refused, *r holds the 429. */
+ * suspended until the sweep resumes it); -1: refused (it would wait over max_wait), *r holds
+ * the 429. With max_wait INFINITY the charge is a debt that the address's next requests
+ * wait for; nothing is parked. */
 static int rate_charge(serve *sv, struct MHD_Connection *c, conn *cc, unsigned long long n,
-                       srv_reply *r)
+                       double max_wait, srv_reply *r)
 {
     const union MHD_ConnectionInfo *i =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -204,8 +207,8 @@ static int rate_charge(serve *sv, struct MHD_Connection *c, conn *cc, unsigned l
     }
     if (!sv->rl || !klen || !n) return 0;
     double now = clock_s();
-    double wait = ratelimit_charge(sv->rl, key, klen, (double)n, now, sv->deadline / 2);
-    if (wait == 0) return 0;
+    double wait = ratelimit_charge(sv->rl, key, klen, (double)n, now, max_wait);
+    if (wait == 0 || max_wait == INFINITY) return 0; /* charged after the fact: a debt */
     if (wait < 0) {
         srv_error(sv->s, r, 429, "rate_limited",
                   "this address is over its budget of request-body bytes (--max-ip-rate); "
@@ -269,7 +272,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         if (!cc->too_big && n) cc->want = (size_t)n + 1;
         cc->declared = n;
-        if (!cc->too_big && rate_charge(sv, c, cc, n, &r) < 0) return send_reply(c, &r);
+        /* a body over --max-body is drained, not parsed: it costs what --max-body does */
+        if (rate_charge(sv, c, cc, cc->too_big ? sv->max_body + 1 : n, sv->deadline / 2, &r) < 0)
+            return send_reply(c, &r);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -295,6 +300,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     /* a call without data before the declared body came in full: libmicrohttpd makes one
      * when it resumes a parked request */
     if (cc->len < cc->declared) return MHD_YES;
+    /* a body without Content-Length (chunked) is charged once it is in: the address's next
+     * requests wait for the debt */
+    if (!cc->declared && cc->len) rate_charge(sv, c, cc, cc->len, INFINITY, &r);
     /* the request is in full: the deadline no longer runs */
     conn_slot *sl = slot_of(c);
     if (sl) {

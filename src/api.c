@@ -279,59 +279,6 @@ MILLE_API void mille_session_free(mille_session *s)
     free(s);
 }
 
-/* Append n bytes to the session's annotation buffer. */
-static int annot_put(mille_session *s, size_t *len, const char *p, size_t n)
-{
-    if (vec_reserve((void **)&s->annot, &s->cap_annot, *len + n + 1, 1)) return MILLE_ENOMEM;
-    memcpy(s->annot + *len, p, n);
-    *len += n;
-    s->annot[*len] = '\0';
-    return MILLE_OK;
-}
-
-/* Append the annotation of one input at *len (then past its NUL): "[slot : " before a run of
- * one label, "]" after it, the text between words kept as it is. In char-split locales
- * (ja/zh) MASSIVE writes exactly one space on each side of a bracketed slot (none at the ends
- * of the text), spaces the utterance itself does not have. */
-static int build_annot(mille_session *s, const char *text, const annot_word *words, const int *tags,
-                       size_t n_words, int char_split, size_t *len)
-{
-    const model *m = &s->mm->m;
-    size_t pos = 0;
-    int rc = annot_put(s, len, "", 0), space_after = 0;
-    for (size_t i = 0; i < n_words && !rc; i++) {
-        const annot_word *w = &words[i];
-        int tag = tags[i], opens = tag && (i == 0 || tags[i - 1] != tag);
-        int closes = tag && (i + 1 == n_words || tags[i + 1] != tag);
-        size_t g0 = pos, g1 = w->start;
-        if (char_split && (opens || space_after)) {
-            while (g0 < g1 && text[g0] == ' ') g0++;
-            while (!opens && g1 > g0 && text[g1 - 1] == ' ') g1--;
-            if (opens)
-                while (g1 > g0 && text[g1 - 1] == ' ') g1--;
-            if (space_after) rc = annot_put(s, len, " ", 1);
-            if (!rc) rc = annot_put(s, len, text + g0, g1 - g0);
-            if (opens && *len && s->annot[*len - 1] != ' ' && !rc) rc = annot_put(s, len, " ", 1);
-        } else {
-            rc = annot_put(s, len, text + g0, g1 - g0);
-        }
-        space_after = 0;
-        if (opens && !rc) {
-            const char *name = strtab_str(&m->slots, (size_t)tag);
-            rc = annot_put(s, len, "[", 1) || annot_put(s, len, name, strlen(name)) ||
-                 annot_put(s, len, " : ", 3);
-        }
-        if (!rc) rc = annot_put(s, len, text + w->start, w->end - w->start);
-        if (closes && !rc) {
-            rc = annot_put(s, len, "]", 1);
-            space_after = char_split;
-        }
-        pos = w->end;
-    }
-    if (!rc) (*len)++; /* keep the NUL */
-    return rc ? MILLE_ENOMEM : MILLE_OK;
-}
-
 /* A locale is a language subtag of 2-3 ASCII letters followed by subtags of 1-8 letters or
  * digits, each after '-' or '_' ("fr-FR", "zh-Hant-TW"); at most 16 bytes. */
 static int locale_valid(const char *loc)
@@ -561,7 +508,8 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
         }
         it->n_slots = ns - it->slot0;
         it->annot0 = alen;
-        if (build_annot(s, in[i].text, w, tags, it->n_words, it->char_split, &alen))
+        if (annot_format(&s->annot, &s->cap_annot, &alen, in[i].text, w, tags, it->n_words,
+                         it->char_split, &m->slots))
             return MILLE_ENOMEM;
         mille_result *r = &res[i];
         uint32_t intent = s->intent[u];

@@ -347,6 +347,68 @@ check "lexicons missing DIR" 1 "nonexistent"
 run "$MILLE" lexicons --bogus
 check "lexicons unknown option" 2 "unknown option"
 
+# ---- perturb ------------------------------------------------------------------------------
+run "$MILLE" perturb --help
+check "perturb --help" 0 "" "--typos P"
+run "$MILLE" perturb "$SAMPLE" --out "$T/pert0.jsonl"
+check "perturb with no noise" 0 "records, 0 changed; 0 of [0-9]+ words changed"
+# with no noise every dev record comes back as it was: utt and annot_utt byte for byte
+$PY - "$SAMPLE" "$T/pert0.jsonl" <<'PYEOF' && ok || bad "perturb with no noise changed records"
+import gzip, json, os, sys
+src = {}
+for f in os.listdir(sys.argv[1]):
+    if f.endswith(".jsonl.gz"):
+        for l in gzip.open(os.path.join(sys.argv[1], f), "rt", encoding="utf-8"):
+            j = json.loads(l)
+            if j["partition"] == "dev":
+                src[(j["locale"], j["id"])] = (j["utt"], j["annot_utt"], j["intent"])
+out = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+sys.exit(not (len(out) == len(src) and
+              all(src[(j["locale"], j["id"])] == (j["utt"], j["annot_utt"], j["intent"]) for j in out)))
+PYEOF
+run "$MILLE" perturb "$SAMPLE" --typos 0.3 --seed 7 --out "$T/pert30.jsonl"
+check "perturb --typos 0.3" 0 "records, [1-9][0-9]* changed; [1-9][0-9]* of [0-9]+ words changed"
+# typos keep the words and their labels: every slot has as many words as before, one edit each
+$PY - "$SAMPLE" "$T/pert30.jsonl" <<'PYEOF' && ok || bad "perturb --typos: labels not aligned"
+import gzip, json, os, re, sys
+def slots(a):
+    return [(m.group(1), len(m.group(2).split())) for m in re.finditer(r"\[(\S+) : ([^\]]*)\]", a)]
+src = {}
+for f in os.listdir(sys.argv[1]):
+    if f.endswith(".jsonl.gz"):
+        for l in gzip.open(os.path.join(sys.argv[1], f), "rt", encoding="utf-8"):
+            j = json.loads(l)
+            src[(j["locale"], j["id"])] = j
+n_changed = 0
+for l in open(sys.argv[2], encoding="utf-8"):
+    j = json.loads(l)
+    o = src[(j["locale"], j["id"])]
+    if j["locale"] not in ("ja-JP", "zh-CN", "zh-TW"):
+        assert len(j["utt"].split()) == len(o["utt"].split()), (o["utt"], j["utt"])
+        assert slots(j["annot_utt"]) == slots(o["annot_utt"]), (o["annot_utt"], j["annot_utt"])
+        for a, b in zip(o["utt"].split(), j["utt"].split()):
+            assert a == b or abs(len(a) - len(b)) <= 1, (a, b)
+    n_changed += j["utt"] != o["utt"]
+assert n_changed > 50, n_changed
+PYEOF
+run "$MILLE" eval "$T/pert30.jsonl" "$T/pert30.jsonl" --json
+check "perturb output reads back" 0 "" '"exact_match": 100.0, "intent_accuracy": 100.0, "slot_f1": 100.0'
+run "$MILLE" perturb "$SAMPLE" --typos 0.3 --seed 7
+check "perturb to stdout" 0
+if cmp -s "$T/out" "$T/pert30.jsonl"; then ok; else bad "perturb: same seed, different output"; fi
+run "$MILLE" perturb "$SAMPLE" --typos 0.3 --seed 8
+if cmp -s "$T/out" "$T/pert30.jsonl"; then bad "perturb: the seed changes nothing"; else ok; fi
+run "$MILLE" perturb "$SAMPLE" --typos 0.5 --drop 0.3 --repeat 0.3
+check "perturb probabilities over 1" 2 "at most 1"
+run "$MILLE" perturb "$SAMPLE" --typos 2
+check "perturb bad --typos" 2 "--typos"
+run "$MILLE" perturb
+check "perturb without DATA" 2 "DATA is required"
+run "$MILLE" perturb "$T/nonexistent.jsonl"
+check "perturb missing file" 1 "nonexistent.jsonl"
+run "$MILLE" perturb "$SAMPLE" --locales xx-XX
+check "perturb no records" 1 "no records"
+
 # ---- pretrain / train --init / predict filters ----------------------------------------------
 run "$MILLE" pretrain --text "$SAMPLE" --locales en-US,fr-FR --lexicon "$LEX/en-fr.tsv" \
     --out "$T/pre.model" --buckets 4096 --dim 8 --epochs 2 --quiet

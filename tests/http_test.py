@@ -78,11 +78,19 @@ class Server:
             self.p.wait()
 
 
-def request(port, method, path, body=None, headers=None, timeout=30):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def request(port, method, path, body=None, headers=None, timeout=30, source=None,
+            chunked=False):
+    """(status, json or None, raw body, response); source: the client's address; chunked:
+    send the body without Content-Length."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                   source_address=(source, 0) if source else None)
     if isinstance(body, str):
         body = body.encode()
-    c.request(method, path, body=body, headers=headers or {})
+    if chunked:
+        c.request(method, path, body=iter([body]), encode_chunked=True,
+                  headers=dict(headers or {}, **{"Transfer-Encoding": "chunked"}))
+    else:
+        c.request(method, path, body=body, headers=headers or {})
     r = c.getresponse()
     data = r.read()
     c.close()
@@ -578,19 +586,12 @@ def audit_hostile_clients(model):
         s.kill()
 
 
-def post_from(port, src, body):
+def post_from(port, src, body, chunked=False):
     """POST body to /v1/parse from the address src: (status, json, response, seconds)."""
     t0 = time.time()
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(src, 0))
-    c.request("POST", "/v1/parse", body=body, headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    try:
-        j = json.loads(data)
-    except ValueError:
-        j = None
-    return r.status, j, r, time.time() - t0
+    st, j, _, r = request(port, "POST", "/v1/parse", body, {"Content-Type": "application/json"},
+                          source=src, chunked=chunked)
+    return st, j, r, time.time() - t0
 
 
 def audit_rate_limit(model):
@@ -637,6 +638,20 @@ def audit_rate_limit(model):
               [(r[0], r[1]) for r in refused])
         check("rate limit: refused at once", all(r[3] < 1.0 for r in refused),
               [round(r[3], 2) for r in refused])
+        # bodies over --max-body are drained, not parsed, but charged as a maximal one
+        big = json.dumps({"text": "play jazz", "pad": "x" * 5000})
+        res = [post_from(port, "127.0.0.6", big) for _ in range(3)]
+        check("rate limit: bodies over --max-body get 413", all(r[0] == 413 for r in res),
+              [r[0] for r in res])
+        check("rate limit: bodies over --max-body are charged too", 0.3 < res[2][3] < 1.5,
+              [round(r[3], 2) for r in res])
+        # a chunked body (no Content-Length) is charged once it is in: the next request waits
+        res = [post_from(port, "127.0.0.7", body, chunked=True) for _ in range(2)]
+        check("rate limit: chunked bodies served", all(r[0] == 200 for r in res),
+              [(r[0], r[1]) for r in res])
+        st, j, _, dt = post_from(port, "127.0.0.7", body)
+        check("rate limit: a chunked body's debt slows the next request",
+              st == 200 and 0.3 < dt < 1.5, (st, round(dt, 2)))
         st, _, data, _ = request(port, "GET", "/metrics")
         check("metrics count throttled and rate_limited",
               re.search(rb'errors_total\{code="throttled"\} [1-9]', data) is not None and

@@ -220,3 +220,51 @@ int annot_parse(const char *utt, size_t utt_len, const char *annot, size_t annot
 
     return segment(u, a, nu, char_split, words);
 }
+
+/* Append n bytes at *len, keeping a NUL after them. */
+static int put(char **buf, size_t *cap, size_t *len, const char *p, size_t n)
+{
+    if (vec_reserve((void **)buf, cap, *len + n + 1, 1)) return MILLE_ENOMEM;
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+    return MILLE_OK;
+}
+
+int annot_format(char **buf, size_t *cap, size_t *len, const char *text, const annot_word *words,
+                 const int *tags, size_t n_words, int char_split, const strtab *slots)
+{
+    size_t pos = 0;
+    int rc = put(buf, cap, len, "", 0), space_after = 0;
+    for (size_t i = 0; i < n_words && !rc; i++) {
+        const annot_word *w = &words[i];
+        int tag = tags[i], opens = tag && (i == 0 || tags[i - 1] != tag);
+        int closes = tag && (i + 1 == n_words || tags[i + 1] != tag);
+        size_t g0 = pos, g1 = w->start;
+        if (char_split && (opens || space_after)) {
+            while (g0 < g1 && text[g0] == ' ') g0++;
+            while (!opens && g1 > g0 && text[g1 - 1] == ' ') g1--;
+            if (opens)
+                while (g1 > g0 && text[g1 - 1] == ' ') g1--;
+            if (space_after) rc = put(buf, cap, len, " ", 1);
+            if (!rc) rc = put(buf, cap, len, text + g0, g1 - g0);
+            if (opens && *len && (*buf)[*len - 1] != ' ' && !rc) rc = put(buf, cap, len, " ", 1);
+        } else {
+            rc = put(buf, cap, len, text + g0, g1 - g0);
+        }
+        space_after = 0;
+        if (opens && !rc) {
+            const char *name = strtab_str(slots, (size_t)tag);
+            rc = put(buf, cap, len, "[", 1) || put(buf, cap, len, name, strlen(name)) ||
+                 put(buf, cap, len, " : ", 3);
+        }
+        if (!rc) rc = put(buf, cap, len, text + w->start, w->end - w->start);
+        if (closes && !rc) {
+            rc = put(buf, cap, len, "]", 1);
+            space_after = char_split;
+        }
+        pos = w->end;
+    }
+    if (!rc) (*len)++; /* keep the NUL */
+    return rc ? MILLE_ENOMEM : MILLE_OK;
+}

@@ -63,6 +63,16 @@ int annot_parse(const char *utt, size_t utt_len, const char *annot, size_t annot
 int annot_words(const char *text, size_t len, int char_split, annot_word *words,
                 annot_scratch *scratch, mille_error *err);
 
+/* The MASSIVE annotation of text from its words (byte offsets into text) and their slot
+ * label ids (0 = Other; names from slots), appended NUL-terminated to *buf at *len (grown
+ * with vec_reserve; *len ends past the NUL): "[slot : " before a run of one label, "]" after
+ * it, the text between words kept as it is. In char-split locales (ja/zh) MASSIVE writes
+ * exactly one space on each side of a bracketed slot (none at the ends of the text), spaces
+ * the utterance itself does not have. annot_parse reads it back to the same words and labels.
+ * Returns MILLE_OK or MILLE_ENOMEM. */
+int annot_format(char **buf, size_t *cap, size_t *len, const char *text, const annot_word *words,
+                 const int *tags, size_t n_words, int char_split, const strtab *slots);
+
 /* ---- records and data sets --------------------------------------------------------------- */
 
 /* Slot label id 0 is always "Other". */
