@@ -179,6 +179,7 @@ lint:
 .PHONY: browser-test
 browser-test: all
 	python3 tests/browser/playground_test.py --mille $(BUILD)/mille --screenshot $(BUILD)/playground.png
+	python3 tests/browser/report_test.py --mille $(BUILD)/mille
 
 clean:
 	rm -rf build

@@ -13,31 +13,45 @@
 
 #include <jansson.h>
 
+#include "calib.h"
 #include "cli.h"
 #include "data.h"
 #include "eval.h"
+#include "eval_html.h"
 
 #define NOTE_SHOWN 5 /* records shown per kind of note; the rest are only counted */
 
 static void eval_usage(FILE *f)
 {
     fprintf(
-        f, "usage: mille eval GOLD PRED [--locales L1,L2] [--partition P] [--json] [--strict]\n"
-           "\n"
-           "Scores predictions with MASSIVE's official metrics (docs/eval.md).\n"
-           "\n"
-           "  GOLD             MASSIVE data: .jsonl, .jsonl.gz, a directory of them, or the\n"
-           "                   release archive (.tar.gz)\n"
-           "  PRED             JSON lines {id, locale, intent, annot_utt[, utt]}; '-' = stdin\n"
-           "  --locales LIST   score only these locales (default: all in GOLD)\n"
-           "  --partition P    score only gold records of partition(s) P, e.g. dev\n"
-           "                   (default: every gold record)\n"
-           "  --json           print {\"average\": {...}, \"by_locale\": {...}} (percent, rounded\n"
-           "                   to 1e-6) instead of the table (default: table)\n"
-           "  --strict         a malformed line is an error (default: report it and skip it)\n"
-           "\n"
-           "Records match by (locale, id). Gold records without a prediction count as wrong.\n"
-           "exit codes: 0 ok, 1 runtime error (unreadable or malformed input), 2 usage error.\n");
+        f,
+        "usage: mille eval GOLD PRED [--locales L1,L2] [--partition P] [--json] [--strict]\n"
+        "                 [--html FILE [--baseline JSON]]\n"
+        "\n"
+        "Scores predictions with MASSIVE's official metrics (docs/eval.md).\n"
+        "\n"
+        "  GOLD             MASSIVE data: .jsonl, .jsonl.gz, a directory of them, or the\n"
+        "                   release archive (.tar.gz)\n"
+        "  PRED             JSON lines {id, locale, intent, annot_utt[, utt]}; '-' = stdin\n"
+        "  --locales LIST   score only these locales (default: all in GOLD)\n"
+        "  --partition P    score only gold records of partition(s) P, e.g. dev\n"
+        "                   (default: every gold record)\n"
+        "  --json           print {\"average\": {...}, \"by_locale\": {...}} (percent, rounded\n"
+        "                   to 1e-6) instead of the table (default: table)\n"
+        "  --strict         a malformed line is an error (default: report it and skip it)\n"
+        "  --html FILE      also write a self-contained HTML report: per-locale bars, the\n"
+        "                   most confused intent pairs with examples, F1 per slot type, a\n"
+        "                   reliability diagram (when predictions carry a confidence)\n"
+        "  --baseline JSON  with --html: another run's `mille eval --json` output, drawn\n"
+        "                   beside this one with the differences\n"
+        "\n"
+        "When the predictions carry \"confidence\" (mille predict writes it), each locale also\n"
+        "gets its expected calibration error of the intent (ece: percent, %d equal-width\n"
+        "bins; 0 = confidence means accuracy) and the table a column for it.\n"
+        "\n"
+        "Records match by (locale, id). Gold records without a prediction count as wrong.\n"
+        "exit codes: 0 ok, 1 runtime error (unreadable or malformed input), 2 usage error.\n",
+        CALIB_BINS);
 }
 
 static void on_skip(void *ud, const mille_error *e)
@@ -68,6 +82,56 @@ static void on_note(void *ud, int kind, const data_set *ds, const data_record *r
             strtab_str(&ds->locales, r->locale), data_str(ds, r->id), *msg ? ": " : "", msg);
 }
 
+/* ---- calibration of the predictions' "confidence" ---------------------------------------------
+ */
+
+/* Per gold locale: the ECE of the predictions that carry a confidence, in percent, or -1 for
+ * a locale without any (pred_of: eval_match). Returns 1 if any prediction had a confidence,
+ * 0 if none, -1 when out of memory. */
+static int confidence_ece(const data_set *gold, const data_set *pred, const int64_t *pred_of,
+                          double *ece)
+{
+    size_t L = gold->locales.n;
+    for (size_t l = 0; l < L; l++) ece[l] = -1;
+    int any = 0;
+    for (size_t i = 0; i < pred->n && !any; i++) any = pred->recs[i].confidence >= 0;
+    if (!any) return 0;
+    double *c = malloc((gold->n + 1) * sizeof *c);
+    uint8_t *k = malloc(gold->n + 1);
+    if (!c || !k) {
+        free(c);
+        free(k);
+        return -1;
+    }
+    /* a pass per locale keeps this simple (there are 52 or so) */
+    for (size_t l = 0; l < L; l++) {
+        size_t n = 0;
+        for (size_t i = 0; i < gold->n; i++) {
+            const data_record *r = &gold->recs[i];
+            if (r->locale != l || pred_of[i] < 0 || pred->recs[pred_of[i]].confidence < 0) continue;
+            const data_record *q = &pred->recs[pred_of[i]];
+            c[n] = q->confidence;
+            k[n] = strcmp(strtab_str(&gold->intents, r->intent),
+                          strtab_str(&pred->intents, q->intent)) == 0;
+            n++;
+        }
+        if (n) ece[l] = 100 * calib_ece(c, k, n, CALIB_BINS);
+    }
+    free(c);
+    free(k);
+    return 1;
+}
+
+/* Unweighted mean of the locales' ECE over those listed in order[0..n) that have one. */
+static double mean_ece(const double *ece, const uint32_t *order, size_t n)
+{
+    double s = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ece[order[i]] >= 0) s += ece[order[i]], k++;
+    return k ? s / (double)k : -1;
+}
+
 /* Percent rounded to 1e-6, so that the JSON text does not depend on the last bits. */
 static double r6(double x) { return round(x * 1e6) / 1e6; }
 
@@ -96,20 +160,36 @@ static int cmp_locale(const void *a, const void *b)
                   strtab_str(sort_tab, *(const uint32_t *)b));
 }
 
-static int print_json(const data_set *gold, const eval_acc *acc, const uint32_t *order, size_t n)
+/* The JSON report of --json (and of the HTML page), or NULL when out of memory. */
+static json_t *report_json(const data_set *gold, const eval_acc *acc, const uint32_t *order,
+                           size_t n, const double *ece)
 {
     eval_metrics avg = eval_average(acc);
     json_t *root = json_object(), *by = json_object();
     int bad = !root || !by;
-    if (!bad) bad |= json_object_set_new(root, "average", metrics_json(&avg, 1));
+    json_t *ja = bad ? NULL : metrics_json(&avg, 1);
+    double me = ece ? mean_ece(ece, order, n) : -1;
+    if (ja && me >= 0) bad |= json_object_set_new(ja, "ece", json_real(r6(me)));
+    if (!bad) bad |= json_object_set_new(root, "average", ja);
     for (size_t i = 0; !bad && i < n; i++) {
         eval_metrics m = eval_locale_metrics(acc, order[i]);
-        bad |= json_object_set_new(by, strtab_str(&gold->locales, order[i]), metrics_json(&m, 0));
+        json_t *jl = metrics_json(&m, 0);
+        if (jl && ece && ece[order[i]] >= 0)
+            bad |= json_object_set_new(jl, "ece", json_real(r6(ece[order[i]])));
+        bad |= json_object_set_new(by, strtab_str(&gold->locales, order[i]), jl);
     }
     if (!bad) bad |= json_object_set(root, "by_locale", by);
-    char *s = bad ? NULL : json_dumps(root, JSON_REAL_PRECISION(15));
     json_decref(by);
-    json_decref(root);
+    if (bad) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static int print_json(json_t *root)
+{
+    char *s = root ? json_dumps(root, JSON_REAL_PRECISION(15)) : NULL;
     if (!s) {
         fprintf(stderr, "mille eval: out of memory\n");
         return CLI_ERR;
@@ -119,22 +199,30 @@ static int print_json(const data_set *gold, const eval_acc *acc, const uint32_t 
     return CLI_OK;
 }
 
-static void print_table(const data_set *gold, const eval_acc *acc, const uint32_t *order, size_t n)
+static void print_table(const data_set *gold, const eval_acc *acc, const uint32_t *order, size_t n,
+                        const double *ece)
 {
-    printf("%-8s %8s %12s %12s %9s\n", "locale", "n", "exact_match", "intent_acc", "slot_f1");
+    printf("%-8s %8s %12s %12s %9s%s\n", "locale", "n", "exact_match", "intent_acc", "slot_f1",
+           ece ? "       ece" : "");
     for (size_t i = 0; i < n; i++) {
         eval_metrics m = eval_locale_metrics(acc, order[i]);
-        printf("%-8s %8llu %12.2f %12.2f %9.2f\n", strtab_str(&gold->locales, order[i]),
+        printf("%-8s %8llu %12.2f %12.2f %9.2f", strtab_str(&gold->locales, order[i]),
                (unsigned long long)m.n, m.exact_match, m.intent_accuracy, m.slot_f1);
+        if (ece && ece[order[i]] >= 0) printf(" %9.2f", ece[order[i]]);
+        printf("\n");
     }
     eval_metrics a = eval_average(acc);
-    printf("%-8s %8llu %12.2f %12.2f %9.2f   (unweighted mean of %zu locales)\n", "average",
-           (unsigned long long)a.n, a.exact_match, a.intent_accuracy, a.slot_f1, a.n_locales);
+    printf("%-8s %8llu %12.2f %12.2f %9.2f", "average", (unsigned long long)a.n, a.exact_match,
+           a.intent_accuracy, a.slot_f1);
+    double me = ece ? mean_ece(ece, order, n) : -1;
+    if (me >= 0) printf(" %9.2f", me);
+    printf("   (unweighted mean of %zu locales)\n", a.n_locales);
 }
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *paths[2] = {NULL, NULL}, *locales = NULL, *partition = NULL;
+    const char *paths[2] = {NULL, NULL}, *locales = NULL, *partition = NULL, *html = NULL,
+               *baseline = NULL;
     int json = 0, strict = 0, n_paths = 0, bad = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -145,6 +233,10 @@ int cmd_eval(int argc, char **argv)
             locales = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--partition", &bad))) {
             partition = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--html", &bad))) {
+            html = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--baseline", &bad))) {
+            baseline = v;
         } else if (bad) {
             break;
         } else if (strcmp(a, "--json") == 0) {
@@ -165,6 +257,10 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "mille eval: expected GOLD and PRED\n");
         bad = 1;
     }
+    if (!bad && baseline && !html) {
+        fprintf(stderr, "mille eval: --baseline needs --html (the report draws it)\n");
+        bad = 1;
+    }
     if (!bad && ((locales && !*locales) || (partition && !*partition))) {
         fprintf(stderr, "mille eval: empty --locales or --partition\n");
         bad = 1;
@@ -178,6 +274,9 @@ int cmd_eval(int argc, char **argv)
     eval_report rep = {0};
     mille_error err = {0};
     uint32_t *order = NULL;
+    double *ece = NULL;
+    int64_t *pred_of = NULL;
+    json_t *root = NULL;
     int rc = CLI_ERR;
     data_opts go = data_default_opts();
     go.mode = DATA_GOLD;
@@ -224,11 +323,39 @@ int cmd_eval(int argc, char **argv)
         if (rep.acc.loc[i].n) order[n++] = (uint32_t)i;
     sort_tab = &gold.locales;
     qsort(order, n, sizeof *order, cmp_locale);
+    ece = malloc((gold.locales.n + 1) * sizeof *ece);
+    pred_of = malloc((gold.n + 1) * sizeof *pred_of);
+    int has_conf = ece && pred_of && !eval_match(&gold, &pred, pred_of)
+                       ? confidence_ece(&gold, &pred, pred_of, ece)
+                       : -1;
+    if (has_conf < 0) {
+        fprintf(stderr, "mille eval: out of memory\n");
+        goto out;
+    }
+    root = report_json(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
     if (json) {
-        rc = print_json(&gold, &rep.acc, order, n);
+        rc = print_json(root);
     } else {
-        print_table(&gold, &rep.acc, order, n);
+        print_table(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
         rc = CLI_OK;
+    }
+    if (rc == CLI_OK && html) {
+        json_t *base = NULL;
+        if (baseline) {
+            json_error_t je;
+            base = json_load_file(baseline, 0, &je);
+            if (!base || !json_is_object(json_object_get(base, "by_locale")) ||
+                !json_is_object(json_object_get(base, "average"))) {
+                fprintf(stderr, "mille eval: %s:%d: not a report of mille eval --json (%s)\n",
+                        baseline, base ? 1 : je.line,
+                        base ? "no \"average\" and \"by_locale\"" : je.text);
+                json_decref(base);
+                rc = CLI_ERR;
+                goto out;
+            }
+        }
+        if (!root || eval_html_write(html, root, &gold, &pred, pred_of, base) < 0) rc = CLI_ERR;
+        json_decref(base);
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "mille eval: cannot write the results\n");
@@ -236,6 +363,9 @@ int cmd_eval(int argc, char **argv)
     }
 out:
     free(order);
+    free(ece);
+    free(pred_of);
+    json_decref(root);
     eval_report_free(&rep);
     data_free(&gold);
     data_free(&pred);

@@ -35,7 +35,10 @@ static void usage(FILE *f)
             "                 to split words); MASSIVE records use their own locale\n"
             "  --top K        intents listed in top_intents (default 3, at most %d)\n"
             "  --locales L1,L2     MASSIVE input: only these locales (default all)\n"
-            "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n\n"
+            "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n"
+            "  --reject-below X    mark a parse \"rejected\": true (out of scope; it keeps its\n"
+            "                 best guess) when its confidence is below X in [0, 1] (default:\n"
+            "                 the model's threshold, chosen on dev; 0 = only its \"oos\" class)\n\n"
             "exit status: 0 when every utterance was parsed; 1 when any could not be (each is\n"
             "named on stderr as file:line and has no output line; the others are printed), or\n"
             "on any other runtime error; 2 on a usage error.\n",
@@ -81,6 +84,7 @@ static void emit(out_ctx *o, const char *id, const char *locale, const char *par
                                                (json_int_t)sl->start, "end", (json_int_t)sl->end));
     }
     json_object_set_new(j, "slots", slots);
+    json_object_set_new(j, "rejected", json_boolean(r.rejected));
     char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(j);
     if (line) {
@@ -223,6 +227,7 @@ int cmd_predict(int argc, char **argv)
                                             *partitions = NULL;
     size_t n_models = 0;
     long top = 3;
+    float reject = MILLE_REJECT_MODEL;
     int bad = 0, n_pos = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_is_help(argv[i])) {
@@ -241,6 +246,12 @@ int cmd_predict(int argc, char **argv)
             partitions = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--locale", &bad))) {
             locale = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--reject-below", &bad))) {
+            double x;
+            if (cli_double("predict", "--reject-below", v, 0, 1, &x))
+                bad = 1;
+            else
+                reject = (float)x;
         } else if ((v = cli_opt_value(argc, argv, &i, "--top", &bad))) {
             if (parse_long(v, 1, MILLE_TOP_K, &top)) {
                 fprintf(stderr, "mille predict: --top must be 1..%d\n", MILLE_TOP_K);
@@ -274,6 +285,7 @@ int cmd_predict(int argc, char **argv)
         fprintf(stderr, "mille predict: %s\n", err.msg);
         return CLI_ERR;
     }
+    mille_session_set_reject_below(o.s, reject); /* checked above: in range */
     int rc = CLI_OK;
     if (data_is_massive_path(input)) {
         data_set ds = {0};

@@ -48,12 +48,16 @@ static void usage(FILE *f, const train_params *d)
         "  --checkpoint PATH    checkpoint file (default MODEL.ckpt)\n"
         "  --resume             continue exactly from the checkpoint\n"
         "  --f32                store the embedding in float32 (default float16)\n"
+        "  --reject-recall R    after training, fit the temperature of the intent\n"
+        "                       probabilities on dev and the default rejection threshold\n"
+        "                       that keeps R of the in-scope dev utterances; 0 = neither\n"
+        "                       (default %g)\n"
         "  --strict             stop at the first malformed record\n"
         "  --quiet              no progress line\n",
         d->epochs, d->batch, (double)d->lr, (double)d->emb_lr, (double)d->weight_decay, d->cfg.dim,
         d->cfg.hidden, d->cfg.layers, d->cfg.buckets, d->cfg.minn, d->cfg.maxn, d->cfg.bigrams,
         d->cfg.subwords, (double)d->dropout, d->threads, (unsigned long long)d->seed, d->patience,
-        d->evals_per_epoch);
+        d->evals_per_epoch, (double)d->reject_recall);
 }
 
 static void fmt_time(char *buf, size_t n, double s)
@@ -162,6 +166,9 @@ int cli_train_option(int argc, char **argv, int *i, train_params *p, train_ui *u
         *bad = cli_double(u->cmd, "--weight-decay", v, 0, 1, &d) || (p->weight_decay = (float)d, 0);
     } else if ((v = cli_opt_value(argc, argv, i, "--time-budget", bad))) {
         *bad = cli_double(u->cmd, "--time-budget", v, 1, 1e7, &d) || (p->time_budget = d, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--reject-recall", bad))) {
+        *bad =
+            cli_double(u->cmd, "--reject-recall", v, 0, 1, &d) || (p->reject_recall = (float)d, 0);
     } else if (strcmp(argv[*i], "--resume") == 0) {
         p->resume = 1;
     } else if (strcmp(argv[*i], "--f32") == 0) {

@@ -36,6 +36,7 @@ static const cli_cmd commands[] = {
     {"perturb", cmd_perturb, "noisy copies of labeled data (typos, dropped words), labels aligned"},
     {"convert", cmd_convert, "convert labeled data between MASSIVE, Rasa (YAML) and Snips (JSON)"},
     {"embed", cmd_embed, "print utterance vectors (JSON lines) for rephrase / translation search"},
+    {"calibrate", cmd_calibrate, "fit confidence temperature and rejection threshold on dev"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };

@@ -109,6 +109,9 @@ typedef struct mille_result {
     const char *annot_utt; /* the text annotated in MASSIVE's format ("wake me up at [time :
                               five am]"); for ja-JP/zh-CN/zh-TW with spaces around brackets */
     size_t n_words;        /* words the text was split into                                 */
+    int rejected; /* 1: out of scope ("I don't know"): confidence below the session's threshold,
+                     or the intent is the model's out-of-scope class; intent, slots and the
+                     rest still hold the best guess (see mille_session_set_reject_below) */
 } mille_result;
 
 #define MILLE_TOP_K 5
@@ -215,6 +218,35 @@ MILLE_API size_t mille_embed_dim(const mille_model *m);
  * after the 2026-12 audit: the ABI only grows. */
 MILLE_API int mille_embed(mille_session *s, const char *text, size_t len, const char *locale,
                           float *out, size_t cap, mille_error *err);
+/* ---- confidence and rejection ------------------------------------------------------------ */
+
+/* Confidence: the intent probabilities (confidence, top[].score) are softmax(logits / T), with
+ * the temperature T that `mille train` (or `mille calibrate`) fitted on dev so that they mean
+ * what they say (a confidence of 0.8 is right about 80% of the time); T = 1 for a model that
+ * has none. An ensemble applies each member's T before averaging.
+ *
+ * Rejection: a parse is rejected (res.rejected = 1) when its confidence is below a threshold,
+ * or when its intent is the model's explicit out-of-scope class (an intent named "oos" in the
+ * training data: trained like any intent, always rejected). The model's default threshold
+ * was chosen on dev to keep a stated share of in-scope utterances (mille_model_reject_below;
+ * 0 = no rejection by confidence, e.g. models trained before calibration existed). */
+#define MILLE_REJECT_MODEL (-1.0f) /* "use the model's default threshold" */
+
+/* The model's temperature (1 when it has none) and default rejection threshold (0 = none);
+ * an ensemble's are its first member's threshold and 1. 0 for a NULL model. */
+MILLE_API float mille_model_temperature(const mille_model *m);
+MILLE_API float mille_model_reject_below(const mille_model *m);
+
+/* The threshold of the session's next parses: a confidence in [0, 1] (0 = only the
+ * out-of-scope class is rejected; 1 = nearly everything is), or MILLE_REJECT_MODEL (the
+ * default). Set it before a call to override it for that call. MILLE_ERANGE for other values
+ * (NaN included), MILLE_EINVAL for a NULL session. */
+MILLE_API int mille_session_set_reject_below(mille_session *s, float threshold);
+
+/* 1 if the parse r (made with m) is rejected at `threshold` (as above; MILLE_REJECT_MODEL =
+ * the model's), else 0 (also for NULL arguments or a failed parse). For deciding after the
+ * fact, e.g. per request when one batch call serves several. */
+MILLE_API int mille_result_rejected(const mille_model *m, const mille_result *r, float threshold);
 
 #ifdef __cplusplus
 }

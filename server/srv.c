@@ -401,7 +401,8 @@ static int parse_error_kind(const mille_error *e, const char **code)
 }
 
 /* Check one request object; fills in. where names it in messages ("" or "items[3]."). */
-static int read_input(srv *s, srv_reply *r, const json_t *o, const char *where, mille_input *in)
+static int read_input(srv *s, srv_reply *r, const json_t *o, const char *where, mille_input *in,
+                      float *reject)
 {
     if (!json_is_object(o)) {
         srv_error(s, r, 400, "bad_request", "%s: expected a JSON object with \"text\"",
@@ -428,6 +429,17 @@ static int read_input(srv *s, srv_reply *r, const json_t *o, const char *where, 
                   in->len, s->cfg.max_text);
         return -1;
     }
+    /* "reject_below": this request's rejection threshold (mille.h), default the model's */
+    const json_t *rb = json_object_get(o, "reject_below");
+    *reject = MILLE_REJECT_MODEL;
+    if (rb && !json_is_null(rb)) {
+        double x = json_is_number(rb) ? json_number_value(rb) : -1;
+        if (!(x >= 0 && x <= 1)) {
+            srv_error(s, r, 400, "bad_request", "%sreject_below must be a number in [0, 1]", where);
+            return -1;
+        }
+        *reject = (float)x;
+    }
     in->locale = NULL;
     if (l && !json_is_null(l)) {
         if (!json_is_string(l)) {
@@ -447,7 +459,8 @@ static int read_input(srv *s, srv_reply *r, const json_t *o, const char *where, 
  * NULL for a NaN or infinite score (JSON has no such numbers), and json_array_append_new
  * then fails silently; unchecked, that dropped an item from a batch while "count" kept it
  * (audit #16). Every step is checked so that a broken model gets a 500 instead. */
-static json_t *result_json(const mille_input *in, const mille_result *res)
+static json_t *result_json(const mille_input *in, const mille_result *res, const mille_model *m,
+                           float reject)
 {
     json_t *top = json_array(), *slots = json_array();
     int bad = !top || !slots;
@@ -471,6 +484,11 @@ static json_t *result_json(const mille_input *in, const mille_result *res)
                           res->scenario, "confidence", (double)res->confidence, "top_intents", top,
                           "slots", slots, "annot_utt", res->annot_utt);
     if (o && in->locale && json_object_set_new(o, "locale", json_string(in->locale))) {
+        json_decref(o);
+        return NULL;
+    }
+    if (o &&
+        json_object_set_new(o, "rejected", json_boolean(mille_result_rejected(m, res, reject)))) {
         json_decref(o);
         return NULL;
     }
@@ -552,6 +570,7 @@ size_t srv_count_items(const char *body, size_t len, size_t stop_after)
 
 struct group_job {
     const mille_input *in;
+    float reject; /* the request's rejection threshold */
     group_job *next;
     int done;        /* under g_mu */
     int rc;          /* the call's error when it failed as a whole, else 0 */
@@ -579,7 +598,7 @@ static void group_run(srv *s, group_job *list, size_t n)
         if (rc < 0)
             j->rc = rc;
         else if (res[i].intent)
-            j->json = result_json(&in[i], &res[i]);
+            j->json = result_json(&in[i], &res[i], sm->m, j->reject);
         else
             j->err = errs[i];
     }
@@ -592,11 +611,12 @@ static void group_run(srv *s, group_job *list, size_t n)
     free(errs);
 }
 
-static void grouped_parse(srv *s, const mille_input *in, int rasa, srv_reply *r)
+static void grouped_parse(srv *s, const mille_input *in, float reject, int rasa, srv_reply *r)
 {
     group_job job;
     memset(&job, 0, sizeof job);
     job.in = in;
+    job.reject = reject;
     pthread_mutex_lock(&s->g_mu);
     *s->g_tail = &job;
     s->g_tail = &job.next;
@@ -710,19 +730,20 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, int rasa, 
     mille_input *in = calloc(n, sizeof *in);
     mille_result *res = calloc(n, sizeof *res);
     mille_error *errs = calloc(n, sizeof *errs);
+    float *reject = calloc(n, sizeof *reject);
     srv_model *sm = NULL;
     mille_session *ses = NULL;
-    if (!in || !res || !errs) {
+    if (!in || !res || !errs || !reject) {
         srv_error(s, r, 500, "internal", "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         char where[40] = "";
         if (batch) snprintf(where, sizeof where, "items[%zu].", i);
-        if (read_input(s, r, batch ? json_array_get(j, i) : j, where, &in[i])) goto out;
+        if (read_input(s, r, batch ? json_array_get(j, i) : j, where, &in[i], &reject[i])) goto out;
     }
     if (!batch && s->cfg.batch_wait_us) {
-        grouped_parse(s, &in[0], rasa, r);
+        grouped_parse(s, &in[0], reject[0], rasa, r);
         goto out;
     }
     sm = model_ref(s);
@@ -749,7 +770,7 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, int rasa, 
     }
     json_t *all = batch ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
-        json_t *o = result_json(&in[i], &res[i]);
+        json_t *o = result_json(&in[i], &res[i], sm->m, reject[i]);
         if (!batch) {
             all = o;
         } else if (!all || json_array_append_new(all, o)) { /* o is freed either way */
@@ -777,6 +798,7 @@ out:
     free(in);
     free(res);
     free(errs);
+    free(reject);
     json_decref(j);
 }
 

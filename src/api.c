@@ -34,6 +34,7 @@ struct mille_model {
     member *more;
     size_t n_more;
     crf_trans *tr; /* (1 + n_more) prepared CRF transitions: ensembles decode by marginals */
+    int64_t oos;   /* id of the out-of-scope intent ("oos"), -1 when the model has none */
 };
 
 /* Where one input's results sit in the session arrays. */
@@ -48,6 +49,7 @@ struct mille_session {
     size_t max_text;
     size_t max_words, max_batch_words; /* word limits (mille.h): bound the workspace */
     int strict_locale;
+    float reject_below; /* threshold of rejection, or MILLE_REJECT_MODEL */
     batch b;
     model_ws ws;
     feat_scratch fsc;
@@ -99,6 +101,7 @@ MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error 
                        "train one with mille train --init %s",
                        path, path);
     }
+    mm->oos = strtab_find(&mm->m.intents, "oos", 3); /* calib.h: CALIB_OOS_INTENT */
     *out = mm;
     return MILLE_OK;
 }
@@ -203,6 +206,7 @@ MILLE_API int mille_session_new(const mille_model *mm, mille_session **out, mill
     (*out)->max_text = MILLE_MAX_TEXT_DEFAULT;
     (*out)->max_words = MILLE_MAX_WORDS_DEFAULT;
     (*out)->max_batch_words = MILLE_MAX_BATCH_WORDS_DEFAULT;
+    (*out)->reject_below = MILLE_REJECT_MODEL;
     if (mm->n_more) {
         (*out)->bm = calloc(mm->n_more, sizeof *(*out)->bm);
         (*out)->wsm = calloc(mm->n_more, sizeof *(*out)->wsm);
@@ -351,13 +355,14 @@ static int prepare(mille_session *s, const mille_input *in, item *it, mille_erro
     return MILLE_OK;
 }
 
-/* The k best intents of utterance u by softmax of its logits, best first. */
-static void top_k(const model *m, const float *l, uint32_t best_id, mille_intent_score *top,
-                  size_t k)
+/* The k best intents of utterance u by softmax of its logits times beta (1 / temperature),
+ * best first. */
+static void top_k(const model *m, const float *l, double beta, uint32_t best_id,
+                  mille_intent_score *top, size_t k)
 {
     size_t I = m->cfg.n_intents;
     double z = 0;
-    for (size_t i = 0; i < I; i++) z += exp((double)(l[i] - l[best_id]));
+    for (size_t i = 0; i < I; i++) z += exp(beta * (double)(l[i] - l[best_id]));
     for (size_t j = 0; j < k; j++) {
         size_t best = SIZE_MAX;
         for (size_t i = 0; i < I; i++) {
@@ -366,7 +371,7 @@ static void top_k(const model *m, const float *l, uint32_t best_id, mille_intent
             if (!taken && (best == SIZE_MAX || l[i] > l[best])) best = i;
         }
         top[j].intent = strtab_str(&m->intents, best);
-        top[j].score = (float)(exp((double)(l[best] - l[best_id])) / z);
+        top[j].score = (float)(exp(beta * (double)(l[best] - l[best_id])) / z);
     }
 }
 
@@ -389,13 +394,14 @@ static int ensemble_decode(mille_session *s, size_t U)
             const model *mk = k ? &mm->more[k - 1].m : m;
             const float *l = (k ? s->wsm[k - 1].L : s->ws.L) + u * mk->cfg.n_intents;
             size_t Ik = mk->cfg.n_intents;
-            double mx = l[0], z = 0;
+            /* each member's probabilities at its own temperature */
+            double mx = l[0], z = 0, beta = mk->temperature > 0 ? 1.0 / mk->temperature : 1.0;
             for (size_t i = 1; i < Ik; i++)
                 if (l[i] > mx) mx = l[i];
-            for (size_t i = 0; i < Ik; i++) z += exp((double)l[i] - mx);
+            for (size_t i = 0; i < Ik; i++) z += exp(beta * ((double)l[i] - mx));
             for (size_t i = 0; i < Ik; i++)
                 avg[k ? mm->more[k - 1].imap[i] : i] +=
-                    (float)(exp((double)l[i] - mx) / z / (double)K);
+                    (float)(exp(beta * ((double)l[i] - mx)) / z / (double)K);
         }
         size_t best = 0;
         for (size_t i = 1; i < I; i++)
@@ -507,7 +513,9 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
             return MILLE_ENOMEM;
         mille_result *r = &res[i];
         uint32_t intent = s->intent[u];
-        top_k(m, (s->mm->n_more ? s->lavg : s->ws.L) + u * m->cfg.n_intents, intent,
+        /* an ensemble's lavg is already the log of its calibrated probabilities */
+        double beta = s->mm->n_more || m->temperature <= 0 ? 1.0 : 1.0 / m->temperature;
+        top_k(m, (s->mm->n_more ? s->lavg : s->ws.L) + u * m->cfg.n_intents, beta, intent,
               s->top + u * MILLE_TOP_K, k);
         r->intent = strtab_str(&m->intents, intent);
         r->scenario = strtab_str(&m->scenarios, m->intent_scenario[intent]);
@@ -515,6 +523,7 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
         r->top = s->top + u * MILLE_TOP_K;
         r->n_top = k;
         r->n_words = it->n_words;
+        r->rejected = mille_result_rejected(s->mm, r, s->reject_below);
         u++;
     }
     int ok = 0;
@@ -601,4 +610,33 @@ MILLE_API int mille_embed(mille_session *s, const char *text, size_t len, const 
         n += nk;
     }
     return MILLE_OK;
+}
+/* ---- confidence and rejection ------------------------------------------------------------ */
+
+MILLE_API float mille_model_temperature(const mille_model *mm)
+{
+    if (!mm) return 0;
+    return mm->n_more ? 1.0f : mm->m.temperature;
+}
+
+MILLE_API float mille_model_reject_below(const mille_model *mm)
+{
+    return mm ? mm->m.reject_below : 0;
+}
+
+MILLE_API int mille_session_set_reject_below(mille_session *s, float threshold)
+{
+    if (!s) return MILLE_EINVAL;
+    if (threshold != MILLE_REJECT_MODEL && !(threshold >= 0 && threshold <= 1)) return MILLE_ERANGE;
+    s->reject_below = threshold;
+    return MILLE_OK;
+}
+
+MILLE_API int mille_result_rejected(const mille_model *mm, const mille_result *r, float threshold)
+{
+    if (!mm || !r || !r->intent) return 0;
+    float t = threshold == MILLE_REJECT_MODEL ? mm->m.reject_below : threshold;
+    /* the intent names are the model's own strings: compare pointers */
+    if (mm->oos >= 0 && r->intent == strtab_str(&mm->m.intents, (size_t)mm->oos)) return 1;
+    return r->confidence < t;
 }

@@ -633,6 +633,69 @@ run "$MILLE" lexicons --coverage --source "$T/lexsrc" --data "$SAMPLE" --locales
 check "lexicons --coverage: broken source named" 1 "spa-ita.att:1: expected"
 run "$MILLE" lexicons --coverage --source "$T/lexsrc/nothing.index" --data "$SAMPLE"
 check "lexicons --coverage: missing source" 1 "nothing.index"
+# ---- calibration and rejection (issue 14) --------------------------------------------------
+# the model trained above was calibrated on the sample's dev records
+run "$MILLE" inspect "$T/m.model"
+check "train stores a calibration" 0 "" '"reject_below": 0\.[0-9]+'
+run "$MILLE" calibrate "$T/m.model" --data "$SAMPLE" --locales en-US,ja-JP --out "$T/c.model"
+check "calibrate" 0 "wrote .*c.model" "^temperature [0-9.]+ .*threshold [0-9.]+ keeps 95%"
+grep -Eq '^en-US +[0-9]+ +0 ' "$T/out" && grep -Eq '^average ' "$T/out" && ok || bad "calibrate: table rows"
+run "$MILLE" calibrate "$T/m.model" --data "$SAMPLE" --locales en-US --json --recall 0.9
+check "calibrate --json" 0 "" '^\{"temperature": [0-9.]+, "temperature_folds": \[.*"recall": 0.9'
+# out-of-scope records: the sample's en-US dev data with its intents renamed to unknown ones
+gzip -dc "$SAMPLE/en-US.jsonl.gz" | sed 's/"intent": "/"intent": "unseen_/' | head -n 20 >"$T/oos.jsonl"
+gzip -dc "$SAMPLE/en-US.jsonl.gz" >>"$T/oos.jsonl"
+run "$MILLE" calibrate "$T/m.model" --data "$T/oos.jsonl" --partition train,dev --json
+check "calibrate with out-of-scope records" 0 "" '"n_oos": [1-9][0-9]*, .*"scores": \{"prob_t1": \{"auroc"'
+run "$MILLE" calibrate "$T/m.model"
+check "calibrate without --data" 2 "--data is required"
+run "$MILLE" calibrate "$T/m.model" --data "$SAMPLE" --recall 2
+check "calibrate --recall out of range" 2 "recall"
+run "$MILLE" calibrate "$T/missing.model" --data "$SAMPLE"
+check "calibrate a missing model" 1 "missing.model"
+run "$MILLE" calibrate --help
+check "calibrate --help" 0 "" "usage: mille calibrate"
+echo "wake me up at five am" >"$T/one.txt"
+run "$MILLE" predict --model "$T/m.model" --reject-below 1 "$T/one.txt"
+check "predict --reject-below 1: rejected, best guess kept" 0 "" '"intent":"[a-z_]+".*"rejected":true'
+run "$MILLE" predict --model "$T/m.model" --reject-below 0 "$T/one.txt"
+check "predict --reject-below 0: accepted" 0 "" '"rejected":false'
+run "$MILLE" predict --model "$T/m.model" --reject-below 1.5 "$T/one.txt"
+check "predict --reject-below out of range" 2 "reject-below"
+run "$MILLE" predict --model "$DATA/model_v1.mille" "$T/one.txt"
+check "an uncalibrated model rejects nothing by default" 0 "" '"rejected":false'
+
+# mille eval: expected calibration error of the predictions' confidence, per locale
+run "$MILLE" predict --model "$T/m.model" "$SAMPLE" --locales en-US,ja-JP --partitions dev
+mv "$T/out" "$T/conf.jsonl"
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --locales en-US,ja-JP
+check "eval: ece column with confidences" 0 "" '^average +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +\('
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --locales en-US,ja-JP --json
+check "eval --json: ece" 0 "" '"ece": [0-9.]+\}, "by_locale": .*"en-US": \{[^}]*"ece": [0-9.]+'
+# all confidences 1 and every intent right: ECE 0; all 1 and every intent wrong: ECE 100
+printf '{"id": "1", "locale": "en-US", "intent": "a", "utt": "x", "annot_utt": "x"}\n{"id": "2", "locale": "en-US", "intent": "b", "utt": "y", "annot_utt": "y"}\n' >"$T/g.jsonl"
+printf '{"id": "1", "locale": "en-US", "intent": "a", "annot_utt": "x", "confidence": 1}\n{"id": "2", "locale": "en-US", "intent": "b", "annot_utt": "y", "confidence": 1}\n' >"$T/p1.jsonl"
+sed 's/"intent": "[ab]"/"intent": "c"/' "$T/p1.jsonl" >"$T/p2.jsonl"
+run "$MILLE" eval "$T/g.jsonl" "$T/p1.jsonl" --json
+check "eval: ece 0 by hand" 0 "" '"en-US": \{[^}]*"ece": 0.0\}'
+run "$MILLE" eval "$T/g.jsonl" "$T/p2.jsonl" --json
+check "eval: ece 100 by hand" 0 "" '"en-US": \{[^}]*"ece": 100.0\}'
+sed 's/"confidence": 1/"confidence": "high"/' "$T/p1.jsonl" >"$T/p3.jsonl"
+run "$MILLE" eval "$T/g.jsonl" "$T/p3.jsonl" --strict
+check "eval: a bad confidence is named" 1 'p3.jsonl:1: .*confidence'
+
+# mille eval --html: the page itself is tested in Chromium (tests/browser/report_test.py)
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --locales en-US,ja-JP --html "$T/r.html"
+check "eval --html" 0 "" '^average '
+grep -q '<script type="application/json" id="report">{"average"' "$T/r.html" && ok || bad "eval --html: no embedded report"
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --json
+mv "$T/out" "$T/base.json"
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --partition dev --html "$T/r.html" --baseline "$T/base.json"
+check "eval --html --baseline" 0
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --baseline "$T/base.json"
+check "eval --baseline without --html" 2 "needs --html"
+run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --html "$T/r2.html" --baseline "$T/g.jsonl"
+check "eval --baseline not a report" 1 "g.jsonl:[0-9]+: not a report"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

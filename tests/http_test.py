@@ -124,6 +124,7 @@ def main():
                "--timeout", "2")
     port = s.port
     try:
+        rejection(port)
         run_tests(s, port, model, tmp)
         audit_signals(model, tmp)
         audit_hostile_clients(model)
@@ -775,6 +776,28 @@ def same_parse(a, b, tol=1e-4):
     if isinstance(a, float) and isinstance(b, float):
         return abs(a - b) <= tol
     return a == b
+
+
+def rejection(port):
+    """reject_below per request (issue 14): the parse keeps its best guess and says
+    "rejected"; the default is the model's threshold (mille train calibrates on dev)."""
+    text = {"text": "wake me up at five am", "locale": "en-US"}
+    st, j, _, _ = post(port, "/v1/parse", dict(text, reject_below=1))
+    check("reject_below 1: rejected, best guess kept", st == 200 and j["rejected"] is True
+          and j["intent"] and j["top_intents"], j)
+    st, j0, _, _ = post(port, "/v1/parse", dict(text, reject_below=0))
+    check("reject_below 0: accepted", st == 200 and j0["rejected"] is False, j0)
+    st, jd, _, _ = post(port, "/v1/parse", text)
+    check("default threshold: the model's", st == 200 and isinstance(jd["rejected"], bool)
+          and jd["intent"] == j0["intent"], jd)
+    st, jn, _, _ = post(port, "/v1/parse", dict(text, reject_below=None))
+    check("reject_below null = default", st == 200 and jn == jd, jn)
+    st, jb, _, _ = post(port, "/v1/parse/batch", [dict(text, reject_below=1), dict(text, reject_below=0)])
+    check("batch: per-item reject_below", st == 200 and jb["results"][0]["rejected"] is True
+          and jb["results"][1]["rejected"] is False, jb)
+    for bad in ("1", 1.5, -0.1, [0.5]):
+        expect_error(f"reject_below {bad!r}", port, "POST", "/v1/parse",
+                     json.dumps(dict(text, reject_below=bad)), 400, "bad_request", "reject_below")
 
 
 def micro_batching(model):

@@ -99,6 +99,16 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
         (rc = get_field(obj, "utt", gold || text, &utt, err)) ||
         (rc = get_field(obj, "annot_utt", !text, &annot, err)))
         goto out;
+    /* a prediction's optional "confidence" (mille eval's calibration error) */
+    double conf = -1;
+    json_t *jc = o->mode == DATA_PRED ? json_object_get(obj, "confidence") : NULL;
+    if (jc && !json_is_null(jc)) {
+        conf = json_is_number(jc) ? json_number_value(jc) : -1;
+        if (!(conf >= 0 && conf <= 1)) {
+            rc = err_set(err, MILLE_EFORMAT, "field \"confidence\": expected a number in [0, 1]");
+            goto out;
+        }
+    }
     /* a prediction without a partition field passes the partition filter */
     int part_ok = data_list_has(o->partitions, partition.s, partition.n) ||
                   (o->mode == DATA_PRED && partition.n == 0);
@@ -158,6 +168,7 @@ int data_add_line(data_set *ds, const char *line, size_t len, uint32_t src, uint
     r.n_words = (uint32_t)nw;
     r.src = src;
     r.line = lineno;
+    r.confidence = (float)conf;
     for (int k = 0; k < nw; k++) {
         data_word w = {ds->aw[k].start, ds->aw[k].end, DATA_OTHER};
         if (ds->aw[k].label_len) {

@@ -89,6 +89,7 @@ typedef struct data_record {
     uint32_t locale, partition, scenario, intent; /* ids in the data_set tables */
     uint32_t word0, n_words;                      /* words[word0 .. word0 + n_words) */
     uint32_t src, line;                           /* source (data_set.srcs) and 1-based line */
+    float confidence; /* DATA_PRED: the record's "confidence" (0..1), or -1 when it has none */
 } data_record;
 
 typedef struct data_set {

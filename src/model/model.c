@@ -63,6 +63,7 @@ int model_new(model *m, const model_config *cfg, mille_error *err)
 {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
+    m->temperature = 1;
     if (!cfg->buckets || !cfg->dim || !cfg->hidden || !cfg->n_intents || !cfg->n_slots ||
         cfg->buckets > (1u << 26) || cfg->dim > 4096 || cfg->hidden > 4096 || cfg->n_slots > 512 ||
         cfg->n_intents > 65536 || cfg->minn < 1 || cfg->maxn < cfg->minn || cfg->maxn > 16 ||
@@ -726,8 +727,9 @@ void model_decode(const model *m, const batch *b, model_ws *ws, uint32_t *intent
         size_t best = 0;
         for (size_t k = 1; k < I; k++)
             if (l[k] > l[best]) best = k;
-        double z = 0;
-        for (size_t k = 0; k < I; k++) z += exp((double)(l[k] - l[best]));
+        /* the argmax does not depend on the temperature, the probability does */
+        double z = 0, beta = m->temperature > 0 ? 1.0 / (double)m->temperature : 1.0;
+        for (size_t k = 0; k < I; k++) z += exp(beta * (double)(l[k] - l[best]));
         intent[u] = (uint32_t)best;
         if (prob) prob[u] = (float)(1.0 / z);
         size_t a = b->utt_off[u], T = b->utt_off[u + 1] - a;

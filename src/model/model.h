@@ -99,6 +99,11 @@ typedef struct model {
     size_t map_len;
     int owns_p;
     int pretrained; /* an embedding from mille pretrain: heads untrained, not for parsing */
+    /* calibration (src/train/calib.c; header "calibration", optional: files without it load
+     * with temperature 1 and no rejection) */
+    float temperature;   /* T > 0: intent probabilities are softmax(logits / T)           */
+    float reject_below;  /* default rejection threshold on that probability, 0 = none     */
+    float reject_recall; /* the in-scope dev recall the threshold was chosen for (info)  */
 } model;
 
 /* Allocate a model with cfg and zero parameters (tables empty). Returns 0 or MILLE_ENOMEM. */
@@ -226,7 +231,8 @@ typedef struct model_soft {
 double model_backward_soft(const model *m, const batch *b, model_ws *ws, const struct crf_trans *tr,
                            const model_soft *soft, float scale, float *g, float *dX);
 
-/* Decode the last forward pass: intent (U), its probability (U) and tags (N) by Viterbi. */
+/* Decode the last forward pass: intent (U), its probability (U, at the model's temperature)
+ * and tags (N) by Viterbi. */
 void model_decode(const model *m, const batch *b, model_ws *ws, uint32_t *intent, float *prob,
                   int *tags);
 

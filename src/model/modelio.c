@@ -116,6 +116,11 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
     json_object_set_new(h, "slots", names_json(&m->slots));
     json_object_set_new(h, "locales", names_json(&m->locales));
     if (m->pretrained) json_object_set_new(h, "pretrained", json_true());
+    if (m->temperature != 1 || m->reject_below != 0) /* absent = T 1, no rejection */
+        json_object_set_new(h, "calibration",
+                            json_pack("{s:f,s:f,s:f}", "temperature", (double)m->temperature,
+                                      "reject_below", (double)m->reject_below, "reject_recall",
+                                      round((double)m->reject_recall * 1e6) / 1e6));
     for (size_t i = 0; i < c->n_intents; i++)
         json_array_append_new(is, json_integer(m->intent_scenario[i]));
     json_object_set_new(h, "intent_scenario", is);
@@ -225,6 +230,39 @@ static int get_uint(json_t *o, const char *key, uint32_t lo, uint32_t hi, uint32
     if (x < (json_int_t)lo || x > (json_int_t)hi) return -1;
     *out = (uint32_t)x;
     return 0;
+}
+
+/* A real number of object o in [lo, hi] (JSON integers count), or -1. */
+static int get_real(json_t *o, const char *key, double lo, double hi, double *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_number(v)) return -1;
+    double x = json_number_value(v);
+    if (!(x >= lo && x <= hi)) return -1; /* also NaN */
+    *out = x;
+    return 0;
+}
+
+/* "calibration": {"temperature": T, "reject_below": X, "reject_recall": R}, optional (added
+ * without a version change: older readers ignore it, and a file without it loads with T = 1
+ * and no rejection). T in [1e-3, 1e3]; X and R in [0, 1]. */
+static int load_calibration(model *m, json_t *c, const char *path, mille_error *err)
+{
+    m->temperature = 1;
+    m->reject_below = m->reject_recall = 0;
+    if (!c) return MILLE_OK;
+    double t, x, r = 0;
+    if (!json_is_object(c) || get_real(c, "temperature", 1e-3, 1e3, &t) ||
+        get_real(c, "reject_below", 0, 1, &x) ||
+        (json_object_get(c, "reject_recall") && get_real(c, "reject_recall", 0, 1, &r)))
+        return err_set(err, MILLE_EFORMAT,
+                       "%s: header \"calibration\" needs temperature in [0.001, 1000] and "
+                       "reject_below (and optional reject_recall) in [0, 1]",
+                       path);
+    m->temperature = (float)t;
+    m->reject_below = (float)x;
+    m->reject_recall = (float)r;
+    return MILLE_OK;
 }
 
 static int load_header(model *m, json_t *h, uint32_t version, const unsigned char *data,
@@ -379,6 +417,7 @@ static int load_header(model *m, json_t *h, uint32_t version, const unsigned cha
             m->w[i] = (float *)(uintptr_t)(const void *)(data + off); /* read-only map */
         }
     }
+    if ((rc = load_calibration(m, json_object_get(h, "calibration"), path, err))) goto fail;
     m->intents = intents;
     m->slots = slots;
     m->scenarios = scen;

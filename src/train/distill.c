@@ -625,6 +625,8 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
                        err)))
         goto out;
     st->train_s = clock_s() - ts;
+    /* the student's own temperature and threshold on the dev records, as mille train does */
+    if ((rc = train_calibrate(&p->tp, &m, &td, err))) goto out;
     rc = model_save(&m, p->tp.out, p->tp.half, err);
     goto out;
 oom:

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib.h"
 #include "crf.h"
 #include "kern.h"
 #include "loop.h"
@@ -32,6 +33,7 @@ train_params train_default_params(void)
     p.patience = 3;
     p.evals_per_epoch = 1;
     p.half = 1;
+    p.reject_recall = 0.95f;
     return p;
 }
 
@@ -479,6 +481,18 @@ void train_ckpt_path(const train_params *p, char *buf, size_t n)
         snprintf(buf, n, "%s.ckpt", p->out);
 }
 
+int train_calibrate(const train_params *p, model *m, const train_data *td, mille_error *err)
+{
+    if (!td->n_dev || p->reject_recall <= 0) return MILLE_OK;
+    calib_logits cl;
+    int rc = calib_collect(m, &td->ds, &td->fs, td->dev_idx, td->n_dev, p->threads, &cl, err);
+    if (rc) return rc;
+    rc = calib_apply(m, &cl, p->reject_recall);
+    calib_logits_free(&cl);
+    if (rc == MILLE_ENOMEM) return err_set(err, rc, "train: out of memory calibrating");
+    return MILLE_OK; /* MILLE_ENOTFOUND: no in-scope dev record, the model stays uncalibrated */
+}
+
 int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_error *err)
 {
     kern_init();
@@ -498,6 +512,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     if ((rc = loop_run(p, &m, &obj, train_fingerprint(p, &m, td.n_train), ckpt_path, t0, best_dev,
                        err)))
         goto out;
+    if ((rc = train_calibrate(p, &m, &td, err))) goto out;
     if ((rc = model_save(&m, p->out, p->half, err))) goto out;
     if (out) {
         *out = m;

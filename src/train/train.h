@@ -56,6 +56,9 @@ typedef struct train_params {
     void (*progress)(void *ud, const train_progress *p);
     void (*on_skip)(void *ud, const mille_error *e); /* malformed records                  */
     void *ud;
+    float reject_recall; /* after training: fit the temperature on the dev records and the
+                            default rejection threshold for this in-scope recall (calib.h);
+                            0 = neither                                               */
 } train_params;
 
 train_params train_default_params(void);
@@ -95,6 +98,9 @@ void train_data_free(train_data *td);
 /* A model with p->cfg (or --init's feature settings), the label tables of ds and initial
  * weights (from p->seed, and --init's embedding). */
 int train_model_new(const train_params *p, const data_set *ds, model *m, mille_error *err);
+/* Fit m's temperature and default rejection threshold on td's dev records (features built)
+ * for p->reject_recall (calib.h); nothing when there are none or reject_recall is 0. */
+int train_calibrate(const train_params *p, model *m, const train_data *td, mille_error *err);
 /* Dev metrics of m on td's dev records. */
 int train_evaluate(const model *m, const train_data *td, int threads, eval_metrics *em,
                    mille_error *err);
