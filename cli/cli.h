@@ -29,6 +29,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
+int cmd_learn(int argc, char **argv);
 
 /* An option's number: 0 and *out set, or -1 after printing "mille CMD: NAME must be ... got
  * 'V'" to stderr. */

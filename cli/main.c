@@ -33,6 +33,7 @@ static const cli_cmd commands[] = {
     {"eval", cmd_eval, "score predictions against MASSIVE gold data (official metrics)"},
     {"synth", cmd_synth, "translate labeled data word by word with bilingual lexicons"},
     {"lexicons", cmd_lexicons, "list installed FreeDict dictionaries and the locales they cover"},
+    {"learn", cmd_learn, "mine interaction logs into rewrites and training data"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };
