@@ -7,16 +7,19 @@
  *    0 <= gap <= max_gap seconds; different keys; a was not reported a success; and the
  *    two are about the same thing: character-trigram Jaccard of the keys >= min_similarity,
  *    or every slot value the model found in b occurs in a (so "play poker face by lady
- *    gaga" after "play lady gaga's poker face" counts, an unrelated next request does not).
+ *    gaga" after "play lady gaga's poker face" counts, an unrelated next request does not),
+ *    or a was reported a defect and b has no slots (a new wording of a slot-less request
+ *    shares few trigrams: "lights off" after "kill the lamp"; a distractor of this kind is
+ *    filtered by the aggregation, which needs several users behind the same pair).
  * 3. Aggregation: the absorbing Markov chain of Ponnusamy et al. (AAAI 2020, arXiv
  *    1911.02557). Transient states are (locale, key); a rephrase a -> b is an edge; a turn
  *    that is not rephrased is absorbed in Success or Failure by its outcome ("success" 1,
  *    "defect" 0, absent unknown_success). Counts are summed over all sessions and users and
- *    row-normalized into Q (transient) and R (absorbing). x = P(absorbed in Success) solves
- *    x = R_S + Q x (fixed-point iteration; sessions are short, so it converges in a few
- *    steps). For a source u with x_u <= 1/2 the candidates are ranked by
- *    N_uv R_vS with N ~ sum_{k<=3} Q^k (the visits to v before absorption, times v's own
- *    success), as in the paper.
+ *    row-normalized into Q (transient) and R (absorbing); x_u = R_uS is u's own success
+ *    rate (a rephrase is u's failure, even when the session ends well). For a source u with
+ *    x_u <= 1/2 the candidates v are ranked by N_uv R_vS with N ~ sum_{k<=3} Q^k (expected
+ *    visits to v before absorption, times v's own success), as in the paper; sessions hold
+ *    few rephrases, so three steps of the Neumann series are the whole of N in practice.
  * 4. Guards, each measured on the simulator (docs/BENCHMARKS.md): distinct users >=
  *    min_users (never one user alone; a session without user id counts as its own user);
  *    x_v - x_u >= min_gain and x_v >= min_target_p; the model parses v with confidence >=
@@ -31,7 +34,6 @@
  *
  * Not here: self-aware monitoring of deployed rewrites (Ponnusamy et al. 2022).
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,7 +428,8 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
                        a->outcome != LEARN_OUTCOME_SUCCESS &&
                        strcmp(learn_str(ts, a->locale), learn_str(ts, b->locale)) == 0 &&
                        (jaccard(ak, strlen(ak), bk, strlen(bk)) >= p->min_similarity ||
-                        slots_occur(&c, b, ak));
+                        slots_occur(&c, b, ak) ||
+                        (a->outcome == LEARN_OUTCOME_DEFECT && b->n_slots == 0));
                 if (reph) {
                     st->rephrases++;
                     if (vec_reserve((void **)&edges, &cap_e, n_e + 1, sizeof *edges) < 0) {
@@ -489,26 +492,12 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
         if (s->ne == 0) s->e0 = (uint32_t)i;
         s->ne++;
     }
-    /* x = R_S + Q x */
+    /* R_uS: the share of u's turns absorbed in Success directly, its own success rate (a
+     * rephrase is u's failure even when the session ends well) */
     for (size_t i = 0; i < c.n_st; i++) {
-        state *s = &c.sts[i];
-        double tot = s->out_s + s->out_f + s->out_t;
-        s->x = tot > 0 ? s->out_s / tot : 0;
-    }
-    for (int it = 0; it < 64; it++) {
-        double delta = 0;
-        for (size_t i = 0; i < c.n_st; i++) {
-            state *s = &c.sts[i];
-            double tot = s->out_s + s->out_f + s->out_t;
-            if (tot <= 0) continue;
-            double x = s->out_s;
-            for (uint32_t q = 0; q < s->ne; q++)
-                x += edges[s->e0 + q].w * c.sts[edges[s->e0 + q].to].x;
-            x /= tot;
-            delta = fmax(delta, fabs(x - s->x));
-            s->x = x;
-        }
-        if (delta < 1e-9) break;
+        state *sx = &c.sts[i];
+        double tot = sx->out_s + sx->out_f + sx->out_t;
+        sx->x = tot > 0 ? sx->out_s / tot : 0;
     }
     qsort(users, n_u, sizeof *users, cmp_triple);
     qsort(sess, n_s, sizeof *sess, cmp_triple);
