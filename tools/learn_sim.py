@@ -84,7 +84,11 @@ class World:
         for r in recs:
             g = goal_of(r["intent"], r["annot_utt"])
             forms[g].setdefault(form_key(r["utt"]), r["utt"])
-        self.goals = sorted(forms)
+        # goals a user can rephrase: those with >= --min-forms phrasings (C.3 of the notes)
+        self.goals = sorted(g for g in forms if len(forms[g]) >= args.min_forms)
+        self.utts_in_goals = sum(1 for r in recs
+                                 if len(forms[goal_of(r["intent"], r["annot_utt"])]) >= args.min_forms)
+        self.utts = len(recs)
         order = list(range(len(self.goals)))
         rng.shuffle(order)
         # Zipf over goals (random rank) and over the forms of each goal (random rank)
@@ -230,6 +234,8 @@ def main():
     ap.add_argument("--style", type=float, default=0.3)
     ap.add_argument("--zipf-goals", type=float, default=1.0)
     ap.add_argument("--zipf-forms", type=float, default=1.0)
+    ap.add_argument("--min-forms", type=int, default=2,
+                    help="traffic: goals with at least this many phrasings")
     ap.add_argument("--learn-args", default="", help="extra options for mille learn")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -266,7 +272,8 @@ def main():
                sessions2=args.sessions2, users=args.users, p_rephrase=args.p_rephrase,
                noise=args.noise, distractor=args.distractor, log_turns=len(lines),
                true_rephrases=truth_reph, rewrites=len(table),
-               precision=precise / max(len(table), 1), mined_examples=stats["examples"],
+               precision=precise / max(len(table), 1), goals=len(world.goals),
+               utts_in_goals=world.utts_in_goals, utts=world.utts, mined_examples=stats["examples"],
                learn=stats)
     res["reduction_all"] = 1 - res["defect_rewrites"] / res["defect_base"]
     res["reduction_covered"] = 1 - res["covered_defect_rewrites"] / max(res["covered_defect_base"], 1e-9)
