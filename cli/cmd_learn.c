@@ -38,11 +38,13 @@ static void usage(FILE *f)
             "  --min-target-p X     P(success|target) at least (default %g)\n"
             "  --min-confidence X   model confidence on the target (default %g)\n"
             "  --unknown-success X  success weight of a turn without outcome (default %g)\n"
+            "  --min-share X        expected visits of the target from the source (N_uv),\n"
+            "                       against distractors (default %g)\n"
             "  --no-slot-guard      allow targets whose slot values the source lacks\n\n"
             "prints a summary line (JSON) on stderr. exit status: 0 ok (bad log lines are\n"
             "named as FILE:LINE and skipped), 1 runtime error, 2 usage error.\n",
             p.max_gap, p.min_similarity, p.min_users, p.min_gain, p.min_target_p, p.min_confidence,
-            p.unknown_success);
+            p.unknown_success, p.min_share);
 }
 
 /* ---- the model as the miner's parser ------------------------------------------------------ */
@@ -203,6 +205,8 @@ int cmd_learn(int argc, char **argv)
             bad = cli_double("learn", "--min-confidence", v, 0, 1, &p.min_confidence) < 0;
         } else if ((v = cli_opt_value(argc, argv, &i, "--unknown-success", &bad))) {
             bad = cli_double("learn", "--unknown-success", v, 0, 1, &p.unknown_success) < 0;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--min-share", &bad))) {
+            bad = cli_double("learn", "--min-share", v, 0, 10, &p.min_share) < 0;
         } else if (strcmp(argv[i], "--no-slot-guard") == 0) {
             p.slot_guard = 0;
         } else if (!bad) {
@@ -241,10 +245,10 @@ int cmd_learn(int argc, char **argv)
                 "{\"turns\":%zu,\"bad_lines\":%zu,\"sessions\":%zu,\"single_turn_sessions\":%zu,"
                 "\"rephrases\":%zu,\"states\":%zu,\"sources_with_candidates\":%zu,"
                 "\"rewrites\":%zu,\"rejected\":{\"users\":%zu,\"gain\":%zu,\"model\":%zu,"
-                "\"slots\":%zu},\"examples\":%zu}\n",
+                "\"slots\":%zu,\"share\":%zu},\"examples\":%zu}\n",
                 st.turns, ts.bad, st.sessions, st.single_turn_sessions, st.rephrases, st.states,
                 st.candidates, st.rewrites, st.rejected_users, st.rejected_gain, st.rejected_model,
-                st.rejected_slots, ex.n);
+                st.rejected_slots, st.rejected_share, ex.n);
     }
     learn_examples_free(&ex);
     learn_rewrites_free(&rw);

@@ -176,6 +176,7 @@ typedef struct learn_params {
     double min_confidence;  /* model confidence on the target (default 0.5)             */
     int slot_guard;         /* target's slot values must occur in the source (default 1) */
     size_t max_rewrites;    /* table size cap (default 100000)                          */
+    double min_share;       /* N_uv: expected visits of the target from the source (0.1)  */
 } learn_params;
 
 learn_params learn_default_params(void);
@@ -183,7 +184,7 @@ learn_params learn_default_params(void);
 /* What the miner found, for the caller's report. */
 typedef struct learn_stats {
     size_t turns, sessions, single_turn_sessions, rephrases, states, candidates, rewrites;
-    size_t rejected_users, rejected_gain, rejected_model, rejected_slots;
+    size_t rejected_users, rejected_gain, rejected_model, rejected_slots, rejected_share;
 } learn_stats;
 
 /* One mined training example: the failing phrasing labeled with the target's parse. */

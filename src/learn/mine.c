@@ -22,6 +22,9 @@
  *    few rephrases, so three steps of the Neumann series are the whole of N in practice.
  * 4. Guards, each measured on the simulator (docs/BENCHMARKS.md): distinct users >=
  *    min_users (never one user alone; a session without user id counts as its own user);
+ *    N_uv >= min_share: v follows u more often than an unrelated next request would (a
+ *    popular request that users make right after giving up on u reaches u's row at the
+ *    rate of a distractor, a few percent; a real rephrase at tens of percent);
  *    x_v - x_u >= min_gain and x_v >= min_target_p; the model parses v with confidence >=
  *    min_confidence and differently from u (else the rewrite changes nothing); and - our
  *    addition, the one that buys precision - every slot value of v's parse occurs in u's key,
@@ -51,6 +54,7 @@ learn_params learn_default_params(void)
     p.min_confidence = 0.5;
     p.slot_guard = 1;
     p.max_rewrites = 100000;
+    p.min_share = 0.1;
     return p;
 }
 
@@ -296,7 +300,7 @@ static int add_example(learn_examples *ex, const char *locale, const char *utt, 
 
 typedef struct cand {
     uint32_t v;
-    double score;
+    double score, visits; /* N_uv R_vS, N_uv */
 } cand;
 
 static int cmp_cand(const void *a, const void *b)
@@ -547,7 +551,7 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
             uint32_t v = touched[i];
             state *sv = &c.sts[v];
             double tot = sv->out_s + sv->out_f + sv->out_t;
-            if (v != u && tot > 0) cands[nc++] = (cand){v, nv[v] * sv->out_s / tot};
+            if (v != u && tot > 0) cands[nc++] = (cand){v, nv[v] * sv->out_s / tot, nv[v]};
         }
         for (size_t i = 0; i < nt; i++)
             nv[touched[i]] = cur[touched[i]] = nxt[touched[i]] = 0, seen[touched[i]] = 0;
@@ -562,6 +566,10 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
             uint32_t nusers = count_who(users, n_u, (uint32_t)u, v);
             if (nusers < p->min_users || nusers < 2) {
                 st->rejected_users++;
+                continue;
+            }
+            if (cands[ci].visits < p->min_share) {
+                st->rejected_share++;
                 continue;
             }
             if (sv->x - su->x < p->min_gain || sv->x < p->min_target_p) {
