@@ -90,8 +90,8 @@ static void turn(char **buf, size_t *len, const char *session, const char *user,
 
 /* Sessions of n_users users, each: source (defect) then rephrase (success) gap seconds
  * later, optionally one more unrelated turn. */
-static void rephrase_log(char **buf, size_t *len, int n_users, int sessions_each,
-                         const char *src, const char *tgt, double gap)
+static void rephrase_log(char **buf, size_t *len, int n_users, int sessions_each, const char *src,
+                         const char *tgt, double gap)
 {
     char s[64], u[64];
     for (int k = 0; k < n_users; k++)
@@ -190,7 +190,8 @@ TEST(learn_log_rotates_without_loss)
         char sess[32];
         snprintf(sess, sizeof sess, "s%d", i);
         learn_turn_in t = {sess, i % 2 ? "u1" : NULL, "en-US", 1e9 + i, "wake me up at five am",
-                           21, "alarm_set", 0.9, &sl, 1, i % 3};
+                           21,   "alarm_set",         0.9,     &sl,     1,
+                           i % 3};
         CHECK_INT(learn_log_write(lg, &t, &e), 0);
     }
     CHECK(lg->rotations > 10);
@@ -210,7 +211,7 @@ TEST(learn_log_rotates_without_loss)
     CHECK_INT(ts.bad, 0);
     int seen[N] = {0};
     for (size_t i = 0; i < ts.n; i++) {
-        int k = atoi(learn_str(&ts, ts.t[i].session) + 1);
+        int k = (int)strtol(learn_str(&ts, ts.t[i].session) + 1, NULL, 10);
         if (k >= 0 && k < N) seen[k]++;
         CHECK_INT(ts.t[i].n_slots, 1);
         CHECK_STR(learn_str(&ts, ts.sl[ts.t[i].slot0].value), "five am");
@@ -279,7 +280,8 @@ TEST(learn_mine_known_answers)
     CHECK_INT(st.rephrases, 10);
     CHECK_INT(rw.n, 2);
     text_buf tb = {0};
-    const learn_rewrite *r = learn_rewrites_find(&rw, "play lady gaga's poker face", 27, "en-US", &tb);
+    const learn_rewrite *r =
+        learn_rewrites_find(&rw, "play lady gaga's poker face", 27, "en-US", &tb);
     CHECK(r != NULL);
     if (r) {
         CHECK_STR(rw.st.buf + r->target, "play poker face by lady gaga");
@@ -412,8 +414,8 @@ TEST(learn_api_rewrites_and_log)
     mille_log *lg;
     CHECK_INT(mille_log_open(d, 0, &lg, &e), 0);
     CHECK_INT(mille_parse(s2, "wake me up at five am", 21, "en-US", &direct, &e), 0);
-    mille_turn t = {"s1", NULL, "en-US", 0, "wake me up at five am", 21, &direct,
-                    MILLE_OUTCOME_DEFECT};
+    mille_turn t = {
+        "s1", NULL, "en-US", 0, "wake me up at five am", 21, &direct, MILLE_OUTCOME_DEFECT};
     CHECK_INT(mille_log_turn(lg, &t, &e), 0);
     mille_turn bad = {NULL, NULL, NULL, 0, "x", 1, NULL, 0};
     CHECK_INT(mille_log_turn(lg, &bad, &e), MILLE_EINVAL);
