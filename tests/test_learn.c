@@ -354,6 +354,20 @@ TEST(learn_mine_ignores_unrelated_consecutive_requests)
     free(buf);
 }
 
+TEST(learn_mine_survives_texts_that_normalize_to_nothing)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    rephrase_log(&buf, &len, 4, 1, "?!", "lights off", 3);
+    rephrase_log(&buf, &len, 4, 1, "kill the lamp", "...", 3);
+    learn_params p = learn_default_params();
+    learn_rewrites rw = {0};
+    CHECK_INT(mine(buf, len, &p, &rw, NULL, NULL), 0);
+    CHECK_INT(rw.n, 0);
+    learn_rewrites_free(&rw);
+    free(buf);
+}
+
 TEST(learn_mine_is_independent_of_order)
 {
     char *a = NULL, *b = NULL;

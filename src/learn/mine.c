@@ -195,7 +195,7 @@ static int slots_occur(ctx *c, const learn_turn *b, const char *akey)
 /* "intent\x1eslot=value\x1e..." with slots sorted, values keyed: equal iff same parse. */
 static char *interp_sig(const learn_interp *in, text_buf *tb)
 {
-    size_t n = in->n_slots, len = strlen(in->intent) + 1, cap = len + 1;
+    size_t n = in->n_slots, cap = strlen(in->intent) + 2;
     char **parts = calloc(n ? n : 1, sizeof *parts);
     if (!parts) return NULL;
     for (size_t i = 0; i < n; i++) {
@@ -224,7 +224,6 @@ static char *interp_sig(const learn_interp *in, text_buf *tb)
         size_t w = (size_t)snprintf(sig, cap, "%s", in->intent);
         for (size_t i = 0; i < n; i++)
             if (parts[i]) w += (size_t)snprintf(sig + w, cap - w, "\x1e%s", parts[i]);
-        (void)len;
     }
     for (size_t i = 0; i < n; i++) free(parts[i]);
     free(parts);
@@ -519,7 +518,8 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
     }
     for (size_t u = 0; u < c.n_st && rc == 0; u++) {
         state *su = &c.sts[u];
-        if (su->ne == 0 || su->x > 0.5) continue;
+        /* a text that normalizes to nothing ("?!") is never a source */
+        if (su->ne == 0 || su->x > 0.5 || !strchr(c.key_str[u], '\x1f')[1]) continue;
         if (out->n >= p->max_rewrites) break;
         /* N_u. ~ sum_{k<=3} (Q^k)_u.: cur holds the mass after k steps, nv the visits */
         size_t nt = 0;
