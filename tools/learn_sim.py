@@ -187,6 +187,22 @@ def period1(world, pred, args):
     return lines, truth_reph
 
 
+def pairwise_table(lines, path):
+    """The baseline without aggregation: every signalled defect followed within 30 s in its
+    session by a signalled success becomes a rewrite (the latest wins), from one user alone."""
+    table = {}
+    for a, b in zip(lines, lines[1:]):
+        if (a["session"] == b["session"] and a.get("outcome") == "defect"
+                and b.get("outcome") == "success" and 0 <= b["time"] - a["time"] <= 30
+                and a["text"] != b["text"]):
+            table[form_key(a["text"])] = (a["text"], b["text"])
+    with open(path, "w", encoding="utf-8") as f:
+        for src, tgt in table.values():
+            f.write(json.dumps({"locale": "", "source": src, "target": tgt, "users": 1,
+                                "sessions": 1, "confidence": 1}, ensure_ascii=False) + "\n")
+    return [{"source": s_, "target": t_} for s_, t_ in table.values()]
+
+
 def period2(world, pred, pred_rw, oracle, args):
     rng = random.Random(args.seed * 1000003 + 2)
     n = base_def = rw_def = or_def = cov = cov_base = cov_rw = wins = losses = 0
@@ -268,6 +284,16 @@ def main():
     precise = sum(1 for r in table
                   if world.gold.get(r["source"], set()) & world.gold.get(r["target"], set()))
     res = period2(world, pred, pred_rw, oracle, args)
+    # the baseline without aggregation, on the same logs and the same period 2
+    pw_path = os.path.join(args.out, "pairwise.jsonl")
+    pw = pairwise_table(lines, pw_path)
+    pred_pw = run_predict(args.mille, args.model, args.locale, world.texts, rewrites=pw_path)
+    base = period2(world, pred, pred_pw, oracle, args)
+    res["pairwise"] = dict(defect=base["defect_rewrites"], wins=base["wins"],
+                           losses=base["losses"], covered_share=base["covered_share"],
+                           rewrites=len(pw),
+                           precision=sum(1 for r in pw if world.gold[r["source"]]
+                                         & world.gold[r["target"]]) / max(len(pw), 1))
     res.update(locale=args.locale, seed=args.seed, sessions1=args.sessions1,
                sessions2=args.sessions2, users=args.users, p_rephrase=args.p_rephrase,
                noise=args.noise, distractor=args.distractor, log_turns=len(lines),
