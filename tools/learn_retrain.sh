@@ -6,6 +6,7 @@
 # same settings and seed: on the train partition alone, and on it plus mined.jsonl (dev
 # selects both). Scores both on the dev utterances whose text never appears in the log:
 # exact match (intent and every slot), intent accuracy; and on the logged ones apart.
+# TRAIN_ARGS adds options to both trainings (e.g. "--time-budget 120").
 # Heavy (two trainings): run it under flock /tmp/mille-heavy.lock on a shared machine.
 set -eu
 L=$1
@@ -14,7 +15,7 @@ M=${3:-../shared/massive-1.1}
 B=${4:-build}
 O=$S/retrain
 mkdir -p "$O"
-ARGS="--locales $L --dev-locales $L --hidden 128 --layers 2 --buckets 131072 --epochs 8 --threads 2 --seed 1 --quiet"
+ARGS="--locales $L --dev-locales $L --hidden 128 --layers 2 --buckets 131072 --epochs 8 --threads 2 --seed 1 --quiet ${TRAIN_ARGS:-}"
 "$B/mille" train --data "$M/$L.jsonl.gz" $ARGS --out "$O/base.model"
 "$B/mille" train --data "$M/$L.jsonl.gz" --data "$S/mined.jsonl" $ARGS --out "$O/mined.model"
 for k in base mined; do
