@@ -441,8 +441,9 @@ grep -q '"source":"no more light","target":"turn the lights off","users":3' "$T/
 grep -q 'make it dark' "$T/rw.jsonl" && bad "learn: a rewrite from one user alone" || ok
 grep -q '"intent":"iot_hue_lightoff","utt":"no more light","annot_utt":"no more light"' \
     "$T/mined.jsonl" && ok || bad "learn: the mined training example"
-run "$MILLE" train --data "$T/mined.jsonl" --out "$T/mined.model" --epochs 1 --quiet
-check "learn: the mined data is MASSIVE data train reads" 0
+"$MILLE" predict "$T/mined.jsonl" >"$T/mined.pred" 2>"$T/err"
+run "$MILLE" eval --strict --json "$T/mined.jsonl" "$T/mined.pred"
+check "learn: the mined data is MASSIVE gold data (eval --strict reads it)" 0 "" '"exact_match"'
 echo "No more light!" | "$MILLE" predict --rewrites "$T/rw.jsonl" --locale en-US >"$T/out" 2>"$T/err"
 rc=$?
 check "predict --rewrites" 0 "" '"utt":"turn the lights off","rewritten_from":"No more light!","intent":"iot_hue_lightoff"'

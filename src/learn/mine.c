@@ -481,7 +481,7 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
     if (rc) goto done;
 
     /* CSR of the summed edges */
-    qsort(edges, n_e, sizeof *edges, cmp_edge);
+    if (n_e) qsort(edges, n_e, sizeof *edges, cmp_edge); /* NULL with no edge */
     size_t w = 0;
     for (size_t i = 0; i < n_e; i++) {
         if (w && edges[w - 1].from == edges[i].from && edges[w - 1].to == edges[i].to)
@@ -502,8 +502,8 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
         double tot = sx->out_s + sx->out_f + sx->out_t;
         sx->x = tot > 0 ? sx->out_s / tot : 0;
     }
-    qsort(users, n_u, sizeof *users, cmp_triple);
-    qsort(sess, n_s, sizeof *sess, cmp_triple);
+    if (n_u) qsort(users, n_u, sizeof *users, cmp_triple);
+    if (n_s) qsort(sess, n_s, sizeof *sess, cmp_triple);
 
     /* candidates per source: N_u. by 3 steps of sparse propagation */
     nv = calloc(c.n_st, sizeof *nv);
