@@ -36,8 +36,8 @@ ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
 # src/ is grouped by layer, each depending only on those before it:
-#   core.c <- text/ <- data/ <- model/, lexicon/ <- train/ <- api.c
-LAYERS   := text data model lexicon train
+#   core.c <- text/ <- data/ <- model/, lexicon/ <- train/ <- api.c; learn/ needs core.c, text/
+LAYERS   := text data model lexicon train learn
 CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -Iserver -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
 CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
 LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz -lyaml \

@@ -23,7 +23,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mille predict --model MODEL [--model MODEL2 ...] [--locale L] [--top K]\n"
-            "                     [--locales L1,L2]\n"
+            "                     [--locales L1,L2] [--reject-below X] [--rewrites R]\n"
             "                     [--partitions P1,P2] [INPUT|-]\n\n"
             "  INPUT          MASSIVE data (.jsonl, .jsonl.gz, directory, release .tar.gz) or\n"
             "                 plain text with one utterance per line (default: stdin, where\n"
@@ -38,7 +38,10 @@ static void usage(FILE *f)
             "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n"
             "  --reject-below X    mark a parse \"rejected\": true (out of scope; it keeps its\n"
             "                 best guess) when its confidence is below X in [0, 1] (default:\n"
-            "                 the model's threshold, chosen on dev; 0 = only its \"oos\" class)\n\n"
+            "                 the model's threshold, chosen on dev; 0 = only its \"oos\" class)\n"
+            "  --rewrites R   rewrite table of `mille learn`: an utterance whose normalized form\n"
+            "                 is a source is parsed as its target; the line then has \"utt\": the\n"
+            "                 target, \"rewritten_from\": the input (default: none)\n\n"
             "exit status: 0 when every utterance was parsed; 1 when any could not be (each is\n"
             "named on stderr as file:line and has no output line; the others are printed), or\n"
             "on any other runtime error; 2 on a usage error.\n",
@@ -57,7 +60,10 @@ static void emit(out_ctx *o, const char *id, const char *locale, const char *par
 {
     mille_result r;
     mille_error err;
-    if (mille_parse(o->s, utt, len, locale, &r, &err) < 0) {
+    const char *from = utt;
+    size_t from_len = len;
+    int rw = mille_parse_rewrite(o->s, from, from_len, locale, &r, &utt, &len, &err);
+    if (rw < 0) {
         o->errors++;
         fprintf(stderr, "mille predict: %s: %s\n", where, err.msg);
         return;
@@ -67,6 +73,7 @@ static void emit(out_ctx *o, const char *id, const char *locale, const char *par
     if (locale) json_object_set_new(j, "locale", json_string(locale));
     if (partition && *partition) json_object_set_new(j, "partition", json_string(partition));
     json_object_set_new(j, "utt", json_stringn(utt, len));
+    if (rw == 1) json_object_set_new(j, "rewritten_from", json_stringn(from, from_len));
     json_object_set_new(j, "intent", json_string(r.intent));
     json_object_set_new(j, "scenario", json_string(r.scenario));
     json_object_set_new(j, "confidence", json_real((double)r.confidence));
@@ -224,7 +231,7 @@ static void on_skip(void *ud, const mille_error *e)
 int cmd_predict(int argc, char **argv)
 {
     const char *models[MILLE_MAX_ENSEMBLE], *input = "-", *locale = NULL, *v, *locales = NULL,
-                                            *partitions = NULL;
+                                            *partitions = NULL, *rewrites = NULL;
     size_t n_models = 0;
     long top = 3;
     float reject = MILLE_REJECT_MODEL;
@@ -244,6 +251,8 @@ int cmd_predict(int argc, char **argv)
             locales = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--partitions", &bad))) {
             partitions = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--rewrites", &bad))) {
+            rewrites = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--locale", &bad))) {
             locale = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--reject-below", &bad))) {
@@ -286,6 +295,14 @@ int cmd_predict(int argc, char **argv)
         return CLI_ERR;
     }
     mille_session_set_reject_below(o.s, reject); /* checked above: in range */
+    mille_rewrites *rws = NULL;
+    if (rewrites && mille_rewrites_load(rewrites, &rws, &err) < 0) {
+        fprintf(stderr, "mille predict: %s\n", err.msg);
+        mille_session_free(o.s);
+        mille_model_free(m);
+        return CLI_ERR;
+    }
+    mille_session_set_rewrites(o.s, rws);
     int rc = CLI_OK;
     if (data_is_massive_path(input)) {
         data_set ds = {0};
@@ -313,6 +330,7 @@ int cmd_predict(int argc, char **argv)
         rc = predict_text(&o, input, locale);
     }
     mille_session_free(o.s);
+    mille_rewrites_free(rws);
     mille_model_free(m);
     if (o.errors) {
         fprintf(stderr, "mille predict: %zu utterances could not be parsed\n", o.errors);

@@ -37,6 +37,7 @@ static const cli_cmd commands[] = {
     {"convert", cmd_convert, "convert labeled data between MASSIVE, Rasa (YAML) and Snips (JSON)"},
     {"embed", cmd_embed, "print utterance vectors (JSON lines) for rephrase / translation search"},
     {"calibrate", cmd_calibrate, "fit confidence temperature and rejection threshold on dev"},
+    {"learn", cmd_learn, "mine interaction logs into rewrites and training data"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };

@@ -247,6 +247,65 @@ MILLE_API int mille_session_set_reject_below(mille_session *s, float threshold);
  * the model's), else 0 (also for NULL arguments or a failed parse). For deciding after the
  * fact, e.g. per request when one batch call serves several. */
 MILLE_API int mille_result_rejected(const mille_model *m, const mille_result *r, float threshold);
+/* ---- self-learning: rewrites and interaction logs (docs/learn.md) ------------------------ */
+
+/* A rewrite table made by `mille learn` from users' rephrases: normalized source phrasing
+ * (NFKC, case folded, spaces collapsed, trailing . ? ! dropped) -> target phrasing, per
+ * locale. Read-only after load: share it between threads. */
+typedef struct mille_rewrites mille_rewrites;
+
+/* Load a rewrite table (JSON lines, docs/learn.md). Errors: MILLE_EINVAL, MILLE_EIO,
+ * MILLE_EFORMAT naming FILE:LINE (one bad line refuses the table), MILLE_ENOMEM. Free with
+ * mille_rewrites_free (NULL is a no-op). */
+MILLE_API int mille_rewrites_load(const char *path, mille_rewrites **out, mille_error *err);
+MILLE_API void mille_rewrites_free(mille_rewrites *rw);
+MILLE_API size_t mille_rewrites_count(const mille_rewrites *rw); /* 0 for NULL */
+
+/* Use rw (NULL: none) in s's mille_parse_rewrite and mille_session_rewrite; rw must outlive
+ * its use by s. mille_parse and mille_parse_batch never rewrite. */
+MILLE_API void mille_session_set_rewrites(mille_session *s, const mille_rewrites *rw);
+
+/* The target of text[0..len) in the session's table, or NULL when none matches (or no table
+ * is set; then nothing is computed). A rewrite whose locale is "" applies to any locale; so
+ * does every rewrite when locale is NULL. *target_len receives its bytes. The target is owned
+ * by the table. For batches: rewrite each input, then mille_parse_batch. */
+MILLE_API const char *mille_session_rewrite(mille_session *s, const char *text, size_t len,
+                                            const char *locale, size_t *target_len);
+
+/* mille_parse of the rewrite target when text has one, else of text. *parsed, *parsed_len
+ * (may be NULL) receive the text actually parsed, to which the slot offsets of res refer
+ * (text itself, or the target, owned by the table). Returns 1 when a rewrite was applied
+ * (text is then what it was rewritten from), 0 when not, or a negative code as
+ * mille_parse. */
+MILLE_API int mille_parse_rewrite(mille_session *s, const char *text, size_t len,
+                                  const char *locale, mille_result *res, const char **parsed,
+                                  size_t *parsed_len, mille_error *err);
+
+/* An interaction log: DIR/turns.jsonl, one JSON line per turn with exactly the fields
+ * session, user (optional), time, locale (optional), text, intent, confidence, slots,
+ * outcome (optional); rotated by size (renamed to turns-<time>-<pid>-<n>.jsonl, never losing
+ * a line); lines are appended whole (one write each), safe between threads. */
+typedef struct mille_log mille_log;
+
+enum { MILLE_OUTCOME_UNKNOWN = 0, MILLE_OUTCOME_SUCCESS = 1, MILLE_OUTCOME_DEFECT = 2 };
+
+typedef struct mille_turn {
+    const char *session; /* opaque id, required                                          */
+    const char *user;    /* opaque id, may be NULL                                       */
+    const char *locale;  /* may be NULL                                                  */
+    double time;         /* seconds since the epoch; <= 0: now                           */
+    const char *text;    /* the text parsed (after a rewrite: the target), len bytes    */
+    size_t len;
+    const mille_result *result; /* its parse (slot offsets into text); NULL: none        */
+    int outcome;                /* MILLE_OUTCOME_*                                       */
+} mille_turn;
+
+/* Open (create) DIR/turns.jsonl; max_bytes per file before rotation (0: 64 MiB). Errors:
+ * MILLE_EINVAL, MILLE_EIO (DIR is not a writable directory), MILLE_ENOMEM. */
+MILLE_API int mille_log_open(const char *dir, size_t max_bytes, mille_log **out, mille_error *err);
+/* Append one turn. MILLE_EINVAL (no session or text), MILLE_EUTF8, MILLE_EIO. */
+MILLE_API int mille_log_turn(mille_log *l, const mille_turn *t, mille_error *err);
+MILLE_API void mille_log_close(mille_log *l); /* NULL is a no-op */
 
 #ifdef __cplusplus
 }

@@ -646,7 +646,12 @@ static void usage(FILE *f)
             "  --batch-slots N     batch calls at once with micro-batching (default 0: one\n"
             "                      per CPU)\n"
             "  --drain S           on SIGTERM, wait up to S seconds for requests in flight\n"
-            "                      (default 10)\n\n"
+            "                      (default 10)\n"
+            "  --rewrites PATH     rewrite table of `mille learn`, applied before parsing and\n"
+            "                      reloaded with the model (default: none; docs/learn.md)\n"
+            "  --log DIR           log requests that carry a \"session\" to DIR/turns.jsonl\n"
+            "                      (default: no log; docs/learn.md for what is recorded)\n"
+            "  --log-max-bytes N   rotate the log at N bytes (default 64 MiB)\n\n"
             "signals: SIGHUP reloads the model file (requests in flight finish on the old\n"
             "one); SIGTERM and SIGINT stop gracefully. A signal that comes during a reload is\n"
             "handled after it.\n",
@@ -656,7 +661,8 @@ static void usage(FILE *f)
 int cmd_serve(int argc, char **argv)
 {
     const char *model = NULL, *host = "127.0.0.1", *admin_host = "127.0.0.1";
-    const char *token_file = NULL;
+    const char *token_file = NULL, *log_dir = NULL;
+    long log_max = 0;
     long port = 8080, threads = 2, admin_port = -2, timeout = 10, max_conn = 1024, drain = 10;
     long ip_rate = (long)IP_RATE_DEFAULT;
     long per_ip = 64, deadline = 30, max_buffered = -1, batch_wait = 0, batch_slots = 0;
@@ -722,6 +728,12 @@ int cmd_serve(int argc, char **argv)
             if (cli_long("serve", "--drain", v, 0, 3600, &drain)) return CLI_USAGE;
         } else if (strcmp(argv[i], "--any-locale") == 0) {
             cfg.strict_locale = 0;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--rewrites", &bad))) {
+            cfg.rewrites = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--log", &bad))) {
+            log_dir = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--log-max-bytes", &bad))) {
+            if (cli_long("serve", "--log-max-bytes", v, 4096, 1L << 40, &log_max)) return CLI_USAGE;
         } else if (!bad) {
             fprintf(stderr, "mille serve: unknown argument '%s' (see mille serve --help)\n",
                     argv[i]);
@@ -809,8 +821,10 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&sv.mu, NULL);
     sv.conns.next = sv.conns.prev = &sv.conns;
     mille_error err = {0, ""};
-    if (srv_new(&sv.s, model, &cfg, &err) < 0) {
+    if ((log_dir && mille_log_open(log_dir, (size_t)log_max, &cfg.log, &err) < 0) ||
+        srv_new(&sv.s, model, &cfg, &err) < 0) {
         fprintf(stderr, "mille serve: %s\n", err.msg);
+        mille_log_close(cfg.log);
         close(sfd);
         return CLI_ERR;
     }
@@ -831,6 +845,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (!d) {
         srv_free(sv.s);
+        mille_log_close(cfg.log);
         close(sfd);
         return CLI_ERR;
     }
@@ -877,6 +892,7 @@ int cmd_serve(int argc, char **argv)
     MHD_stop_daemon(d);
     if (da) MHD_stop_daemon(da);
     srv_free(sv.s);
+    mille_log_close(cfg.log);
     ratelimit_free(sv.rl);
     close(sfd);
     pthread_mutex_destroy(&sv.mu);

@@ -101,6 +101,7 @@ typedef struct srv_model {
     pthread_mutex_t mu; /* guards the session pool */
     mille_session **pool;
     size_t n_pool, cap_pool;
+    mille_rewrites *rw; /* cfg.rewrites, loaded with the model (NULL: none) */
 } srv_model;
 
 typedef struct group_job group_job;
@@ -125,8 +126,10 @@ struct srv {
 
 srv_config srv_default_config(void)
 {
+    /* clang-format off */
     srv_config c = {4096, 1u << 20, 256, 1, MILLE_MAX_WORDS_DEFAULT, MILLE_MAX_BATCH_WORDS_DEFAULT,
-                    NULL, NULL,     0,   0};
+                    NULL, NULL,     0,   0, NULL, NULL};
+    /* clang-format on */
     return c;
 }
 
@@ -136,6 +139,7 @@ static void model_unref(srv_model *sm)
     for (size_t i = 0; i < sm->n_pool; i++) mille_session_free(sm->pool[i]);
     free(sm->pool);
     mille_model_free(sm->m);
+    mille_rewrites_free(sm->rw);
     json_decref(sm->info);
     free(sm->path);
     pthread_mutex_destroy(&sm->mu);
@@ -192,6 +196,10 @@ static srv_model *model_open(srv *s, const char *path, mille_error *err)
         model_unref(sm);
         return NULL;
     }
+    if (s->cfg.rewrites && mille_rewrites_load(s->cfg.rewrites, &sm->rw, err) < 0) {
+        model_unref(sm);
+        return NULL;
+    }
     json_error_t je;
     sm->info = json_loads(mille_model_metadata(sm->m), 0, &je);
     if (!sm->info || !json_is_object(sm->info)) {
@@ -227,6 +235,7 @@ static mille_session *session_get(srv *s, srv_model *sm)
     mille_session_set_max_words(ses, s->cfg.max_words);
     mille_session_set_max_batch_words(ses, s->cfg.max_batch_words);
     mille_session_set_strict_locale(ses, s->cfg.strict_locale);
+    mille_session_set_rewrites(ses, sm->rw);
     return ses;
 }
 
@@ -495,6 +504,42 @@ static json_t *result_json(const mille_input *in, const mille_result *res, const
     return o;
 }
 
+/* Self-learning: replace each input by its rewrite target, keeping what it was in from[]
+ * (NULL when not rewritten). Nothing is computed without a table. */
+static void rewrite_inputs(mille_session *ses, mille_input *in, size_t n, mille_input *from)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t tl;
+        const char *t = mille_session_rewrite(ses, in[i].text, in[i].len, in[i].locale, &tl);
+        from[i] = in[i];
+        from[i].text = t ? in[i].text : NULL;
+        if (t) in[i].text = t, in[i].len = tl;
+    }
+}
+
+/* result_json plus "rewritten_from", and the turn logged when the request names a session. */
+static json_t *result_out(srv *s, const json_t *req, const mille_input *in, const mille_input *from,
+                          const mille_result *res, const mille_model *m, float reject)
+{
+    json_t *o = result_json(in, res, m, reject);
+    if (o && from->text &&
+        json_object_set_new(o, "rewritten_from", json_stringn(from->text, from->len))) {
+        json_decref(o);
+        return NULL;
+    }
+    const char *session = json_string_value(json_object_get(req, "session"));
+    if (o && s->cfg.log && session) {
+        mille_turn t = {session,    json_string_value(json_object_get(req, "user")),
+                        in->locale, 0,
+                        in->text,   in->len,
+                        res,        MILLE_OUTCOME_UNKNOWN};
+        mille_error e;
+        if (mille_log_turn(s->cfg.log, &t, &e) < 0)
+            srv_count_error(s, "internal"); /* counted; the reply goes on */
+    }
+    return o;
+}
+
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 size_t srv_json_garbage(const char *body, size_t len)
@@ -570,7 +615,8 @@ size_t srv_count_items(const char *body, size_t len, size_t stop_after)
 
 struct group_job {
     const mille_input *in;
-    float reject; /* the request's rejection threshold */
+    float reject;      /* the request's rejection threshold */
+    const json_t *req; /* the request object (session, user for the log) */
     group_job *next;
     int done;        /* under g_mu */
     int rc;          /* the call's error when it failed as a whole, else 0 */
@@ -580,17 +626,18 @@ struct group_job {
 
 static void group_run(srv *s, group_job *list, size_t n)
 {
-    mille_input *in = calloc(n, sizeof *in);
+    mille_input *in = calloc(n, sizeof *in), *from = calloc(n, sizeof *from);
     mille_result *res = calloc(n, sizeof *res);
     mille_error *errs = calloc(n, sizeof *errs);
     srv_model *sm = NULL;
     mille_session *ses = NULL;
     int rc = MILLE_ENOMEM;
-    if (in && res && errs) {
+    if (in && from && res && errs) {
         size_t i = 0;
         for (group_job *j = list; j; j = j->next) in[i++] = *j->in;
         sm = model_ref(s);
         ses = session_get(s, sm);
+        if (ses) rewrite_inputs(ses, in, n, from);
         rc = ses ? mille_parse_batch(ses, in, n, res, errs) : MILLE_ENOMEM;
     }
     size_t i = 0;
@@ -598,7 +645,7 @@ static void group_run(srv *s, group_job *list, size_t n)
         if (rc < 0)
             j->rc = rc;
         else if (res[i].intent)
-            j->json = result_json(&in[i], &res[i], sm->m, j->reject);
+            j->json = result_out(s, j->req, &in[i], &from[i], &res[i], sm->m, j->reject);
         else
             j->err = errs[i];
     }
@@ -607,16 +654,19 @@ static void group_run(srv *s, group_job *list, size_t n)
     if (ses) session_put(sm, ses);
     model_unref(sm);
     free(in);
+    free(from);
     free(res);
     free(errs);
 }
 
-static void grouped_parse(srv *s, const mille_input *in, float reject, int rasa, srv_reply *r)
+static void grouped_parse(srv *s, const json_t *req, const mille_input *in, float reject, int rasa,
+                          srv_reply *r)
 {
     group_job job;
     memset(&job, 0, sizeof job);
     job.in = in;
     job.reject = reject;
+    job.req = req;
     pthread_mutex_lock(&s->g_mu);
     *s->g_tail = &job;
     s->g_tail = &job.next;
@@ -727,13 +777,13 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, int rasa, 
         json_decref(j);
         return;
     }
-    mille_input *in = calloc(n, sizeof *in);
+    mille_input *in = calloc(n, sizeof *in), *from = calloc(n, sizeof *from);
     mille_result *res = calloc(n, sizeof *res);
     mille_error *errs = calloc(n, sizeof *errs);
     float *reject = calloc(n, sizeof *reject);
     srv_model *sm = NULL;
     mille_session *ses = NULL;
-    if (!in || !res || !errs || !reject) {
+    if (!in || !from || !res || !errs || !reject) {
         srv_error(s, r, 500, "internal", "out of memory");
         goto out;
     }
@@ -743,11 +793,12 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, int rasa, 
         if (read_input(s, r, batch ? json_array_get(j, i) : j, where, &in[i], &reject[i])) goto out;
     }
     if (!batch && s->cfg.batch_wait_us) {
-        grouped_parse(s, &in[0], reject[0], rasa, r);
+        grouped_parse(s, j, &in[0], reject[0], rasa, r);
         goto out;
     }
     sm = model_ref(s);
     ses = session_get(s, sm);
+    if (ses) rewrite_inputs(ses, in, n, from);
     int rc = ses ? mille_parse_batch(ses, in, n, res, errs) : MILLE_ENOMEM;
     for (size_t i = 0; rc == MILLE_ELIMIT && i < n; i++)
         if (errs[i].code == MILLE_ELIMIT) { /* the batch's words are over the limit */
@@ -770,7 +821,8 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, int rasa, 
     }
     json_t *all = batch ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
-        json_t *o = result_json(&in[i], &res[i], sm->m, reject[i]);
+        json_t *o = result_out(s, batch ? json_array_get(j, i) : j, &in[i], &from[i], &res[i],
+                               sm->m, reject[i]);
         if (!batch) {
             all = o;
         } else if (!all || json_array_append_new(all, o)) { /* o is freed either way */
@@ -796,6 +848,7 @@ out:
     if (ses) session_put(sm, ses);
     model_unref(sm);
     free(in);
+    free(from);
     free(res);
     free(errs);
     free(reject);

@@ -37,6 +37,11 @@ typedef struct srv_config {
     unsigned batch_wait_us;
     /* Micro-batching: groups parsed at once at most (0, the default: the number of CPUs). */
     unsigned batch_slots;
+    /* Self-learning (docs/learn.md): a rewrite table loaded with each model (so a reload
+     * re-reads it too; NULL: none), and the log that requests with a "session" go to (NULL:
+     * none; owned by the caller, must outlive the srv). Not copied. */
+    const char *rewrites;
+    mille_log *log;
 } srv_config;
 
 srv_config srv_default_config(void);

@@ -19,6 +19,7 @@
 #include "crf.h"
 #include "data.h"
 #include "kern.h"
+#include "learn.h"
 #include "model.h"
 #include "text.h"
 
@@ -78,6 +79,8 @@ struct mille_session {
     size_t cap_lavg;
     double *un, *uk, *scr; /* (T, S) averaged marginals, one member's, CRF scratch */
     size_t cap_un, cap_uk, cap_scr;
+    const struct mille_rewrites *rw; /* applied by mille_parse_rewrite (may be NULL) */
+    text_buf rw_tb;                  /* scratch of the rewrite lookup */
 };
 
 MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error *err)
@@ -265,6 +268,7 @@ MILLE_API void mille_session_free(mille_session *s)
     free(s->top);
     free(s->annot);
     free(s->items);
+    text_buf_free(&s->rw_tb);
     if (s->bm)
         for (size_t k = 0; k < s->mm->n_more; k++) {
             batch_free(&s->bm[k]);
@@ -639,4 +643,101 @@ MILLE_API int mille_result_rejected(const mille_model *mm, const mille_result *r
     /* the intent names are the model's own strings: compare pointers */
     if (mm->oos >= 0 && r->intent == strtab_str(&mm->m.intents, (size_t)mm->oos)) return 1;
     return r->confidence < t;
+}
+
+/* ---- self-learning: rewrites and interaction logs (src/learn/, docs/learn.md) ------------ */
+
+struct mille_rewrites {
+    learn_rewrites t;
+};
+
+MILLE_API int mille_rewrites_load(const char *path, mille_rewrites **out, mille_error *err)
+{
+    if (!path || !out) return err_set(err, MILLE_EINVAL, "mille_rewrites_load: NULL argument");
+    mille_rewrites *rw = calloc(1, sizeof *rw);
+    if (!rw) return err_set(err, MILLE_ENOMEM, "out of memory");
+    int rc = learn_rewrites_load(&rw->t, path, err);
+    if (rc < 0) {
+        mille_rewrites_free(rw);
+        return rc;
+    }
+    *out = rw;
+    return 0;
+}
+
+MILLE_API void mille_rewrites_free(mille_rewrites *rw)
+{
+    if (!rw) return;
+    learn_rewrites_free(&rw->t);
+    free(rw);
+}
+
+MILLE_API size_t mille_rewrites_count(const mille_rewrites *rw) { return rw ? rw->t.n : 0; }
+
+MILLE_API void mille_session_set_rewrites(mille_session *s, const mille_rewrites *rw)
+{
+    if (s) s->rw = rw;
+}
+
+MILLE_API const char *mille_session_rewrite(mille_session *s, const char *text, size_t len,
+                                            const char *locale, size_t *target_len)
+{
+    if (!s || !s->rw || !text) return NULL;
+    const learn_rewrite *r = learn_rewrites_find(&s->rw->t, text, len, locale, &s->rw_tb);
+    if (!r) return NULL;
+    if (target_len) *target_len = r->target_len;
+    return s->rw->t.st.buf + r->target;
+}
+
+MILLE_API int mille_parse_rewrite(mille_session *s, const char *text, size_t len,
+                                  const char *locale, mille_result *res, const char **parsed,
+                                  size_t *parsed_len, mille_error *err)
+{
+    size_t tl = 0;
+    const char *t = mille_session_rewrite(s, text, len, locale, &tl);
+    if (parsed) *parsed = t ? t : text;
+    if (parsed_len) *parsed_len = t ? tl : len;
+    int rc = mille_parse(s, t ? t : text, t ? tl : len, locale, res, err);
+    return rc < 0 ? rc : t != NULL;
+}
+
+struct mille_log {
+    learn_log *lg;
+};
+
+MILLE_API int mille_log_open(const char *dir, size_t max_bytes, mille_log **out, mille_error *err)
+{
+    if (!out) return err_set(err, MILLE_EINVAL, "mille_log_open: NULL argument");
+    mille_log *l = calloc(1, sizeof *l);
+    if (!l) return err_set(err, MILLE_ENOMEM, "out of memory");
+    int rc = learn_log_open(dir, max_bytes, &l->lg, err);
+    if (rc < 0) {
+        free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+MILLE_API int mille_log_turn(mille_log *l, const mille_turn *t, mille_error *err)
+{
+    if (!l || !t) return err_set(err, MILLE_EINVAL, "mille_log_turn: NULL argument");
+    learn_slot_in sl[64];
+    learn_turn_in in = {t->session, t->user, t->locale, t->time, t->text,   t->len,
+                        NULL,       0,       sl,        0,       t->outcome};
+    if (t->result && t->result->intent) {
+        in.intent = t->result->intent;
+        in.confidence = t->result->confidence;
+        for (size_t i = 0; i < t->result->n_slots && i < 64; i++)
+            sl[in.n_slots++] = (learn_slot_in){t->result->slots[i].slot, t->result->slots[i].start,
+                                               t->result->slots[i].end};
+    }
+    return learn_log_write(l->lg, &in, err);
+}
+
+MILLE_API void mille_log_close(mille_log *l)
+{
+    if (!l) return;
+    learn_log_close(l->lg);
+    free(l);
 }

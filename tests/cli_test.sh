@@ -696,6 +696,70 @@ run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --baseline "$T/base.json"
 check "eval --baseline without --html" 2 "needs --html"
 run "$MILLE" eval "$SAMPLE" "$T/conf.jsonl" --html "$T/r2.html" --baseline "$T/g.jsonl"
 check "eval --baseline not a report" 1 "g.jsonl:[0-9]+: not a report"
+# ---- self-learning: mille learn, predict --rewrites (docs/learn.md) ----------------------------
+# three users say "no more light" (the shipped model: iot_hue_lightup), fail, and rephrase it
+# as "turn the lights off"; one more user does the same thing alone many times; a bad line
+$PY -c 'import json
+out = []
+for u in range(3):
+    out.append({"session": "s%d" % u, "user": "u%d" % u, "time": 1000.0 + 100 * u, "locale": "en-US",
+                "text": "no more light", "intent": "iot_hue_lightup", "confidence": 0.39,
+                "slots": [], "outcome": "defect"})
+    out.append({"session": "s%d" % u, "user": "u%d" % u, "time": 1004.0 + 100 * u, "locale": "en-US",
+                "text": "turn the lights off", "intent": "iot_hue_lightoff", "confidence": 0.96,
+                "slots": [], "outcome": "success"})
+for k in range(5):
+    out.append({"session": "a%d" % k, "user": "alone", "time": 5000.0 + 100 * k, "locale": "en-US",
+                "text": "make it dark in here", "intent": "iot_hue_lightchange", "confidence": 0.5,
+                "slots": [], "outcome": "defect"})
+    out.append({"session": "a%d" % k, "user": "alone", "time": 5003.0 + 100 * k, "locale": "en-US",
+                "text": "turn the lights off", "intent": "iot_hue_lightoff", "confidence": 0.96,
+                "slots": []})
+print("\n".join(json.dumps(o) for o in out))
+print("{\"session\": \"x\", \"time\": 1}")' >"$T/turns.jsonl"
+run "$MILLE" learn --log "$T/turns.jsonl" --out "$T/rw.jsonl" --data-out "$T/mined.jsonl"
+check "learn: mines a rewrite, names the bad line" 0 "turns.jsonl:17: .*(skipped)" ""
+grep -q '"source":"no more light","target":"turn the lights off","users":3' "$T/rw.jsonl" &&
+    ok || bad "learn: the rewrite of three users"
+grep -q 'make it dark' "$T/rw.jsonl" && bad "learn: a rewrite from one user alone" || ok
+grep -q '"intent":"iot_hue_lightoff","utt":"no more light","annot_utt":"no more light"' \
+    "$T/mined.jsonl" && ok || bad "learn: the mined training example"
+"$MILLE" predict "$T/mined.jsonl" >"$T/mined.pred" 2>"$T/err"
+run "$MILLE" eval --strict --json "$T/mined.jsonl" "$T/mined.pred"
+check "learn: the mined data is MASSIVE gold data (eval --strict reads it)" 0 "" '"exact_match"'
+echo "No more light!" | "$MILLE" predict --rewrites "$T/rw.jsonl" --locale en-US >"$T/out" 2>"$T/err"
+rc=$?
+check "predict --rewrites" 0 "" '"utt":"turn the lights off","rewritten_from":"No more light!","intent":"iot_hue_lightoff"'
+echo "more light" | "$MILLE" predict --rewrites "$T/rw.jsonl" --locale en-US >"$T/out" 2>"$T/err"
+rc=$?
+check "predict --rewrites, no match" 0
+grep -q rewritten_from "$T/out" && bad "predict --rewrites: rewritten_from without a match" || ok
+echo '{"source": "x"}' >"$T/badrw.jsonl"
+run "$MILLE" predict --rewrites "$T/badrw.jsonl" data/demo.txt
+check "predict --rewrites with a bad table" 1 "badrw.jsonl:1:"
+run "$MILLE" learn --log "$T/missing.jsonl" --out "$T/rw2.jsonl"
+check "learn: a missing log" 1 "missing.jsonl"
+run "$MILLE" learn --log "$T/turns.jsonl"
+check "learn without --out" 2 "--out"
+run "$MILLE" learn --log "$T/turns.jsonl" --out "$T/rw2.jsonl" --min-users 1
+check "learn --min-users 1 is refused" 2 "min-users"
+# the simulator is deterministic for a seed (a small run on the bundled sample)
+if [ -f "$SAMPLE/en-US.jsonl.gz" ] || [ -f "$SAMPLE/en-US.jsonl" ]; then
+    for k in 1 2; do
+        $PY tools/learn_sim.py --mille "$MILLE" --massive "$SAMPLE" --locale en-US --out "$T/sim$k" \
+            --sessions1 3000 --sessions2 2000 --users 300 >"$T/sim$k.json" 2>"$T/err"
+    done
+    if [ -s "$T/sim1.json" ] && cmp -s "$T/sim1.json" "$T/sim2.json" &&
+        cmp -s "$T/sim1/p1.jsonl" "$T/sim2/p1.jsonl" && cmp -s "$T/sim1/rewrites.jsonl" "$T/sim2/rewrites.jsonl"; then
+        ok
+    else
+        bad "learn_sim.py: two runs with one seed differ"
+    fi
+else
+    bad "learn_sim.py: no en-US file in $SAMPLE"
+fi
+run "$MILLE" learn --help
+check "learn --help" 0 "" "usage: mille learn"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -132,6 +132,7 @@ def main():
         audit_token_file(model, tmp)
         micro_batching(model)
         rasa_endpoint(model)
+        learn_rewrites_and_log(model, tmp)
     finally:
         s.kill()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -838,6 +839,62 @@ def micro_batching(model):
     finally:
         s.kill()
         ref.kill()
+
+
+def learn_rewrites_and_log(model, tmp):
+    """--rewrites: a source is parsed as its target, the reply says rewritten_from, a reload
+    re-reads the table; --log: requests with a session are logged with the fields of
+    docs/learn.md, the others not. Single parses go through micro-batching here."""
+    rw = os.path.join(tmp, "rw.jsonl")
+    logdir = os.path.join(tmp, "turns")
+    os.makedirs(logdir, exist_ok=True)
+
+    def table(target):
+        with open(rw, "w") as f:
+            f.write(json.dumps({"locale": "en-US", "source": "olly hush", "target": target,
+                                "users": 3, "sessions": 3, "confidence": 0.9}) + "\n")
+    table("wake me up at five am")
+    s = Server(model, "--rewrites", rw, "--log", logdir, "--batch-wait-us", "500")
+    try:
+        st, j, _, _ = post(s.port, "/v1/parse", {"text": "wake me up at five am", "locale": "en-US"})
+        st2, j2, _, _ = post(s.port, "/v1/parse", {"text": "Olly  hush!", "locale": "en-US",
+                                                   "session": "s1", "user": "u1"})
+        check("rewrite: applied and reported", st2 == 200 and j2.get("rewritten_from") == "Olly  hush!"
+              and j2.get("intent") == j.get("intent") and j2.get("slots") == j.get("slots"), j2)
+        check("rewrite: no field when nothing matches", st == 200 and "rewritten_from" not in j, j)
+        st, j, _, _ = post(s.port, "/v1/parse", {"text": "olly hush", "locale": "fr-FR",
+                                                 "session": "s1"})
+        check("rewrite: other locale untouched", st == 200 and "rewritten_from" not in j, j)
+        st, j, _, _ = post(s.port, "/v1/parse/batch", [{"text": "olly hush", "locale": "en-US"},
+                                                       {"text": "olly", "locale": "en-US"}])
+        r = j.get("results", [{}, {}]) if j else [{}, {}]
+        check("rewrite: in a batch", st == 200 and r[0].get("rewritten_from") == "olly hush"
+              and "rewritten_from" not in r[1], j)
+        table("play some jazz in the kitchen")
+        gen = healthz_gen(s.port)
+        s.p.send_signal(signal.SIGHUP)
+        for _ in range(200):
+            if healthz_gen(s.port) != gen:
+                break
+            time.sleep(0.05)
+        _, ref, _, _ = post(s.port, "/v1/parse", {"text": "play some jazz in the kitchen",
+                                                  "locale": "en-US"})
+        _, j, _, _ = post(s.port, "/v1/parse", {"text": "olly hush", "locale": "en-US"})
+        check("rewrite: table reloaded with the model", j and ref and
+              j.get("rewritten_from") == "olly hush" and j.get("slots") == ref.get("slots"), j)
+        check("rewrite: stop", s.stop() == 0)
+    finally:
+        s.kill()
+    lines = []
+    for f in sorted(glob.glob(os.path.join(logdir, "turns*.jsonl"))):
+        lines += [json.loads(l) for l in open(f, encoding="utf-8")]
+    check("log: the two requests with a session", len(lines) == 2, lines)
+    if lines:
+        t = lines[0]
+        check("log: fields", set(t) == {"session", "user", "time", "locale", "text", "intent",
+                                        "confidence", "slots"} and t["session"] == "s1"
+              and t["text"] == "wake me up at five am" and abs(t["time"] - time.time()) < 600, t)
+        check("log: no user when none given", len(lines) < 2 or "user" not in lines[1], lines)
 
 
 def recv_all(sock):
