@@ -40,6 +40,8 @@ static void usage(FILE *f, const train_params *d)
         "                       (default %u)\n"
         "  --dropout X          dropout rate on word vectors and encoder outputs (default %g)\n"
         "  --threads N          worker threads; results do not depend on it (default %d)\n"
+        "  --shards N           fixed shards of a step's batch, >= processes under mpirun; the\n"
+        "                       result depends on it, not on threads or processes (default %d)\n"
         "  --seed N             random seed (default %llu)\n"
         "  --time-budget SEC    stop after SEC seconds, keeping the best model (default none)\n"
         "  --patience N         dev evaluations without improvement before stopping (default %d)\n"
@@ -52,8 +54,8 @@ static void usage(FILE *f, const train_params *d)
         "  --quiet              no progress line\n",
         d->epochs, d->batch, (double)d->lr, (double)d->emb_lr, (double)d->weight_decay, d->cfg.dim,
         d->cfg.hidden, d->cfg.layers, d->cfg.buckets, d->cfg.minn, d->cfg.maxn, d->cfg.bigrams,
-        d->cfg.subwords, (double)d->dropout, d->threads, (unsigned long long)d->seed, d->patience,
-        d->evals_per_epoch);
+        d->cfg.subwords, (double)d->dropout, d->threads, LOOP_SHARDS, (unsigned long long)d->seed,
+        d->patience, d->evals_per_epoch);
 }
 
 static void fmt_time(char *buf, size_t n, double s)
@@ -69,6 +71,7 @@ static void fmt_time(char *buf, size_t n, double s)
 void cli_train_progress(void *ud, const train_progress *p)
 {
     train_ui *u = ud;
+    u->last = *p;
     if (u->quiet) return;
     char eta[32], el[32], dev[32] = "  -  ";
     fmt_time(eta, sizeof eta, p->eta_s);
@@ -91,7 +94,8 @@ void cli_train_progress(void *ud, const train_progress *p)
 void cli_train_skip(void *ud, const mille_error *e)
 {
     train_ui *u = ud;
-    if (u->skipped++ < 10) fprintf(stderr, "mille %s: skipped: %s\n", u->cmd, e->msg);
+    if (u->skipped++ < 10 && loop_comm_rank(u->comm) == 0)
+        fprintf(stderr, "mille %s: skipped: %s\n", u->cmd, e->msg);
 }
 
 int cli_train_option(int argc, char **argv, int *i, train_params *p, train_ui *u, int *bad)
@@ -161,6 +165,8 @@ int cli_train_option(int argc, char **argv, int *i, train_params *p, train_ui *u
         *bad = cli_double(u->cmd, "--weight-decay", v, 0, 1, &d) || (p->weight_decay = (float)d, 0);
     } else if ((v = cli_opt_value(argc, argv, i, "--time-budget", bad))) {
         *bad = cli_double(u->cmd, "--time-budget", v, 1, 1e7, &d) || (p->time_budget = d, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--shards", bad))) {
+        *bad = cli_long(u->cmd, "--shards", v, 1, LOOP_MAX_SHARDS, &l) || (p->shards = (int)l, 0);
     } else if (strcmp(argv[*i], "--resume") == 0) {
         p->resume = 1;
     } else if (strcmp(argv[*i], "--f32") == 0) {
@@ -201,7 +207,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mille train: --maxn must be >= --minn\n");
         return CLI_USAGE;
     }
-    cli_train_setup(&p, &u);
+    if (cli_train_setup(&p, &u)) return CLI_ERR;
     if (!u.quiet)
         fprintf(stderr,
                 "mille train: data=%s locales=%s out=%s epochs=%d batch=%d lr=%g emb_lr=%g wd=%g "
@@ -227,7 +233,7 @@ void cli_train_ui_init(train_ui *u, const char *cmd)
     u->cmd = cmd;
 }
 
-void cli_train_setup(train_params *p, train_ui *u)
+int cli_train_setup(train_params *p, train_ui *u)
 {
     p->strict = u->strict;
     p->data_more = u->more;
@@ -235,18 +241,50 @@ void cli_train_setup(train_params *p, train_ui *u)
     p->progress = cli_train_progress;
     p->on_skip = cli_train_skip;
     p->ud = u;
+    int rc;
+    p->comm = u->comm = cli_comm_start(u->cmd, &rc);
+    if (loop_comm_rank(u->comm) > 0) u->quiet = 1; /* rank 0 speaks for all */
+    return rc;
+}
+
+/* Over processes: where the time of a step went and what it sent, summed (bytes) or the
+ * slowest rank (times) over the ranks; one line from rank 0. */
+static void comm_report(train_ui *u)
+{
+    const train_progress *l = &u->last;
+    int64_t v[4] = {(int64_t)(l->compute_s * 1e6), (int64_t)(l->wait_s * 1e6),
+                    (int64_t)(l->comm_s * 1e6), (int64_t)l->steps_run};
+    int64_t b[1] = {(int64_t)l->comm_bytes};
+    if (u->comm->allreduce_i64(u->comm->ud, v, 4, LOOP_OP_MAX) ||
+        u->comm->allreduce_i64(u->comm->ud, b, 1, LOOP_OP_SUM) || u->comm->rank != 0 || !v[3])
+        return;
+    double n = (double)v[3];
+    fprintf(stderr,
+            "mille %s: %d processes, %lld steps: per step %.2f ms computing, %.2f ms waiting "
+            "for the slowest rank, %.2f ms exchanging (slowest rank each), %.0f bytes sent "
+            "by all ranks\n",
+            u->cmd, u->comm->size, (long long)v[3], (double)v[0] / 1e3 / n, (double)v[1] / 1e3 / n,
+            (double)v[2] / 1e3 / n, (double)b[0] / n);
 }
 
 int cli_train_finish(const train_params *p, train_ui *u, int rc, const mille_error *err,
                      const eval_metrics *best)
 {
     if (u->tty && !u->quiet) fprintf(stderr, "\r\033[K");
-    if (u->skipped)
+    if (u->skipped && loop_comm_rank(u->comm) == 0)
         fprintf(stderr, "mille %s: %zu malformed records skipped\n", u->cmd, u->skipped);
+    if (!rc && u->comm) comm_report(u);
+    int quiet = cli_comm_quiet(u->comm), rank = loop_comm_rank(u->comm);
+    cli_comm_end(u->comm);
     if (rc) {
-        fprintf(stderr, "mille %s: %s: %s\n", u->cmd, mille_strerror(rc), err->msg);
+        /* the rank that failed first says why; the others stop without a word */
+        if (quiet) return CLI_ERR;
+        char who[64] = "";
+        if (u->comm) snprintf(who, sizeof who, "rank %d of %d: ", rank, u->comm->size);
+        fprintf(stderr, "mille %s: %s%s: %s\n", u->cmd, who, mille_strerror(rc), err->msg);
         return CLI_ERR;
     }
+    if (rank > 0) return CLI_OK;
     printf("{\"model\": \"%s\", \"dev\": {\"exact_match\": %.2f, \"intent_accuracy\": %.2f, "
            "\"slot_f1\": %.2f, \"locales\": %zu, \"n\": %llu}}\n",
            p->out, best->exact_match, best->intent_accuracy, best->slot_f1, best->n_locales,
