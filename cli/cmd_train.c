@@ -49,6 +49,7 @@ static void usage(FILE *f, const train_params *d)
         "  --max-train N        use only the first N training utterances (default all)\n"
         "  --checkpoint PATH    checkpoint file (default MODEL.ckpt)\n"
         "  --resume             continue exactly from the checkpoint\n"
+        "  --stop-after-epochs N  stop after N epochs with a checkpoint (to --resume later)\n"
         "  --f32                store the embedding in float32 (default float16)\n"
         "  --strict             stop at the first malformed record\n"
         "  --quiet              no progress line\n",
@@ -167,6 +168,9 @@ int cli_train_option(int argc, char **argv, int *i, train_params *p, train_ui *u
         *bad = cli_double(u->cmd, "--time-budget", v, 1, 1e7, &d) || (p->time_budget = d, 0);
     } else if ((v = cli_opt_value(argc, argv, i, "--shards", bad))) {
         *bad = cli_long(u->cmd, "--shards", v, 1, LOOP_MAX_SHARDS, &l) || (p->shards = (int)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--stop-after-epochs", bad))) {
+        *bad = cli_long(u->cmd, "--stop-after-epochs", v, 1, 100000, &l) ||
+               (p->stop_after_epochs = (int)l, 0);
     } else if (strcmp(argv[*i], "--resume") == 0) {
         p->resume = 1;
     } else if (strcmp(argv[*i], "--f32") == 0) {
@@ -275,15 +279,16 @@ int cli_train_finish(const train_params *p, train_ui *u, int rc, const mille_err
         fprintf(stderr, "mille %s: %zu malformed records skipped\n", u->cmd, u->skipped);
     if (!rc && u->comm) comm_report(u);
     int quiet = cli_comm_quiet(u->comm), rank = loop_comm_rank(u->comm);
-    cli_comm_end(u->comm);
-    if (rc) {
-        /* the rank that failed first says why; the others stop without a word */
-        if (quiet) return CLI_ERR;
+    if (rc && !quiet) { /* the rank that failed first says why; the others stop quietly */
         char who[64] = "";
         if (u->comm) snprintf(who, sizeof who, "rank %d of %d: ", rank, u->comm->size);
         fprintf(stderr, "mille %s: %s%s: %s\n", u->cmd, who, mille_strerror(rc), err->msg);
-        return CLI_ERR;
+        fflush(stderr);
     }
+    /* every rank gets here, failed or not (the failures were agreed): leave MPI together,
+     * so that the launcher does not end a rank before it has had its say */
+    cli_comm_end(u->comm);
+    if (rc) return CLI_ERR;
     if (rank > 0) return CLI_OK;
     printf("{\"model\": \"%s\", \"dev\": {\"exact_match\": %.2f, \"intent_accuracy\": %.2f, "
            "\"slot_f1\": %.2f, \"locales\": %zu, \"n\": %llu}}\n",

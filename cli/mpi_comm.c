@@ -125,6 +125,7 @@ const loop_comm *cli_comm_start(const char *cmd, int *rc)
 void cli_comm_end(const loop_comm *comm)
 {
     if (!comm) return;
+    MPI_Barrier(the_ud.comm);
     MPI_Comm_free(&the_ud.comm);
     MPI_Finalize();
 }

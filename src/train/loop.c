@@ -621,6 +621,8 @@ agree:
         utts += len;
         double tnow = clock_s();
         if (p->stop_after && step >= p->stop_after) over = 1;
+        if (p->stop_after_epochs && step >= (uint64_t)p->stop_after_epochs * steps_per_epoch)
+            over = 1;
         int do_eval = step % eval_every == 0 || step == total || over;
         if (do_eval) {
             eval_metrics em;

@@ -67,6 +67,8 @@ typedef struct train_params {
     const struct loop_comm *comm; /* processes the run is spread over (MPI); NULL = this one */
     int shards; /* a step's batch is cut into this many fixed shards (0 = LOOP_SHARDS): the
                    result depends on it, not on the threads or processes computing them   */
+    int stop_after_epochs; /* stop (with a checkpoint) once this many epochs are done, to
+                              resume later, e.g. elsewhere or with other processes (0 = never) */
 } train_params;
 
 train_params train_default_params(void);
