@@ -2,6 +2,7 @@
 # Training over MPI (docs/mpi.md), run by `make mpi-test`:
 #   - 2 processes x 1 thread and 3 processes train byte for byte the model of 1 process x 2
 #     threads (train and distill);
+#   - pretrain over 2 processes is reproducible and its result trains;
 #   - a run stopped after an epoch by 2 processes resumes with 1 and with 3 processes to the
 #     uninterrupted model, byte for byte;
 #   - failures: a rank that cannot read its data, a corrupt checkpoint read by rank 0, ranks
@@ -64,6 +65,16 @@ run "distill, 1 process" 120 "$MILLE" distill $D --threads 2 --out s1.model
 run "distill, 2 processes" 120 $MPIRUN -np 2 "$MILLE" distill $D --threads 1 --out s2.model
 [ $rc = 0 ] && ok || { bad "distill 2 processes: exit $rc"; cat err; }
 same "distill: 2 processes vs 1" s1.model s2.model
+
+# ---- pretrain: local copies averaged; reproducible for a fixed process count ----------------
+P="--text $SAMPLE/en-US.jsonl.gz --text $SAMPLE/fr-FR.jsonl.gz --dim 16 --buckets 8192 --epochs 2 --threads 1 --quiet"
+run "pretrain, 2 processes" 120 $MPIRUN -np 2 "$MILLE" pretrain $P --out p1.model
+[ $rc = 0 ] && [ "$(grep -c pretrained out)" = 1 ] && ok || { bad "pretrain 2 processes: exit $rc"; cat err; }
+run "pretrain, 2 processes again" 120 $MPIRUN -np 2 "$MILLE" pretrain $P --out p2.model
+same "pretrain: 2 processes twice" p1.model p2.model
+run "train --init from it" 120 "$MILLE" train --data $SAMPLE --locales en-US --init p1.model \
+    --epochs 1 --hidden 16 --out i.model --quiet
+[ $rc = 0 ] && ok || { bad "train --init of the 2-process pretraining: exit $rc"; cat err; }
 
 # ---- resume with another process count -----------------------------------------------------
 # one epoch is an evaluation point: stopping there and resuming is the uninterrupted run
