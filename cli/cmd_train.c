@@ -251,24 +251,27 @@ int cli_train_setup(train_params *p, train_ui *u)
     return rc;
 }
 
-/* Over processes: where the time of a step went and what it sent, summed (bytes) or the
- * slowest rank (times) over the ranks; one line from rank 0. */
-static void comm_report(train_ui *u)
+/* Where the time of a step went and what it sent: the slowest rank's times, the bytes of all
+ * ranks; one line from rank 0 (one process: its own step time). */
+static void step_report(train_ui *u)
 {
     const train_progress *l = &u->last;
-    int64_t v[4] = {(int64_t)(l->compute_s * 1e6), (int64_t)(l->wait_s * 1e6),
-                    (int64_t)(l->comm_s * 1e6), (int64_t)l->steps_run};
+    int64_t v[5] = {(int64_t)(l->compute_s * 1e6), (int64_t)(l->wait_s * 1e6),
+                    (int64_t)(l->comm_s * 1e6), (int64_t)(l->step_s * 1e6), (int64_t)l->steps_run};
     int64_t b[1] = {(int64_t)l->comm_bytes};
-    if (u->comm->allreduce_i64(u->comm->ud, v, 4, LOOP_OP_MAX) ||
-        u->comm->allreduce_i64(u->comm->ud, b, 1, LOOP_OP_SUM) || u->comm->rank != 0 || !v[3])
+    const loop_comm *c = u->comm;
+    if (c && (c->allreduce_i64(c->ud, v, 5, LOOP_OP_MAX) ||
+              c->allreduce_i64(c->ud, b, 1, LOOP_OP_SUM) || c->rank != 0))
         return;
-    double n = (double)v[3];
+    if (!v[4] || (!c && u->quiet)) return;
+    double n = (double)v[4], ms = 1e3 * n;
     fprintf(stderr,
-            "mille %s: %d processes, %lld steps: per step %.2f ms computing, %.2f ms waiting "
-            "for the slowest rank, %.2f ms exchanging (slowest rank each), %.0f bytes sent "
-            "by all ranks\n",
-            u->cmd, u->comm->size, (long long)v[3], (double)v[0] / 1e3 / n, (double)v[1] / 1e3 / n,
-            (double)v[2] / 1e3 / n, (double)b[0] / n);
+            "mille %s: %d process%s, %lld steps: %.2f ms per step (%.2f computing, %.2f waiting "
+            "for the slowest rank, %.2f exchanging); %.0f bytes sent per step by all ranks; "
+            "dense gradient %llu floats, %.0f embedding rows touched per step\n",
+            u->cmd, c ? c->size : 1, c ? "es" : "", (long long)v[4], (double)v[3] / ms,
+            (double)v[0] / ms, (double)v[1] / ms, (double)v[2] / ms, (double)b[0] / n,
+            (unsigned long long)l->n_dense, (double)l->rows_run / n);
 }
 
 int cli_train_finish(const train_params *p, train_ui *u, int rc, const mille_error *err,
@@ -277,7 +280,7 @@ int cli_train_finish(const train_params *p, train_ui *u, int rc, const mille_err
     if (u->tty && !u->quiet) fprintf(stderr, "\r\033[K");
     if (u->skipped && loop_comm_rank(u->comm) == 0)
         fprintf(stderr, "mille %s: %zu malformed records skipped\n", u->cmd, u->skipped);
-    if (!rc && u->comm) comm_report(u);
+    if (!rc) step_report(u);
     int quiet = cli_comm_quiet(u->comm), rank = loop_comm_rank(u->comm);
     if (rc && !quiet) { /* the rank that failed first says why; the others stop quietly */
         char who[64] = "";

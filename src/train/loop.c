@@ -81,8 +81,9 @@ typedef struct trainer {
     float *red;  /* (n_dense) the dense sum on ranks > 0 (rank 0 sums into its first shard) */
     float *xbuf; /* rows' values in transit */
     size_t xcap;
-    double t_compute, t_wait, t_comm; /* seconds since the run started */
-    uint64_t bytes;                   /* bytes this rank sent */
+    double t_compute, t_wait, t_comm, t_step; /* seconds since the run started */
+    uint64_t rows_run;                        /* touched rows, summed over steps */
+    uint64_t bytes;                           /* bytes this rank sent */
     double expA_buf[512 * 512];
     crf_trans tr;
     loop_shard *sh; /* (n_shards) */
@@ -344,6 +345,7 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
                       (unsigned long long)step);
         return NAN;
     }
+    t->rows_run += t->n_rows;
     /* global norm clipping */
     double norm2 = 0;
     for (size_t i = 0; i < t->n_dense; i++) norm2 += (double)g[i] * g[i];
@@ -380,6 +382,7 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
         t->touched[t->rows[r]] = 0;
     }
     t->n_rows = 0;
+    t->t_step += clock_s() - tc0;
     return loss;
 }
 
@@ -666,6 +669,9 @@ agree:
             pr.comm_s = t->t_comm;
             pr.comm_bytes = t->bytes;
             pr.steps_run = step - step0;
+            pr.step_s = t->t_step;
+            pr.rows_run = t->rows_run;
+            pr.n_dense = t->n_dense;
             if (p->progress && t->rank == 0) p->progress(p->ud, &pr);
             pr.evaluated = 0;
             last_report = tnow;

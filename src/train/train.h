@@ -31,6 +31,9 @@ typedef struct train_progress {
     double compute_s, wait_s, comm_s;
     uint64_t comm_bytes;
     uint64_t steps_run; /* steps this run has made (after a resume: since it) */
+    double step_s;      /* seconds in those steps (all of them: compute to update) */
+    uint64_t rows_run;  /* embedding rows those steps touched, summed over the steps */
+    uint64_t n_dense;   /* dense parameters (each step sums a gradient of that many floats) */
 } train_progress;
 
 typedef struct train_params {
