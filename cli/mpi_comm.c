@@ -1,8 +1,9 @@
 /*
  * mpi_comm.c - loop_comm over MPI (see mpi_comm.h and src/train/loop.h).
  *
- * Point-to-point MPI_Send / MPI_Recv of bytes (the chain of the gradient sums), MPI_Bcast,
- * MPI_Allreduce of int64 (agreements, dev counts). The library passes at most 1 GiB per
+ * Point-to-point MPI_Send / MPI_Recv of bytes (the chain of the dense gradient sums),
+ * MPI_Bcast, MPI_Allgatherv (the word gradients of every shard), MPI_Allreduce of int64
+ * (agreements, sizes, dev counts). The library passes at most 1 GiB per
  * call, so the int counts of MPI are enough. Only the main thread calls MPI
  * (MPI_THREAD_FUNNELED): the loop's worker threads compute, the main thread exchanges.
  *
@@ -17,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "mpi_comm.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,29 @@ static int mpi_allreduce_i64(void *ud, int64_t *v, size_t n, int op)
     return MILLE_OK;
 }
 
+static int mpi_allgather(void *ud, const void *mine, size_t n, void *all, const size_t *counts)
+{
+    mpi_ud *u = ud;
+    int size, rank;
+    MPI_Comm_size(u->comm, &size);
+    MPI_Comm_rank(u->comm, &rank);
+    int *cnt = malloc((size_t)size * sizeof *cnt), *dsp = malloc((size_t)size * sizeof *dsp);
+    size_t at = 0;
+    int rc = cnt && dsp ? MILLE_OK : MILLE_ENOMEM;
+    for (int r = 0; r < size && !rc; r++) { /* MPI counts and displacements are ints */
+        if (counts[r] > INT_MAX || at > (size_t)INT_MAX - counts[r]) rc = MILLE_ERANGE;
+        if (!rc) cnt[r] = (int)counts[r], dsp[r] = (int)at, at += counts[r];
+    }
+    if (!rc && (size_t)cnt[rank] != n) rc = MILLE_EINVAL;
+    /* this rank's part is already in place when mine points there */
+    const void *src = (const char *)all + (rc ? 0 : dsp[rank]) == mine ? MPI_IN_PLACE : mine;
+    if (!rc && MPI_Allgatherv(src, (int)n, MPI_BYTE, all, cnt, dsp, MPI_BYTE, u->comm))
+        rc = MILLE_EIO;
+    free(cnt);
+    free(dsp);
+    return rc;
+}
+
 static void mpi_on_failure(void *ud, int rank)
 {
     mpi_ud *u = ud;
@@ -117,6 +142,7 @@ const loop_comm *cli_comm_start(const char *cmd, int *rc)
     the_comm.recv = mpi_recv;
     the_comm.bcast = mpi_bcast;
     the_comm.allreduce_i64 = mpi_allreduce_i64;
+    the_comm.allgather = mpi_allgather;
     the_comm.on_failure = mpi_on_failure;
     the_comm.fatal = mpi_fatal;
     return &the_comm;

@@ -102,6 +102,20 @@ static int hub_allreduce(void *ud, int64_t *v, size_t n, int op)
     return MILLE_OK;
 }
 
+/* rank r's part to every other rank, then the others' parts in */
+static int hub_allgather(void *ud, const void *mine, size_t n, void *all, const size_t *counts)
+{
+    rank_ud *u = ud;
+    size_t at = 0, off[MAXR];
+    for (int r = 0; r < u->h->size; r++) off[r] = at, at += counts[r];
+    for (int r = 0; r < u->h->size; r++)
+        if (r != u->rank && hub_send(ud, r, mine, n)) return MILLE_ENOMEM;
+    memmove((char *)all + off[u->rank], mine, n);
+    for (int r = 0; r < u->h->size; r++)
+        if (r != u->rank) hub_recv(ud, r, (char *)all + off[r], counts[r]);
+    return MILLE_OK;
+}
+
 /* ---- ranks as threads ------------------------------------------------------------------------ */
 
 typedef struct rank_run {
@@ -153,8 +167,14 @@ static void run_ranks(hub *h, rank_run *runs, int n, const train_params *p, cons
         r->p.threads = 1;
         if (data) r->p.data = data[k];
         r->ud = (rank_ud){h, k};
-        r->comm =
-            (loop_comm){&r->ud, k, n, hub_send, hub_recv, hub_bcast, hub_allreduce, NULL, NULL};
+        r->comm = (loop_comm){.ud = &r->ud,
+                              .rank = k,
+                              .size = n,
+                              .send = hub_send,
+                              .recv = hub_recv,
+                              .bcast = hub_bcast,
+                              .allreduce_i64 = hub_allreduce,
+                              .allgather = hub_allgather};
         r->p.comm = &r->comm;
         CHECK_INT(pthread_create(&tid[k], NULL, rank_main, r), 0);
     }

@@ -79,7 +79,7 @@ typedef struct trainer {
     size_t n_rows;
     size_t dense0, n_dense;
     float *red;  /* (n_dense) the dense sum on ranks > 0 (rank 0 sums into its first shard) */
-    float *xbuf; /* rows' values in transit */
+    float *xbuf; /* word gradients in transit (bytes, float-aligned) */
     size_t xcap;
     double t_compute, t_wait, t_comm, t_step; /* seconds since the run started */
     uint64_t rows_run;                        /* touched rows, summed over steps */
@@ -185,111 +185,112 @@ static float *reduce_dense(trainer *t)
     return g;
 }
 
-/* Add the word-vector gradients of shard s to the rows they came from (a word's vector is the
- * mean of its feature rows), appending rows touched for the first time. */
-static void add_shard_rows(trainer *t, int s)
+/* Add the word-vector gradients dX (n_words, D) of one shard to the rows they came from (a
+ * word's vector is the mean of its feature rows: word i has feats[off[i] .. off[i+1])),
+ * appending rows touched for the first time. */
+static void add_rows(trainer *t, size_t n_words, const uint32_t *off, const uint32_t *feats,
+                     const float *dX)
 {
     size_t D = t->m->cfg.dim;
-    const loop_shard *h = &t->sh[s];
-    const batch *b = &h->b;
-    for (size_t i = 0; i < b->n_words; i++) {
-        uint32_t f0 = b->feat_off[i], f1 = b->feat_off[i + 1];
+    for (size_t i = 0; i < n_words; i++) {
+        uint32_t f0 = off[i], f1 = off[i + 1];
         float inv = 1.0f / (float)(f1 - f0);
         for (uint32_t f = f0; f < f1; f++) {
-            uint32_t row = b->feats[f];
+            uint32_t row = feats[f];
             float *gr = t->gemb + (size_t)row * D;
             if (!t->touched[row]) {
                 t->touched[row] = 1;
                 t->rows[t->n_rows++] = row;
                 memset(gr, 0, D * sizeof *gr);
             }
-            const float *dx = h->dX + i * D;
+            const float *dx = dX + i * D;
             for (size_t d = 0; d < D; d++) gr[d] += dx[d] * inv;
         }
     }
 }
 
-/* The touched rows' values, packed in row order into xbuf (or unpacked from it). */
-static int rows_pack(trainer *t, int unpack)
-{
-    size_t D = t->m->cfg.dim;
-    if (!unpack && vec_reserve((void **)&t->xbuf, &t->xcap, t->n_rows * D + 1, sizeof *t->xbuf))
-        return comm_fail(t, MILLE_ENOMEM, "packing embedding rows");
-    for (size_t r = 0; r < t->n_rows; r++) {
-        float *gr = t->gemb + (size_t)t->rows[r] * D, *x = t->xbuf + r * D;
-        if (unpack)
-            memcpy(gr, x, D * sizeof *gr);
-        else
-            memcpy(x, gr, D * sizeof *gr);
-    }
-    return MILLE_OK;
-}
-
-/* Receive the rows touched so far, in first-touch order, with their partial sums and the
- * loss so far (the head: row count and loss), from rank `from` (or its broadcast). */
-typedef struct rows_head {
-    uint64_t n_rows;
+/* What a shard contributes to the embedding gradient, as it travels: a head, then the
+ * words' feature offsets (n_words + 1), their features (n_feats) and their vector gradients
+ * (n_words, D). Much smaller than the rows it touches: a word's D floats reach ~15 rows. */
+typedef struct shard_head {
+    uint64_t n_words, n_feats;
     double loss;
-} rows_head;
+} shard_head;
 
-static int rows_install(trainer *t, const rows_head *h)
+static size_t shard_bytes(size_t n_words, size_t n_feats, size_t D)
 {
-    size_t D = t->m->cfg.dim;
-    if (h->n_rows > t->m->t[T_EMB].rows) return comm_fail(t, MILLE_EFORMAT, "receiving rows");
-    t->n_rows = (size_t)h->n_rows;
-    if (vec_reserve((void **)&t->xbuf, &t->xcap, t->n_rows * D + 1, sizeof *t->xbuf))
-        return comm_fail(t, MILLE_ENOMEM, "receiving embedding rows");
-    return MILLE_OK;
+    return sizeof(shard_head) + (n_words + 1 + n_feats) * 4 + n_words * D * sizeof(float);
 }
 
-/* The embedding gradient (rows, gemb) and the loss of the whole step, the same on every rank;
- * returns the loss or NAN. */
+/* The embedding gradient (rows, gemb) and the loss of the whole step, the same on every rank
+ * and the same as one process makes: every rank gathers every shard's word gradients
+ * (all-gather in rank order = shard order) and adds them all up itself, shard by shard.
+ * Returns the loss or NAN. */
 static double reduce_rows(trainer *t)
 {
     size_t D = t->m->cfg.dim;
-    rows_head h = {0, 0};
-    if (t->rank > 0) { /* the chain so far */
-        if (recv_from(t, t->rank - 1, &h, sizeof h) || rows_install(t, &h) ||
-            recv_from(t, t->rank - 1, t->rows, t->n_rows * sizeof *t->rows) ||
-            recv_from(t, t->rank - 1, t->xbuf, t->n_rows * D * sizeof *t->xbuf))
-            return NAN;
-        for (size_t r = 0; r < t->n_rows; r++) {
-            if (t->rows[r] >= t->m->t[T_EMB].rows || t->touched[t->rows[r]])
-                return comm_fail(t, MILLE_EFORMAT, "receiving rows"), NAN;
-            t->touched[t->rows[r]] = 1;
+    double loss = 0;
+    if (t->size == 1) {
+        for (int s = t->s0; s < t->s1; s++) {
+            const batch *b = &t->sh[s].b;
+            loss += t->sh[s].loss;
+            add_rows(t, b->n_words, b->feat_off, b->feats, t->sh[s].dX);
         }
-        rows_pack(t, 1);
+        return loss;
     }
-    double loss = h.loss;
+    /* this rank's shards, packed */
+    size_t mine = 0;
+    for (int s = t->s0; s < t->s1; s++)
+        mine += shard_bytes(t->sh[s].b.n_words, t->sh[s].b.n_feats, D);
+    int64_t sizes[LOOP_MAX_SHARDS] = {0}; /* bytes of each rank (size <= shards) */
+    sizes[t->rank] = (int64_t)mine;
+    int rc = t->comm->allreduce_i64(t->comm->ud, sizes, (size_t)t->size, LOOP_OP_SUM);
+    if (rc) return comm_fail(t, rc, "exchanging sizes"), NAN;
+    size_t total = 0, at = 0;
+    for (int r = 0; r < t->size; r++) {
+        if (r < t->rank) at += (size_t)sizes[r];
+        total += (size_t)sizes[r];
+    }
+    if (vec_reserve((void **)&t->xbuf, &t->xcap, total / sizeof(float) + 1, sizeof(float)))
+        return comm_fail(t, MILLE_ENOMEM, "gathering word gradients"), NAN;
+    unsigned char *all = (unsigned char *)t->xbuf, *o = all + at;
     for (int s = t->s0; s < t->s1; s++) {
-        loss += t->sh[s].loss;
-        add_shard_rows(t, s);
+        const batch *b = &t->sh[s].b;
+        shard_head h = {b->n_words, b->n_feats, t->sh[s].loss};
+        static const uint32_t zero = 0; /* an empty shard's batch may have no offsets yet */
+        memcpy(o, &h, sizeof h), o += sizeof h;
+        memcpy(o, h.n_words ? b->feat_off : &zero, (h.n_words + 1) * 4), o += (h.n_words + 1) * 4;
+        memcpy(o, b->feats, h.n_feats * 4), o += h.n_feats * 4;
+        if (h.n_words) memcpy(o, t->sh[s].dX, h.n_words * D * sizeof(float));
+        o += h.n_words * D * sizeof(float);
     }
-    if (t->size == 1) return loss;
-    h.n_rows = t->n_rows;
-    h.loss = loss;
-    if (rows_pack(t, 0)) return NAN;
-    if (t->rank < t->size - 1) { /* pass it on, then take the last rank's union */
-        if (send_to(t, t->rank + 1, &h, sizeof h) ||
-            send_to(t, t->rank + 1, t->rows, t->n_rows * sizeof *t->rows) ||
-            send_to(t, t->rank + 1, t->xbuf, t->n_rows * D * sizeof *t->xbuf))
-            return NAN;
-        for (size_t r = 0; r < t->n_rows; r++) t->touched[t->rows[r]] = 0;
+    size_t counts[LOOP_MAX_SHARDS];
+    for (int r = 0; r < t->size; r++) counts[r] = (size_t)sizes[r];
+    if ((rc = t->comm->allgather(t->comm->ud, all + at, mine, all, counts)))
+        return comm_fail(t, rc, "gathering word gradients"), NAN;
+    t->bytes += mine;
+    /* every shard in order, from the gathered copy (this rank's own too: one code path) */
+    o = all;
+    size_t B = t->m->t[T_EMB].rows;
+    for (int s = 0; s < t->n_shards; s++) {
+        shard_head h;
+        if ((size_t)(o - all) + sizeof h > total)
+            return comm_fail(t, MILLE_EFORMAT, "reading word gradients"), NAN;
+        memcpy(&h, o, sizeof h);
+        if (h.n_words > total || h.n_feats > total ||
+            (size_t)(o - all) + shard_bytes(h.n_words, h.n_feats, D) > total)
+            return comm_fail(t, MILLE_EFORMAT, "reading word gradients"), NAN;
+        const uint32_t *off = (const uint32_t *)(o + sizeof h), *feats = off + h.n_words + 1;
+        const float *dX = (const float *)(feats + h.n_feats);
+        int ok = off[0] == 0 && off[h.n_words] == h.n_feats;
+        for (size_t i = 0; i < h.n_words && ok; i++) ok = off[i] <= off[i + 1];
+        for (size_t f = 0; f < h.n_feats && ok; f++) ok = feats[f] < B;
+        if (!ok) return comm_fail(t, MILLE_EFORMAT, "reading word gradients"), NAN;
+        loss += h.loss;
+        add_rows(t, h.n_words, off, feats, dX);
+        o += shard_bytes(h.n_words, h.n_feats, D);
     }
-    if (bcast_last(t, &h, sizeof h)) return NAN;
-    if (t->rank < t->size - 1 && rows_install(t, &h)) return NAN;
-    if (bcast_last(t, t->rows, t->n_rows * sizeof *t->rows) ||
-        bcast_last(t, t->xbuf, t->n_rows * D * sizeof *t->xbuf))
-        return NAN;
-    if (t->rank < t->size - 1) {
-        for (size_t r = 0; r < t->n_rows; r++) {
-            if (t->rows[r] >= t->m->t[T_EMB].rows)
-                return comm_fail(t, MILLE_EFORMAT, "receiving rows"), NAN;
-            t->touched[t->rows[r]] = 1;
-        }
-        rows_pack(t, 1);
-    }
-    return h.loss;
+    return loss;
 }
 
 /* One optimizer step on order[start .. start+len). *over in: this rank wants to stop (time

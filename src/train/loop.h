@@ -37,10 +37,12 @@
  *     sum of shards 0..a-1 from rank r-1, adds its own shards one at a time in shard order
  *     and passes the sum on, in chunks so that the chain is a pipeline; the last rank
  *     broadcasts the total. These are the very float additions one process makes;
- *   - the embedding gradient is sparse: the same chain carries the rows touched so far (in
- *     first-touch order) with their partial sums; each rank adds its words' rows and appends
- *     the rows it touches first. The last rank broadcasts the union, so every rank updates
- *     the same rows with the same values (AdamW's lazy row updates stay exact);
+ *   - the embedding gradient is sparse and travels before it is spread over rows: every
+ *     rank gathers every shard's word-vector gradients (D floats per word, with the word's
+ *     feature ids) and adds them to the rows itself, shard by shard, the way one process
+ *     does; so every rank updates the same rows (the union of the touched rows, in
+ *     first-touch order) with the same values, and AdamW's lazy row updates stay exact. A
+ *     word's D floats stand for its ~15 feature rows: far fewer bytes than the rows;
  *   - anything that can fail on one rank (a file, memory, a NaN) is agreed on by all ranks
  *     (loop_comm_agree) before the next exchange, so a failure stops every rank, never hangs.
  *
@@ -58,6 +60,9 @@ typedef struct loop_comm {
     int (*bcast)(void *ud, void *buf, size_t n, int root);
     /* collective: v[i] = the max (LOOP_OP_MAX) or sum (LOOP_OP_SUM) over ranks of v[i] */
     int (*allreduce_i64)(void *ud, int64_t *v, size_t n, int op);
+    /* collective: every rank's mine[0..n) into all, in rank order (rank r's counts[r] bytes
+     * at the sum of counts[0..r)); mine may point into all at its own place */
+    int (*allgather)(void *ud, const void *mine, size_t n, void *all, const size_t *counts);
     /* told which rank failed first when an agreement finds a failure (may be NULL) */
     void (*on_failure)(void *ud, int rank);
     /* end every rank now, after printing msg: a failure in the middle of an exchange, where
