@@ -55,8 +55,10 @@ bench() { # procs threads
     bytes=$(field '; \([0-9]*\) bytes sent per step' <"$W/lines" | median)
     dense=$(field 'dense gradient \([0-9]*\) floats' <"$W/lines" | median)
     rows=$(field ', \([0-9]*\) embedding rows' <"$W/lines" | median)
+    dim=$(sed -n 's/.* dim=\([0-9]*\) .*/\1/p' "$W/err" | head -1)
+    buckets=$(sed -n 's/.* buckets=\([0-9]*\) .*/\1/p' "$W/err" | head -1)
     ups=$(awk -v b="$BATCH" -v ms="$ms" 'BEGIN {printf "%.0f", b * 1000 / ms}')
-    echo "mpi_bench procs=$1 threads=$2 utt_per_s=$ups ms_step=$ms compute_ms=$comp wait_ms=$wait exchange_ms=$xch bytes_step=$bytes dense_floats=$dense rows_step=$rows batch=$BATCH steps=$STEPS"
+    echo "mpi_bench procs=$1 threads=$2 utt_per_s=$ups ms_step=$ms compute_ms=$comp wait_ms=$wait exchange_ms=$xch bytes_step=$bytes dense_floats=$dense rows_step=$rows batch=$BATCH steps=$STEPS dim=$dim buckets=$buckets"
 }
 
 echo "mpi_bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(mpirun --version | head -1)"

@@ -3,9 +3,11 @@
  * (Loshchilov & Hutter 2019) with lazy embedding-row updates, schedule, evaluation,
  * checkpoints, progress.
  *
- * Determinism: a step's batch is cut into LOOP_SHARDS fixed shards whatever the thread
- * count; threads compute shard gradients into per-shard buffers, and the main thread sums
- * them in shard order. Same seed and data = bit-identical weights for any number of threads.
+ * Determinism: a step's batch is cut into LOOP_SHARDS (or --shards) fixed shards whatever the
+ * thread count; threads compute shard gradients into per-shard buffers, and the main thread
+ * sums them in shard order. Same seed and data = bit-identical weights for any number of
+ * threads, and of processes (loop_comm, loop.h: the shards are spread over the processes and
+ * summed in the same order; the chain of the dense sums and the gathered word gradients).
  * Each epoch's order is a shuffle seeded by (seed, epoch), so a checkpoint only needs the
  * step to resume exactly.
  */
@@ -165,7 +167,11 @@ static int bcast_last(trainer *t, void *buf, size_t n)
 
 /* The dense gradient of the whole step into the returned buffer: the sum of every shard's
  * gradient in shard order, passed along the chain of ranks in pipelined chunks. */
-#define DENSE_CHUNK ((size_t)1 << 18) /* floats: 1 MiB pieces keep the chain busy */
+/* floats: 256 KiB pieces keep every link of the chain busy. A pipeline N-1 hops deep costs
+ * (pieces + N - 2) * (latency + piece / bandwidth); for a few MB of dense gradient and tens of
+ * nodes on 10 Gb/s, 256 KiB is near the optimum sqrt(bytes * latency * bandwidth / (N - 2))
+ * (bench/mpi_scaling.py). The size changes no result. */
+#define DENSE_CHUNK ((size_t)1 << 16)
 static float *reduce_dense(trainer *t)
 {
     size_t n = t->n_dense;
