@@ -52,13 +52,14 @@ bench() { # procs threads
     comp=$(field '(\([0-9.]*\) computing' <"$W/lines" | median)
     wait=$(field ', \([0-9.]*\) waiting' <"$W/lines" | median)
     xch=$(field ', \([0-9.]*\) exchanging' <"$W/lines" | median)
+    rowsms=$(field 'of which \([0-9.]*\) the embedding' <"$W/lines" | median)
     bytes=$(field '; \([0-9]*\) bytes sent per step' <"$W/lines" | median)
     dense=$(field 'dense gradient \([0-9]*\) floats' <"$W/lines" | median)
     rows=$(field ', \([0-9]*\) embedding rows' <"$W/lines" | median)
     dim=$(sed -n 's/.* dim=\([0-9]*\) .*/\1/p' "$W/err" | head -1)
     buckets=$(sed -n 's/.* buckets=\([0-9]*\) .*/\1/p' "$W/err" | head -1)
     ups=$(awk -v b="$BATCH" -v ms="$ms" 'BEGIN {printf "%.0f", b * 1000 / ms}')
-    echo "mpi_bench procs=$1 threads=$2 utt_per_s=$ups ms_step=$ms compute_ms=$comp wait_ms=$wait exchange_ms=$xch bytes_step=$bytes dense_floats=$dense rows_step=$rows batch=$BATCH steps=$STEPS dim=$dim buckets=$buckets"
+    echo "mpi_bench procs=$1 threads=$2 utt_per_s=$ups ms_step=$ms compute_ms=$comp wait_ms=$wait exchange_ms=$xch rows_ms=$rowsms bytes_step=$bytes dense_floats=$dense rows_step=$rows batch=$BATCH steps=$STEPS dim=$dim buckets=$buckets"
 }
 
 echo "mpi_bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(mpirun --version | head -1)"

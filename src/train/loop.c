@@ -84,8 +84,9 @@ typedef struct trainer {
     float *xbuf; /* word gradients in transit (bytes, float-aligned) */
     size_t xcap;
     double t_compute, t_wait, t_comm, t_step; /* seconds since the run started */
-    uint64_t rows_run;                        /* touched rows, summed over steps */
-    uint64_t bytes;                           /* bytes this rank sent */
+    double t_rows;     /* of t_comm: adding the word gradients to the embedding rows */
+    uint64_t rows_run; /* touched rows, summed over steps */
+    uint64_t bytes;    /* bytes this rank sent */
     double expA_buf[512 * 512];
     crf_trans tr;
     loop_shard *sh; /* (n_shards) */
@@ -167,18 +168,20 @@ static int bcast_last(trainer *t, void *buf, size_t n)
 
 /* The dense gradient of the whole step into the returned buffer: the sum of every shard's
  * gradient in shard order, passed along the chain of ranks in pipelined chunks. */
-/* floats: 256 KiB pieces keep every link of the chain busy. A pipeline N-1 hops deep costs
- * (pieces + N - 2) * (latency + piece / bandwidth); for a few MB of dense gradient and tens of
- * nodes on 10 Gb/s, 256 KiB is near the optimum sqrt(bytes * latency * bandwidth / (N - 2))
- * (bench/mpi_scaling.py). The size changes no result. */
-#define DENSE_CHUNK ((size_t)1 << 16)
+/* The chain is a pipeline N-1 hops deep: k pieces cost (k + N - 2) * (latency + piece /
+ * bandwidth). About N-1 pieces, each at least 256 KiB, keep every link busy without paying a
+ * message latency per few KB (bench/mpi_scaling.py); two processes send one piece. The piece
+ * size changes no result. */
+#define DENSE_MIN_PIECE ((size_t)1 << 16) /* floats */
 static float *reduce_dense(trainer *t)
 {
     size_t n = t->n_dense;
     float *g = t->rank == 0 ? t->sh[t->s0].g : t->red;
     int first = t->rank == 0 ? t->s0 + 1 : t->s0; /* rank 0 starts from its first shard */
-    for (size_t a = 0; a < n; a += DENSE_CHUNK) {
-        size_t e = n - a < DENSE_CHUNK ? n : a + DENSE_CHUNK;
+    size_t piece = t->size > 1 ? (n + (size_t)t->size - 2) / (size_t)(t->size - 1) : n;
+    if (piece < DENSE_MIN_PIECE) piece = DENSE_MIN_PIECE;
+    for (size_t a = 0; a < n; a += piece) {
+        size_t e = n - a < piece ? n : a + piece;
         if (t->rank > 0 && recv_from(t, t->rank - 1, g + a, (e - a) * sizeof *g)) return NULL;
         for (int s = first; s < t->s1; s++) {
             const float *hg = t->sh[s].g;
@@ -345,8 +348,10 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
     t->t_wait += tc2 - tc1;
     /* reduce in shard order: dense along the chain, embedding rows into gemb */
     float *g = reduce_dense(t);
+    double tc3 = clock_s();
     double loss = g ? reduce_rows(t) : NAN;
     t->t_comm += clock_s() - tc2;
+    t->t_rows += clock_s() - tc3;
     if (isnan(loss)) {
         *rc = err_set(err, MILLE_ENOMEM, "train: step %llu failed (out of memory or diverged)",
                       (unsigned long long)step);
@@ -677,9 +682,11 @@ agree:
             pr.comm_bytes = t->bytes;
             pr.steps_run = step - step0;
             pr.step_s = t->t_step;
+            pr.rows_s = t->t_rows;
             pr.rows_run = t->rows_run;
             pr.n_dense = t->n_dense;
-            if (p->progress && t->rank == 0) p->progress(p->ud, &pr);
+            /* every rank reports (its own step times); a caller prints rank 0's */
+            if (p->progress) p->progress(p->ud, &pr);
             pr.evaluated = 0;
             last_report = tnow;
             loss_sum = 0;

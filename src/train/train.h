@@ -14,7 +14,8 @@
 
 struct loop_comm; /* loop.h: the processes a run is spread over */
 
-/* What the progress callback sees, about twice a second and after each dev evaluation. */
+/* What the progress callback sees, about twice a second and after each dev evaluation (on
+ * every rank of a run over processes, each with its own times and bytes). */
 typedef struct train_progress {
     uint64_t step, total_steps;
     int epoch, epochs;
@@ -34,6 +35,7 @@ typedef struct train_progress {
     double step_s;      /* seconds in those steps (all of them: compute to update) */
     uint64_t rows_run;  /* embedding rows those steps touched, summed over the steps */
     uint64_t n_dense;   /* dense parameters (each step sums a gradient of that many floats) */
+    double rows_s;      /* of comm_s: gathering word gradients and adding them to rows */
 } train_progress;
 
 typedef struct train_params {
