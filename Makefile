@@ -77,7 +77,7 @@ $(BUILD)/libmille.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libmille.so.$(SOMAJOR) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd $(MPI_LIBS)
 
 # the tests also drive the HTTP request handler (server/srv.c) and the rate limiter, without sockets
 TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/server/rasa.o $(BUILD)/server/ratelimit.o $(BUILD)/gen/playground.o
@@ -95,7 +95,8 @@ debug:
 TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predictions \
               api_concurrent_sessions_share_a_model srv_reload_under_load \
               q8_model_agrees_with_f32_and_round_trips \
-              srv_micro_batching_under_load
+              srv_micro_batching_under_load \
+              comm_ranks_give_the_weights_of_one_process
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)
@@ -173,6 +174,19 @@ model: all
 
 lint:
 	sh tools/lint.sh
+
+# Training over MPI (docs/mpi.md): only the binary links OpenMPI (libopenmpi-dev), found by
+# pkg-config or mpicc; MPI=0 builds without it. Its headers are system headers (-isystem).
+MPI      ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || (mpicc --showme:compile >/dev/null 2>&1 && echo 1) || echo 0)
+ifeq ($(MPI),1)
+MPI_INC  := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile))
+MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link)
+$(BUILD)/cli/mpi_comm.o: CPPFLAGS += -DMILLE_MPI $(MPI_INC)
+endif
+# 2 processes train byte for byte what 1 does, resume with another count, stop together
+.PHONY: mpi-test
+mpi-test: all
+	MILLE=$(BUILD)/mille sh tests/mpi_test.sh
 
 # The playground page in headless Chromium (apt-get install chromium chromium-driver):
 # types utterances, checks what it shows against POST /v1/parse, saves a screenshot.

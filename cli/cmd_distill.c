@@ -110,7 +110,7 @@ int cmd_distill(int argc, char **argv)
     p.teachers = teachers;
     p.unlabeled = unlabeled;
     p.lexicons = lexicons;
-    cli_train_setup(&p.tp, &u);
+    if (cli_train_setup(&p.tp, &u)) return CLI_ERR;
     p.note = on_note;
     if (!u.quiet) {
         fprintf(stderr, "mille distill: %d teacher%s (", p.n_teachers, p.n_teachers > 1 ? "s" : "");

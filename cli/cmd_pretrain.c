@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mpi_comm.h"
 #include "pretrain.h"
 
 static void usage(FILE *f, const pretrain_params *d)
@@ -38,6 +39,8 @@ static void usage(FILE *f, const pretrain_params *d)
             "  --threads N          threads (default %d; more than 1 is not bit-reproducible)\n"
             "  --seed N             random seed (default %llu)\n"
             "  --time-budget SEC    stop after SEC seconds and save (default none)\n"
+            "  --syncs N            under mpirun: averages of the processes' copies per epoch\n"
+            "                       (default 4)\n"
             "  --quiet              no progress line\n",
             d->partitions, (double)d->code_switch, d->max_senses, d->cfg.dim, d->cfg.buckets,
             d->cfg.minn, d->cfg.maxn, d->cfg.subwords, d->epochs, d->window, d->neg, (double)d->lr,
@@ -129,6 +132,9 @@ int cmd_pretrain(int argc, char **argv)
                 cli_long("pretrain", "--seed", v, 0, 2147483647L, &l) || (p.seed = (uint64_t)l, 0);
         } else if ((v = cli_opt_value(argc, argv, &i, "--time-budget", &bad))) {
             bad = cli_double("pretrain", "--time-budget", v, 1, 1e7, &d) || (p.time_budget = d, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--syncs", &bad))) {
+            bad = cli_long("pretrain", "--syncs", v, 1, 100000, &l) ||
+                  (p.syncs_per_epoch = (int)l, 0);
         } else if (strcmp(argv[i], "--quiet") == 0) {
             u.quiet = 1;
         } else if (!bad) {
@@ -151,6 +157,11 @@ int cmd_pretrain(int argc, char **argv)
     p.n_lexicons = nl;
     p.progress = on_progress;
     p.ud = &u;
+    int crc;
+    const loop_comm *comm = p.comm = cli_comm_start("pretrain", &crc);
+    if (crc) return CLI_ERR;
+    int rank = loop_comm_rank(comm);
+    if (rank > 0) u.quiet = 1; /* rank 0 speaks for all */
     if (!u.quiet)
         fprintf(stderr,
                 "mille pretrain: texts=%d lexicons=%d out=%s dim=%u buckets=%u ngrams=%u..%u "
@@ -163,10 +174,19 @@ int cmd_pretrain(int argc, char **argv)
     pretrain_stats st;
     int rc = pretrain_run(&p, &st, &err);
     if (u.tty && !u.quiet) fprintf(stderr, "\r\033[K");
-    if (rc) {
-        fprintf(stderr, "mille pretrain: %s: %s\n", mille_strerror(rc), err.msg);
-        return CLI_ERR;
+    if (rc && !cli_comm_quiet(comm)) { /* over processes: the rank that failed first */
+        char who[64] = "";
+        if (comm) snprintf(who, sizeof who, "rank %d of %d: ", rank, comm->size);
+        fprintf(stderr, "mille pretrain: %s%s: %s\n", who, mille_strerror(rc), err.msg);
     }
+    if (!rc && comm && rank == 0)
+        fprintf(stderr,
+                "mille pretrain: %d processes, %llu bytes sent by rank 0 averaging copies\n",
+                comm->size, (unsigned long long)st.comm_bytes);
+    fflush(stderr);
+    cli_comm_end(comm);
+    if (rc) return CLI_ERR;
+    if (rank > 0) return CLI_OK;
     printf("{\"pretrained\": \"%s\", \"utterances\": %zu, \"tokens\": %zu, \"skipped_lines\": "
            "%zu, \"lexicon_links\": %zu, \"linked_tokens\": %zu, \"loss\": %.4f, \"seconds\": "
            "%.1f}\n",

@@ -40,6 +40,8 @@ static void usage(FILE *f, const train_params *d)
         "                       (default %u)\n"
         "  --dropout X          dropout rate on word vectors and encoder outputs (default %g)\n"
         "  --threads N          worker threads; results do not depend on it (default %d)\n"
+        "  --shards N           fixed shards of a step's batch, >= processes under mpirun; the\n"
+        "                       result depends on it, not on threads or processes (default %d)\n"
         "  --seed N             random seed (default %llu)\n"
         "  --time-budget SEC    stop after SEC seconds, keeping the best model (default none)\n"
         "  --patience N         dev evaluations without improvement before stopping (default %d)\n"
@@ -47,6 +49,7 @@ static void usage(FILE *f, const train_params *d)
         "  --max-train N        use only the first N training utterances (default all)\n"
         "  --checkpoint PATH    checkpoint file (default MODEL.ckpt)\n"
         "  --resume             continue exactly from the checkpoint\n"
+        "  --stop-after-epochs N  stop after N epochs with a checkpoint (to --resume later)\n"
         "  --f32                store the embedding in float32 (default float16)\n"
         "  --reject-recall R    after training, fit the temperature of the intent\n"
         "                       probabilities on dev and the default rejection threshold\n"
@@ -56,8 +59,8 @@ static void usage(FILE *f, const train_params *d)
         "  --quiet              no progress line\n",
         d->epochs, d->batch, (double)d->lr, (double)d->emb_lr, (double)d->weight_decay, d->cfg.dim,
         d->cfg.hidden, d->cfg.layers, d->cfg.buckets, d->cfg.minn, d->cfg.maxn, d->cfg.bigrams,
-        d->cfg.subwords, (double)d->dropout, d->threads, (unsigned long long)d->seed, d->patience,
-        d->evals_per_epoch, (double)d->reject_recall);
+        d->cfg.subwords, (double)d->dropout, d->threads, LOOP_SHARDS, (unsigned long long)d->seed,
+        d->patience, d->evals_per_epoch, (double)d->reject_recall);
 }
 
 static void fmt_time(char *buf, size_t n, double s)
@@ -73,6 +76,7 @@ static void fmt_time(char *buf, size_t n, double s)
 void cli_train_progress(void *ud, const train_progress *p)
 {
     train_ui *u = ud;
+    u->last = *p;
     if (u->quiet) return;
     char eta[32], el[32], dev[32] = "  -  ";
     fmt_time(eta, sizeof eta, p->eta_s);
@@ -96,7 +100,8 @@ void cli_train_progress(void *ud, const train_progress *p)
 void cli_train_skip(void *ud, const mille_error *e)
 {
     train_ui *u = ud;
-    if (u->skipped++ < 10) fprintf(stderr, "mille %s: skipped: %s\n", u->cmd, e->msg);
+    if (u->skipped++ < 10 && loop_comm_rank(u->comm) == 0)
+        fprintf(stderr, "mille %s: skipped: %s\n", u->cmd, e->msg);
 }
 
 int cli_train_option(int argc, char **argv, int *i, train_params *p, train_ui *u, int *bad)
@@ -169,6 +174,11 @@ int cli_train_option(int argc, char **argv, int *i, train_params *p, train_ui *u
     } else if ((v = cli_opt_value(argc, argv, i, "--reject-recall", bad))) {
         *bad =
             cli_double(u->cmd, "--reject-recall", v, 0, 1, &d) || (p->reject_recall = (float)d, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--shards", bad))) {
+        *bad = cli_long(u->cmd, "--shards", v, 1, LOOP_MAX_SHARDS, &l) || (p->shards = (int)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--stop-after-epochs", bad))) {
+        *bad = cli_long(u->cmd, "--stop-after-epochs", v, 1, 100000, &l) ||
+               (p->stop_after_epochs = (int)l, 0);
     } else if (strcmp(argv[*i], "--resume") == 0) {
         p->resume = 1;
     } else if (strcmp(argv[*i], "--f32") == 0) {
@@ -209,7 +219,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "mille train: --maxn must be >= --minn\n");
         return CLI_USAGE;
     }
-    cli_train_setup(&p, &u);
+    if (cli_train_setup(&p, &u)) return CLI_ERR;
     if (!u.quiet)
         fprintf(stderr,
                 "mille train: data=%s locales=%s out=%s epochs=%d batch=%d lr=%g emb_lr=%g wd=%g "
@@ -235,7 +245,7 @@ void cli_train_ui_init(train_ui *u, const char *cmd)
     u->cmd = cmd;
 }
 
-void cli_train_setup(train_params *p, train_ui *u)
+int cli_train_setup(train_params *p, train_ui *u)
 {
     p->strict = u->strict;
     p->data_more = u->more;
@@ -243,18 +253,56 @@ void cli_train_setup(train_params *p, train_ui *u)
     p->progress = cli_train_progress;
     p->on_skip = cli_train_skip;
     p->ud = u;
+    int rc;
+    p->comm = u->comm = cli_comm_start(u->cmd, &rc);
+    if (loop_comm_rank(u->comm) > 0) u->quiet = 1; /* rank 0 speaks for all */
+    return rc;
+}
+
+/* Where the time of a step went and what it sent: the slowest rank's times, the bytes of all
+ * ranks; one line from rank 0 (one process: its own step time). */
+static void step_report(train_ui *u)
+{
+    const train_progress *l = &u->last;
+    int64_t v[6] = {(int64_t)(l->compute_s * 1e6), (int64_t)(l->wait_s * 1e6),
+                    (int64_t)(l->comm_s * 1e6),    (int64_t)(l->step_s * 1e6),
+                    (int64_t)l->steps_run,         (int64_t)(l->rows_s * 1e6)};
+    int64_t b[1] = {(int64_t)l->comm_bytes};
+    const loop_comm *c = u->comm;
+    if (c && (c->allreduce_i64(c->ud, v, 6, LOOP_OP_MAX) ||
+              c->allreduce_i64(c->ud, b, 1, LOOP_OP_SUM) || c->rank != 0))
+        return;
+    if (!v[4] || (!c && u->quiet)) return;
+    double n = (double)v[4], ms = 1e3 * n;
+    fprintf(stderr,
+            "mille %s: %d process%s, %lld steps: %.2f ms per step (%.2f computing, %.2f waiting "
+            "for the slowest rank, %.2f exchanging and summing, of which %.2f the embedding "
+            "rows); %.0f bytes sent per step by all ranks; dense gradient %llu floats, %.0f "
+            "embedding rows touched per step\n",
+            u->cmd, c ? c->size : 1, c ? "es" : "", (long long)v[4], (double)v[3] / ms,
+            (double)v[0] / ms, (double)v[1] / ms, (double)v[2] / ms, (double)v[5] / ms,
+            (double)b[0] / n, (unsigned long long)l->n_dense, (double)l->rows_run / n);
 }
 
 int cli_train_finish(const train_params *p, train_ui *u, int rc, const mille_error *err,
                      const eval_metrics *best)
 {
     if (u->tty && !u->quiet) fprintf(stderr, "\r\033[K");
-    if (u->skipped)
+    if (u->skipped && loop_comm_rank(u->comm) == 0)
         fprintf(stderr, "mille %s: %zu malformed records skipped\n", u->cmd, u->skipped);
-    if (rc) {
-        fprintf(stderr, "mille %s: %s: %s\n", u->cmd, mille_strerror(rc), err->msg);
-        return CLI_ERR;
+    if (!rc) step_report(u);
+    int quiet = cli_comm_quiet(u->comm), rank = loop_comm_rank(u->comm);
+    if (rc && !quiet) { /* the rank that failed first says why; the others stop quietly */
+        char who[64] = "";
+        if (u->comm) snprintf(who, sizeof who, "rank %d of %d: ", rank, u->comm->size);
+        fprintf(stderr, "mille %s: %s%s: %s\n", u->cmd, who, mille_strerror(rc), err->msg);
+        fflush(stderr);
     }
+    /* every rank gets here, failed or not (the failures were agreed): leave MPI together,
+     * so that the launcher does not end a rank before it has had its say */
+    cli_comm_end(u->comm);
+    if (rc) return CLI_ERR;
+    if (rank > 0) return CLI_OK;
     printf("{\"model\": \"%s\", \"dev\": {\"exact_match\": %.2f, \"intent_accuracy\": %.2f, "
            "\"slot_f1\": %.2f, \"locales\": %zu, \"n\": %llu}}\n",
            p->out, best->exact_match, best->intent_accuracy, best->slot_f1, best->n_locales,

@@ -492,7 +492,7 @@ static void soft_shard_free(void *ud, loop_shard *h)
 static int soft_evaluate(void *ud, const model *m, eval_metrics *em, mille_error *err)
 {
     soft_obj *o = ud;
-    return train_evaluate(m, o->td, o->p->tp.threads, em, err);
+    return train_evaluate_comm(m, o->td, o->p->tp.threads, o->p->tp.comm, em, err);
 }
 
 /* The student's run (train_fingerprint) plus what distillation adds: its settings and the
@@ -543,6 +543,9 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
     memset(tch, 0, sizeof tch);
     aug_scratch as;
     memset(&as, 0, sizeof as);
+    /* over processes, each labels every item itself; a failure before the loop is agreed on
+     * at `out` so that no rank waits for one that has given up */
+    int agreed = 0;
     if ((rc = train_data_load(&p->tp, &td, err))) goto out;
     data_set *ds = &td.ds;
     for (int i = 0; i < p->n_lexicons; i++)
@@ -621,17 +624,22 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
     train_ckpt_path(&p->tp, ckpt_path, sizeof ckpt_path);
     soft_obj so = {p, &td, &tg};
     loop_objective obj = {&so, tg.n, soft_shard, td.n_dev ? soft_evaluate : NULL, soft_shard_free};
+    agreed = 1;
+    if ((rc = loop_comm_agree(p->tp.comm, rc, err))) goto out;
     if ((rc = loop_run(&p->tp, &m, &obj, distill_fingerprint(p, &m, tg.n), ckpt_path, t0, best_dev,
                        err)))
         goto out;
     st->train_s = clock_s() - ts;
-    /* the student's own temperature and threshold on the dev records, as mille train does */
-    if ((rc = train_calibrate(&p->tp, &m, &td, err))) goto out;
-    rc = model_save(&m, p->tp.out, p->tp.half, err);
+    /* the student's own temperature and threshold on the dev records, as mille train does;
+     * every rank holds the same student: rank 0 writes it */
+    rc = train_calibrate(&p->tp, &m, &td, err);
+    if (!rc && loop_comm_rank(p->tp.comm) == 0) rc = model_save(&m, p->tp.out, p->tp.half, err);
+    rc = loop_comm_agree(p->tp.comm, rc, err);
     goto out;
 oom:
     rc = err_set(err, MILLE_ENOMEM, "distill: out of memory");
 out:
+    if (!agreed) rc = loop_comm_agree(p->tp.comm, rc, err);
     for (int t = 0; t < DISTILL_MAX_TEACHERS; t++) teacher_free(&tch[t]);
     aug_scratch_free(&as);
     targets_free(&tg);

@@ -3,9 +3,11 @@
  * (Loshchilov & Hutter 2019) with lazy embedding-row updates, schedule, evaluation,
  * checkpoints, progress.
  *
- * Determinism: a step's batch is cut into LOOP_SHARDS fixed shards whatever the thread
- * count; threads compute shard gradients into per-shard buffers, and the main thread sums
- * them in shard order. Same seed and data = bit-identical weights for any number of threads.
+ * Determinism: a step's batch is cut into LOOP_SHARDS (or --shards) fixed shards whatever the
+ * thread count; threads compute shard gradients into per-shard buffers, and the main thread
+ * sums them in shard order. Same seed and data = bit-identical weights for any number of
+ * threads, and of processes (loop_comm, loop.h: the shards are spread over the processes and
+ * summed in the same order; the chain of the dense sums and the gathered word gradients).
  * Each epoch's order is a shuffle seeded by (seed, epoch), so a checkpoint only needs the
  * step to resume exactly.
  */
@@ -14,14 +16,60 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- processes ----------------------------------------------------------------------------- */
+
+int loop_comm_size(const loop_comm *c) { return c ? c->size : 1; }
+int loop_comm_rank(const loop_comm *c) { return c ? c->rank : 0; }
+
+/* The agreement of every step: rc and a flag of this rank in, the lowest failing rank's code
+ * and the max of the flags out, in one all-reduce of two integers. */
+static int comm_agree2(const loop_comm *c, int rc, int *flag, mille_error *err)
+{
+    if (!c || c->size <= 1) return rc;
+    /* the lowest failing rank has the largest key; its code rides in the low 32 bits */
+    int64_t v[2] = {rc ? ((int64_t)(c->size - c->rank) << 32) | (int64_t)(uint32_t)(-rc) : 0,
+                    flag ? *flag : 0};
+    int trc = c->allreduce_i64(c->ud, v, 2, LOOP_OP_MAX);
+    if (trc) return err_set(err, trc, "rank %d: the processes could not agree", c->rank);
+    if (flag) *flag = (int)v[1];
+    if (v[0] == 0) return MILLE_OK;
+    int failed = c->size - (int)(v[0] >> 32), code = -(int)(v[0] & 0xffffffff);
+    if (c->on_failure) c->on_failure(c->ud, failed);
+    if (failed != c->rank) err_set(err, code, "stopped: rank %d of %d failed", failed, c->size);
+    return rc ? rc : code;
+}
+
+int loop_comm_agree(const loop_comm *c, int rc, mille_error *err)
+{
+    return comm_agree2(c, rc, NULL, err);
+}
+
+/* transports take int counts: big buffers go in pieces of at most 1 GiB */
+#define COMM_PIECE ((size_t)1 << 30)
+
+int loop_comm_bcast(const loop_comm *c, void *buf, size_t n, int root)
+{
+    if (!c || c->size <= 1) return MILLE_OK;
+    for (size_t o = 0; o < n; o += COMM_PIECE) {
+        size_t k = n - o < COMM_PIECE ? n - o : COMM_PIECE;
+        int rc = c->bcast(c->ud, (char *)buf + o, k, root);
+        if (rc) return rc;
+    }
+    return MILLE_OK;
+}
 
 /* ---- one step ------------------------------------------------------------------------------ */
 
 typedef struct trainer {
     const train_params *p;
     const loop_objective *obj;
+    const loop_comm *comm; /* NULL: one process */
+    int rank, size;
+    int n_shards, s0, s1; /* all shards; this rank's are [s0, s1) */
     model *m;
     const uint32_t *order; /* this epoch's shuffled item ids */
     size_t step_start, step_len;
@@ -29,12 +77,19 @@ typedef struct trainer {
     float *mom1, *mom2; /* AdamW moments: same layout as m->p */
     float *gemb;        /* (B, D) embedding gradient rows, valid where touched */
     uint8_t *touched;   /* (B) */
-    uint32_t *rows;     /* touched rows of this step, in first-touch order */
-    size_t n_rows, cap_rows;
+    uint32_t *rows;     /* (B) touched rows of this step, in first-touch order */
+    size_t n_rows;
     size_t dense0, n_dense;
+    float *red;  /* (n_dense) the dense sum on ranks > 0 (rank 0 sums into its first shard) */
+    float *xbuf; /* word gradients in transit (bytes, float-aligned) */
+    size_t xcap;
+    double t_compute, t_wait, t_comm, t_step; /* seconds since the run started */
+    double t_rows;     /* of t_comm: adding the word gradients to the embedding rows */
+    uint64_t rows_run; /* touched rows, summed over steps */
+    uint64_t bytes;    /* bytes this rank sent */
     double expA_buf[512 * 512];
     crf_trans tr;
-    loop_shard sh[LOOP_SHARDS];
+    loop_shard *sh; /* (n_shards) */
 } trainer;
 
 typedef struct worker_arg {
@@ -45,8 +100,9 @@ typedef struct worker_arg {
 static void shard_run(trainer *t, int s)
 {
     loop_shard *h = &t->sh[s];
-    size_t a = t->step_start + t->step_len * (size_t)s / LOOP_SHARDS;
-    size_t e = t->step_start + t->step_len * (size_t)(s + 1) / LOOP_SHARDS;
+    size_t S = (size_t)t->n_shards;
+    size_t a = t->step_start + t->step_len * (size_t)s / S;
+    size_t e = t->step_start + t->step_len * (size_t)(s + 1) / S;
     batch_clear(&h->b);
     h->loss = 0;
     h->rc = 0;
@@ -62,12 +118,194 @@ static void shard_run(trainer *t, int s)
 static void *train_worker(void *arg)
 {
     worker_arg *w = arg;
-    for (int s = w->first; s < LOOP_SHARDS; s += w->stride) shard_run(w->tr, s);
+    for (int s = w->tr->s0 + w->first; s < w->tr->s1; s += w->stride) shard_run(w->tr, s);
     return NULL;
 }
 
-/* One optimizer step on order[start .. start+len). Returns the summed loss, or NAN. */
-static double train_step(trainer *t, size_t start, size_t len, uint64_t step, double lr_scale)
+/* A failure in the middle of an exchange cannot be agreed on (the other ranks wait inside
+ * it): the whole job ends here. One process never gets here. */
+static int comm_fail(trainer *t, int rc, const char *what)
+{
+    if (t->size > 1) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "rank %d of %d: %s failed (%s); ending every rank", t->rank,
+                 t->size, what, mille_strerror(rc));
+        if (t->comm->fatal) t->comm->fatal(t->comm->ud, msg);
+        fprintf(stderr, "mille: %s\n", msg);
+        abort();
+    }
+    return rc;
+}
+
+static int send_to(trainer *t, int peer, const void *buf, size_t n)
+{
+    for (size_t o = 0; o < n; o += COMM_PIECE) {
+        size_t k = n - o < COMM_PIECE ? n - o : COMM_PIECE;
+        int rc = t->comm->send(t->comm->ud, peer, (const char *)buf + o, k);
+        if (rc) return comm_fail(t, rc, "sending gradients");
+    }
+    t->bytes += n;
+    return MILLE_OK;
+}
+
+static int recv_from(trainer *t, int peer, void *buf, size_t n)
+{
+    for (size_t o = 0; o < n; o += COMM_PIECE) {
+        size_t k = n - o < COMM_PIECE ? n - o : COMM_PIECE;
+        int rc = t->comm->recv(t->comm->ud, peer, (char *)buf + o, k);
+        if (rc) return comm_fail(t, rc, "receiving gradients");
+    }
+    return MILLE_OK;
+}
+
+static int bcast_last(trainer *t, void *buf, size_t n)
+{
+    int rc = loop_comm_bcast(t->comm, buf, n, t->size - 1);
+    if (rc) return comm_fail(t, rc, "broadcasting gradients");
+    if (t->rank == t->size - 1) t->bytes += n;
+    return MILLE_OK;
+}
+
+/* The dense gradient of the whole step into the returned buffer: the sum of every shard's
+ * gradient in shard order, passed along the chain of ranks in pipelined chunks. */
+/* The chain is a pipeline N-1 hops deep: k pieces cost (k + N - 2) * (latency + piece /
+ * bandwidth). About N-1 pieces, each at least 256 KiB, keep every link busy without paying a
+ * message latency per few KB (bench/mpi_scaling.py); two processes send one piece. The piece
+ * size changes no result. */
+#define DENSE_MIN_PIECE ((size_t)1 << 16) /* floats */
+static float *reduce_dense(trainer *t)
+{
+    size_t n = t->n_dense;
+    float *g = t->rank == 0 ? t->sh[t->s0].g : t->red;
+    int first = t->rank == 0 ? t->s0 + 1 : t->s0; /* rank 0 starts from its first shard */
+    size_t piece = t->size > 1 ? (n + (size_t)t->size - 2) / (size_t)(t->size - 1) : n;
+    if (piece < DENSE_MIN_PIECE) piece = DENSE_MIN_PIECE;
+    for (size_t a = 0; a < n; a += piece) {
+        size_t e = n - a < piece ? n : a + piece;
+        if (t->rank > 0 && recv_from(t, t->rank - 1, g + a, (e - a) * sizeof *g)) return NULL;
+        for (int s = first; s < t->s1; s++) {
+            const float *hg = t->sh[s].g;
+            for (size_t i = a; i < e; i++) g[i] += hg[i];
+        }
+        if (t->rank < t->size - 1 && send_to(t, t->rank + 1, g + a, (e - a) * sizeof *g))
+            return NULL;
+    }
+    if (t->size > 1 && bcast_last(t, g, n * sizeof *g)) return NULL;
+    return g;
+}
+
+/* Add the word-vector gradients dX (n_words, D) of one shard to the rows they came from (a
+ * word's vector is the mean of its feature rows: word i has feats[off[i] .. off[i+1])),
+ * appending rows touched for the first time. */
+static void add_rows(trainer *t, size_t n_words, const uint32_t *off, const uint32_t *feats,
+                     const float *dX)
+{
+    size_t D = t->m->cfg.dim;
+    for (size_t i = 0; i < n_words; i++) {
+        uint32_t f0 = off[i], f1 = off[i + 1];
+        float inv = 1.0f / (float)(f1 - f0);
+        for (uint32_t f = f0; f < f1; f++) {
+            uint32_t row = feats[f];
+            float *gr = t->gemb + (size_t)row * D;
+            if (!t->touched[row]) {
+                t->touched[row] = 1;
+                t->rows[t->n_rows++] = row;
+                memset(gr, 0, D * sizeof *gr);
+            }
+            const float *dx = dX + i * D;
+            for (size_t d = 0; d < D; d++) gr[d] += dx[d] * inv;
+        }
+    }
+}
+
+/* What a shard contributes to the embedding gradient, as it travels: a head, then the
+ * words' feature offsets (n_words + 1), their features (n_feats) and their vector gradients
+ * (n_words, D). Much smaller than the rows it touches: a word's D floats reach ~15 rows. */
+typedef struct shard_head {
+    uint64_t n_words, n_feats;
+    double loss;
+} shard_head;
+
+static size_t shard_bytes(size_t n_words, size_t n_feats, size_t D)
+{
+    return sizeof(shard_head) + (n_words + 1 + n_feats) * 4 + n_words * D * sizeof(float);
+}
+
+/* The embedding gradient (rows, gemb) and the loss of the whole step, the same on every rank
+ * and the same as one process makes: every rank gathers every shard's word gradients
+ * (all-gather in rank order = shard order) and adds them all up itself, shard by shard.
+ * Returns the loss or NAN. */
+static double reduce_rows(trainer *t)
+{
+    size_t D = t->m->cfg.dim;
+    double loss = 0;
+    if (t->size == 1) {
+        for (int s = t->s0; s < t->s1; s++) {
+            const batch *b = &t->sh[s].b;
+            loss += t->sh[s].loss;
+            add_rows(t, b->n_words, b->feat_off, b->feats, t->sh[s].dX);
+        }
+        return loss;
+    }
+    /* this rank's shards, packed */
+    size_t mine = 0;
+    for (int s = t->s0; s < t->s1; s++)
+        mine += shard_bytes(t->sh[s].b.n_words, t->sh[s].b.n_feats, D);
+    int64_t sizes[LOOP_MAX_SHARDS] = {0}; /* bytes of each rank (size <= shards) */
+    sizes[t->rank] = (int64_t)mine;
+    int rc = t->comm->allreduce_i64(t->comm->ud, sizes, (size_t)t->size, LOOP_OP_SUM);
+    if (rc) return comm_fail(t, rc, "exchanging sizes"), NAN;
+    size_t total = 0, at = 0;
+    for (int r = 0; r < t->size; r++) {
+        if (r < t->rank) at += (size_t)sizes[r];
+        total += (size_t)sizes[r];
+    }
+    if (vec_reserve((void **)&t->xbuf, &t->xcap, total / sizeof(float) + 1, sizeof(float)))
+        return comm_fail(t, MILLE_ENOMEM, "gathering word gradients"), NAN;
+    unsigned char *all = (unsigned char *)t->xbuf, *o = all + at;
+    for (int s = t->s0; s < t->s1; s++) {
+        const batch *b = &t->sh[s].b;
+        shard_head h = {b->n_words, b->n_feats, t->sh[s].loss};
+        static const uint32_t zero = 0; /* an empty shard's batch may have no offsets yet */
+        memcpy(o, &h, sizeof h), o += sizeof h;
+        memcpy(o, h.n_words ? b->feat_off : &zero, (h.n_words + 1) * 4), o += (h.n_words + 1) * 4;
+        memcpy(o, b->feats, h.n_feats * 4), o += h.n_feats * 4;
+        if (h.n_words) memcpy(o, t->sh[s].dX, h.n_words * D * sizeof(float));
+        o += h.n_words * D * sizeof(float);
+    }
+    size_t counts[LOOP_MAX_SHARDS];
+    for (int r = 0; r < t->size; r++) counts[r] = (size_t)sizes[r];
+    if ((rc = t->comm->allgather(t->comm->ud, all + at, mine, all, counts)))
+        return comm_fail(t, rc, "gathering word gradients"), NAN;
+    t->bytes += mine;
+    /* every shard in order, from the gathered copy (this rank's own too: one code path) */
+    o = all;
+    size_t B = t->m->t[T_EMB].rows;
+    for (int s = 0; s < t->n_shards; s++) {
+        shard_head h;
+        if ((size_t)(o - all) + sizeof h > total)
+            return comm_fail(t, MILLE_EFORMAT, "reading word gradients"), NAN;
+        memcpy(&h, o, sizeof h);
+        if (h.n_words > total || h.n_feats > total ||
+            (size_t)(o - all) + shard_bytes(h.n_words, h.n_feats, D) > total)
+            return comm_fail(t, MILLE_EFORMAT, "reading word gradients"), NAN;
+        const uint32_t *off = (const uint32_t *)(o + sizeof h), *feats = off + h.n_words + 1;
+        const float *dX = (const float *)(feats + h.n_feats);
+        int ok = off[0] == 0 && off[h.n_words] == h.n_feats;
+        for (size_t i = 0; i < h.n_words && ok; i++) ok = off[i] <= off[i + 1];
+        for (size_t f = 0; f < h.n_feats && ok; f++) ok = feats[f] < B;
+        if (!ok) return comm_fail(t, MILLE_EFORMAT, "reading word gradients"), NAN;
+        loss += h.loss;
+        add_rows(t, h.n_words, off, feats, dX);
+        o += shard_bytes(h.n_words, h.n_feats, D);
+    }
+    return loss;
+}
+
+/* One optimizer step on order[start .. start+len). *over in: this rank wants to stop (time
+ * budget); out: some rank does. Returns the summed loss, or NAN with *rc set. */
+static double train_step(trainer *t, size_t start, size_t len, uint64_t step, double lr_scale,
+                         int *over, int *rc, mille_error *err)
 {
     const train_params *p = t->p;
     model *m = t->m;
@@ -75,11 +313,14 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
     t->step_start = start;
     t->step_len = len;
     t->step = step;
+    double tc0 = clock_s();
     crf_prepare(&t->tr, model_tensor(m, T_TRANS), m->cfg.n_slots);
-    int T = p->threads < 1 ? 1 : p->threads > LOOP_SHARDS ? LOOP_SHARDS : p->threads;
-    pthread_t tid[LOOP_SHARDS];
-    worker_arg wa[LOOP_SHARDS];
-    int started[LOOP_SHARDS] = {0};
+    int n_local = t->s1 - t->s0;
+    int T = p->threads < 1 ? 1 : p->threads > n_local ? n_local : p->threads;
+    if (T > LOOP_MAX_SHARDS) T = LOOP_MAX_SHARDS;
+    pthread_t tid[LOOP_MAX_SHARDS];
+    worker_arg wa[LOOP_MAX_SHARDS];
+    int started[LOOP_MAX_SHARDS] = {0};
     for (int k = 1; k < T; k++) {
         wa[k] = (worker_arg){t, k, T};
         started[k] = pthread_create(&tid[k], NULL, train_worker, &wa[k]) == 0;
@@ -92,35 +333,31 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
         else
             train_worker(&wa[k]);
     }
-    /* reduce in shard order: dense into shard 0's buffer, embedding rows into gemb */
-    double loss = 0;
-    float *g = t->sh[0].g;
-    for (int s = 0; s < LOOP_SHARDS; s++) {
-        loop_shard *h = &t->sh[s];
-        if (h->rc) return NAN;
-        loss += h->loss;
-        if (s)
-            for (size_t i = 0; i < t->n_dense; i++) g[i] += h->g[i];
-        const batch *b = &h->b;
-        for (size_t i = 0; i < b->n_words; i++) {
-            uint32_t f0 = b->feat_off[i], f1 = b->feat_off[i + 1];
-            float inv = 1.0f / (float)(f1 - f0);
-            for (uint32_t f = f0; f < f1; f++) {
-                uint32_t row = b->feats[f];
-                float *gr = t->gemb + (size_t)row * D;
-                if (!t->touched[row]) {
-                    t->touched[row] = 1;
-                    if (vec_reserve((void **)&t->rows, &t->cap_rows, t->n_rows + 1,
-                                    sizeof *t->rows))
-                        return NAN;
-                    t->rows[t->n_rows++] = row;
-                    memset(gr, 0, D * sizeof *gr);
-                }
-                const float *dx = h->dX + i * D;
-                for (size_t d = 0; d < D; d++) gr[d] += dx[d] * inv;
-            }
-        }
+    int lrc = 0;
+    for (int s = t->s0; s < t->s1 && !lrc; s++) lrc = t->sh[s].rc;
+    double tc1 = clock_s();
+    t->t_compute += tc1 - tc0;
+    /* every rank has its shards (or a failure): agree before anything travels */
+    if ((*rc = comm_agree2(t->comm, lrc, over, err))) {
+        if (*rc == lrc)
+            err_set(err, lrc, "train: step %llu failed (out of memory or diverged)",
+                    (unsigned long long)step);
+        return NAN;
     }
+    double tc2 = clock_s();
+    t->t_wait += tc2 - tc1;
+    /* reduce in shard order: dense along the chain, embedding rows into gemb */
+    float *g = reduce_dense(t);
+    double tc3 = clock_s();
+    double loss = g ? reduce_rows(t) : NAN;
+    t->t_comm += clock_s() - tc2;
+    t->t_rows += clock_s() - tc3;
+    if (isnan(loss)) {
+        *rc = err_set(err, MILLE_ENOMEM, "train: step %llu failed (out of memory or diverged)",
+                      (unsigned long long)step);
+        return NAN;
+    }
+    t->rows_run += t->n_rows;
     /* global norm clipping */
     double norm2 = 0;
     for (size_t i = 0; i < t->n_dense; i++) norm2 += (double)g[i] * g[i];
@@ -157,6 +394,7 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
         t->touched[t->rows[r]] = 0;
     }
     t->n_rows = 0;
+    t->t_step += clock_s() - tc0;
     return loss;
 }
 
@@ -246,53 +484,103 @@ static int ckpt_load(const char *path, ckpt_head *h, float *const blocks[4], siz
 static void trainer_free(trainer *t)
 {
     if (!t) return;
-    for (int s = 0; s < LOOP_SHARDS; s++) {
+    for (int s = 0; s < t->n_shards && t->sh; s++) {
         if (t->obj->shard_free) t->obj->shard_free(t->obj->ud, &t->sh[s]);
         batch_free(&t->sh[s].b);
         model_ws_free(&t->sh[s].ws);
         free(t->sh[s].g);
         free(t->sh[s].dX);
     }
+    free(t->sh);
     free(t->mom1);
     free(t->mom2);
     free(t->gemb);
     free(t->touched);
     free(t->rows);
+    free(t->red);
+    free(t->xbuf);
     free(t);
+}
+
+/* The state every rank starts from: rank 0 reads the checkpoint, the others receive it. */
+static int resume_state(trainer *t, const char *path, uint64_t fp, float *best, ckpt_head *h,
+                        mille_error *err)
+{
+    model *m = t->m;
+    float *const blocks[4] = {m->p, t->mom1, t->mom2, best};
+    int rc = t->rank == 0 ? ckpt_load(path, h, blocks, m->n_params, fp, err) : MILLE_OK;
+    if ((rc = loop_comm_agree(t->comm, rc, err))) return rc;
+    if ((rc = loop_comm_bcast(t->comm, h, sizeof *h, 0))) return rc;
+    for (int k = 0; k < 4 && !rc; k++)
+        rc = loop_comm_bcast(t->comm, blocks[k], m->n_params * sizeof(float), 0);
+    return rc ? err_set(err, rc, "rank %d: receiving the checkpoint failed", t->rank) : MILLE_OK;
 }
 
 int loop_run(const train_params *p, model *mp, const loop_objective *obj, uint64_t fp,
              const char *ckpt_path, double t0, eval_metrics *best_dev, mille_error *err)
 {
     model *m = mp;
+    const loop_comm *comm = p->comm && p->comm->size > 1 ? p->comm : NULL;
     size_t n_train = obj->n_items;
     int rc = MILLE_OK;
-    if (n_train == 0) return err_set(err, MILLE_ENOTFOUND, "train: nothing to train on");
     trainer *t = calloc(1, sizeof *t);
     float *best = malloc(m->n_params * sizeof *best);
-    uint32_t *order = malloc(n_train * sizeof *order);
+    uint32_t *order = malloc((n_train + 1) * sizeof *order);
+    int n_shards = p->shards > 0 ? p->shards : LOOP_SHARDS;
     if (!t || !best || !order) {
         free(t);
         t = NULL;
         rc = err_set(err, MILLE_ENOMEM, "train: out of memory");
-        goto out;
+        goto agree;
     }
-    t->p = p, t->obj = obj, t->m = m, t->order = order;
+    t->p = p, t->obj = obj, t->m = m, t->order = order, t->comm = comm;
+    t->rank = loop_comm_rank(comm), t->size = loop_comm_size(comm);
+    if (n_train == 0) {
+        rc = err_set(err, MILLE_ENOTFOUND, "train: nothing to train on");
+        goto agree;
+    }
+    if (n_shards > LOOP_MAX_SHARDS || n_shards < t->size) {
+        rc = err_set(err, MILLE_EINVAL,
+                     "train: %d shards for %d processes: need processes <= shards <= %d", n_shards,
+                     t->size, LOOP_MAX_SHARDS);
+        goto agree;
+    }
+    /* the shards are part of the result; the default keeps the fingerprints of old runs */
+    if (n_shards != LOOP_SHARDS) fp = hash_more(fp, &n_shards, sizeof n_shards);
+    t->n_shards = n_shards;
+    t->s0 = n_shards * t->rank / t->size;
+    t->s1 = n_shards * (t->rank + 1) / t->size;
     t->dense0 = m->t[T_W1].off;
     t->n_dense = m->n_params - t->dense0;
+    t->sh = calloc((size_t)n_shards, sizeof *t->sh);
     t->mom1 = calloc(m->n_params, sizeof *t->mom1);
     t->mom2 = calloc(m->n_params, sizeof *t->mom2);
     t->gemb = malloc(m->t[T_EMB].rows * m->cfg.dim * sizeof *t->gemb);
     t->touched = calloc(m->t[T_EMB].rows, 1);
+    t->rows = malloc((m->t[T_EMB].rows + 1) * sizeof *t->rows);
+    t->red = t->rank > 0 ? malloc(t->n_dense * sizeof *t->red) : NULL;
     t->tr.expA = t->expA_buf;
-    int oom = !t->mom1 || !t->mom2 || !t->gemb || !t->touched;
-    for (int s = 0; s < LOOP_SHARDS && !oom; s++)
+    int oom = !t->sh || !t->mom1 || !t->mom2 || !t->gemb || !t->touched || !t->rows ||
+              (t->rank > 0 && !t->red);
+    for (int s = t->s0; s < t->s1 && !oom; s++)
         oom = !(t->sh[s].g = malloc(t->n_dense * sizeof(float)));
     if (oom) {
         rc = err_set(err, MILLE_ENOMEM, "train: out of memory for optimizer state");
-        goto out;
+        goto agree;
     }
     memcpy(best, m->p, m->n_params * sizeof *best);
+    if (comm) { /* every rank must run the same data and settings: rank 0's fingerprint */
+        uint64_t fp0 = fp;
+        if ((rc = loop_comm_bcast(comm, &fp0, sizeof fp0, 0)))
+            rc = err_set(err, rc, "rank %d: the processes could not agree", t->rank);
+        else if (fp0 != fp)
+            rc = err_set(err, MILLE_EINVAL,
+                         "rank %d: its data or settings differ from rank 0's (give every "
+                         "process the same arguments and files)",
+                         t->rank);
+    }
+agree:
+    if ((rc = loop_comm_agree(comm, rc, err))) goto out;
 
     uint64_t steps_per_epoch = (n_train + (size_t)p->batch - 1) / (size_t)p->batch;
     uint64_t total = steps_per_epoch * (uint64_t)p->epochs, step = 0;
@@ -300,8 +588,7 @@ int loop_run(const train_params *p, model *mp, const loop_objective *obj, uint64
     int since_best = 0;
     if (p->resume) {
         ckpt_head h;
-        float *const blocks[4] = {m->p, t->mom1, t->mom2, best};
-        if ((rc = ckpt_load(ckpt_path, &h, blocks, m->n_params, fp, err))) goto out;
+        if ((rc = resume_state(t, ckpt_path, fp, best, &h, err))) goto out;
         step = h.step;
         best_em = h.best_em;
         since_best = h.since_best;
@@ -335,7 +622,10 @@ int loop_run(const train_params *p, model *mp, const loop_objective *obj, uint64
         double frac = (double)step / (double)total;
         double lr_scale =
             (step <= warmup && warmup ? (double)step / (double)warmup : 1.0) * (1.0 - 0.9 * frac);
-        double loss = train_step(t, start, len, step, lr_scale);
+        /* the time budget is decided with the step's agreement: every rank stops together */
+        int over = p->time_budget > 0 && clock_s() - t0 >= p->time_budget;
+        double loss = train_step(t, start, len, step, lr_scale, &over, &rc, err);
+        if (rc) goto out;
         if (isnan(loss) || isinf(loss)) {
             rc = err_set(err, MILLE_ENOMEM, "train: step %llu failed (out of memory or diverged)",
                          (unsigned long long)step);
@@ -345,12 +635,14 @@ int loop_run(const train_params *p, model *mp, const loop_objective *obj, uint64
         loss_n += len;
         utts += len;
         double tnow = clock_s();
-        int over = (p->time_budget > 0 && tnow - t0 >= p->time_budget) ||
-                   (p->stop_after && step >= p->stop_after);
+        if (p->stop_after && step >= p->stop_after) over = 1;
+        if (p->stop_after_epochs && step >= (uint64_t)p->stop_after_epochs * steps_per_epoch)
+            over = 1;
         int do_eval = step % eval_every == 0 || step == total || over;
         if (do_eval) {
             eval_metrics em;
             memset(&em, 0, sizeof em);
+            /* collective: every rank evaluates its share of the dev set */
             if (obj->evaluate && (rc = obj->evaluate(obj->ud, m, &em, err))) goto out;
             /* without dev data the last model is the one kept */
             double score = obj->evaluate ? em.exact_match : (double)step;
@@ -368,7 +660,9 @@ int loop_run(const train_params *p, model *mp, const loop_objective *obj, uint64
             pr.evaluated = 1;
             ckpt_head h = {"MILLECKP", CKPT_VERSION, 0, fp, step, best_em, since_best, 0};
             const float *const blocks[4] = {m->p, t->mom1, t->mom2, best};
-            if ((rc = ckpt_save(ckpt_path, &h, blocks, m->n_params, err))) goto out;
+            /* every rank holds the same state: rank 0 writes it (atomically) */
+            if (t->rank == 0) rc = ckpt_save(ckpt_path, &h, blocks, m->n_params, err);
+            if ((rc = loop_comm_agree(comm, rc, err))) goto out;
             if (obj->evaluate && since_best >= p->patience) stop = 1;
             if (over) stop = 1;
         }
@@ -382,6 +676,16 @@ int loop_run(const train_params *p, model *mp, const loop_objective *obj, uint64
             pr.eta_s = rate > 0 ? (double)(total - step) / rate : 0;
             if (p->time_budget > 0 && p->time_budget - pr.elapsed_s < pr.eta_s)
                 pr.eta_s = p->time_budget - pr.elapsed_s > 0 ? p->time_budget - pr.elapsed_s : 0;
+            pr.compute_s = t->t_compute;
+            pr.wait_s = t->t_wait;
+            pr.comm_s = t->t_comm;
+            pr.comm_bytes = t->bytes;
+            pr.steps_run = step - step0;
+            pr.step_s = t->t_step;
+            pr.rows_s = t->t_rows;
+            pr.rows_run = t->rows_run;
+            pr.n_dense = t->n_dense;
+            /* every rank reports (its own step times); a caller prints rank 0's */
             if (p->progress) p->progress(p->ud, &pr);
             pr.evaluated = 0;
             last_report = tnow;

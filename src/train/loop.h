@@ -20,8 +20,65 @@
 #include "model.h"
 #include "train.h"
 
-/* A step's batch is cut into LOOP_SHARDS fixed shards whatever the thread count. */
-#define LOOP_SHARDS 8
+/* A step's batch is cut into LOOP_SHARDS fixed shards whatever the thread count (unless
+ * train_params.shards says otherwise). */
+#define LOOP_SHARDS     8
+#define LOOP_MAX_SHARDS 1024
+
+/* ---- processes ------------------------------------------------------------------------------
+ *
+ * The processes a run is spread over (data parallelism over MPI, say): the transport only.
+ * The library never links MPI; the `mille` binary supplies an MPI implementation
+ * (cli/mpi_comm.c) and NULL means one process. What travels, and in which order, is decided
+ * here, in loop.c, so that N processes compute bit for bit what one process computes:
+ *
+ *   - shards are global: rank r of N computes shards [S*r/N, S*(r+1)/N) of every step;
+ *   - dense gradients are summed along the chain 0 -> 1 -> ... -> N-1: rank r receives the
+ *     sum of shards 0..a-1 from rank r-1, adds its own shards one at a time in shard order
+ *     and passes the sum on, in chunks so that the chain is a pipeline; the last rank
+ *     broadcasts the total. These are the very float additions one process makes;
+ *   - the embedding gradient is sparse and travels before it is spread over rows: every
+ *     rank gathers every shard's word-vector gradients (D floats per word, with the word's
+ *     feature ids) and adds them to the rows itself, shard by shard, the way one process
+ *     does; so every rank updates the same rows (the union of the touched rows, in
+ *     first-touch order) with the same values, and AdamW's lazy row updates stay exact. A
+ *     word's D floats stand for its ~15 feature rows: far fewer bytes than the rows;
+ *   - anything that can fail on one rank (a file, memory, a NaN) is agreed on by all ranks
+ *     (loop_comm_agree) before the next exchange, so a failure stops every rank, never hangs.
+ *
+ * Every function is collective or point-to-point as stated, returns 0 or a negative MILLE_E*
+ * code (an implementation may also end the whole job on a transport failure). */
+enum { LOOP_OP_MAX = 0, LOOP_OP_SUM = 1 };
+
+typedef struct loop_comm {
+    void *ud;
+    int rank, size; /* 0 <= rank < size */
+    /* blocking point-to-point transfer of n bytes to / from rank peer */
+    int (*send)(void *ud, int peer, const void *buf, size_t n);
+    int (*recv)(void *ud, int peer, void *buf, size_t n);
+    /* collective: buf[0..n) of rank root to every rank */
+    int (*bcast)(void *ud, void *buf, size_t n, int root);
+    /* collective: v[i] = the max (LOOP_OP_MAX) or sum (LOOP_OP_SUM) over ranks of v[i] */
+    int (*allreduce_i64)(void *ud, int64_t *v, size_t n, int op);
+    /* collective: every rank's mine[0..n) into all, in rank order (rank r's counts[r] bytes
+     * at the sum of counts[0..r)); mine may point into all at its own place */
+    int (*allgather)(void *ud, const void *mine, size_t n, void *all, const size_t *counts);
+    /* told which rank failed first when an agreement finds a failure (may be NULL) */
+    void (*on_failure)(void *ud, int rank);
+    /* end every rank now, after printing msg: a failure in the middle of an exchange, where
+     * the others cannot be told (may be NULL: abort()) */
+    void (*fatal)(void *ud, const char *msg);
+} loop_comm;
+
+/* Collective: rc is this rank's status. Returns 0 when every rank has 0; otherwise the code
+ * of the lowest failing rank, err set on the others to "rank K failed" (the failing rank
+ * keeps its own message). comm NULL: returns rc. */
+int loop_comm_agree(const loop_comm *comm, int rc, mille_error *err);
+/* Ranks of comm (1 and 0 for NULL). */
+int loop_comm_size(const loop_comm *comm);
+int loop_comm_rank(const loop_comm *comm);
+/* Collective: buf[0..n) of rank root to every rank, in pieces the transport accepts. */
+int loop_comm_bcast(const loop_comm *comm, void *buf, size_t n, int root);
 
 typedef struct loop_shard {
     batch b;     /* the shard's utterances, filled by the objective */

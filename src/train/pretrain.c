@@ -22,6 +22,7 @@
 
 #include "data.h"
 #include "lexicon.h"
+#include "loop.h"
 
 pretrain_params pretrain_default_params(void)
 {
@@ -377,6 +378,94 @@ static void *train_thread(void *arg)
     return NULL;
 }
 
+/* ---- processes: averaging the copies ------------------------------------------------------ */
+
+/* The rows of M (B, D) that differ from the last averaged copy S, ascending. */
+static size_t changed_rows(const float *M, const float *S, size_t B, size_t D, uint32_t *rows)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < B; r++)
+        if (memcmp(M + r * D, S + r * D, D * sizeof *M) != 0) rows[n++] = (uint32_t)r;
+    return n;
+}
+
+/* Collective: every rank's M becomes S + (sum over ranks of M_rank - S) / N, and S = M. The
+ * changed rows and their deltas travel along the chain 0 -> N-1 as an ascending list merged
+ * at each rank (a row's deltas summed in rank order: reproducible for a fixed N); the last
+ * rank broadcasts the union. buf: (B) rows, vals: (B, D), in: (B) rows + (B, D) values. */
+static int average_copies(const loop_comm *c, float *M, float *S, size_t B, size_t D,
+                          uint32_t *rows, float *vals, uint32_t *in_rows, float *in_vals,
+                          uint64_t *bytes)
+{
+    size_t n = changed_rows(M, S, B, D, rows);
+    for (size_t k = 0; k < n; k++)
+        for (size_t d = 0; d < D; d++) {
+            size_t i = (size_t)rows[k] * D + d;
+            vals[k * D + d] = M[i] - S[i];
+        }
+    int rc = MILLE_OK, rank = c->rank, last = c->size - 1;
+    uint64_t m = 0;
+    if (rank > 0) { /* merge the chain so far (ascending) with this rank's rows */
+        if ((rc = c->recv(c->ud, rank - 1, &m, sizeof m)) || m > B) return rc ? rc : MILLE_EFORMAT;
+        if (m && ((rc = c->recv(c->ud, rank - 1, in_rows, m * sizeof *in_rows)) ||
+                  (rc = c->recv(c->ud, rank - 1, in_vals, m * D * sizeof *in_vals))))
+            return rc;
+        /* merge backwards in place into rows/vals: the union has at most n + m rows */
+        size_t i = m, j = n, o = 0;
+        for (size_t a = 0, b = 0; a < m || b < n; o++) /* count the union */
+            if (b == n || (a < m && in_rows[a] < rows[b]))
+                a++;
+            else if (a == m || rows[b] < in_rows[a])
+                b++;
+            else
+                a++, b++;
+        size_t total = o;
+        while (i > 0 || j > 0) {
+            o--;
+            if (j == 0 || (i > 0 && in_rows[i - 1] > rows[j - 1])) {
+                i--;
+                rows[o] = in_rows[i];
+                memmove(vals + o * D, in_vals + i * D, D * sizeof *vals);
+            } else if (i == 0 || rows[j - 1] > in_rows[i - 1]) {
+                j--;
+                rows[o] = rows[j];
+                memmove(vals + o * D, vals + j * D, D * sizeof *vals);
+            } else { /* both: the chain's sum first, then this rank's delta */
+                i--, j--;
+                rows[o] = rows[j];
+                for (size_t d = 0; d < D; d++)
+                    vals[o * D + d] = in_vals[i * D + d] + vals[j * D + d];
+            }
+        }
+        n = total;
+    }
+    m = n;
+    if (rank < last) {
+        if ((rc = c->send(c->ud, rank + 1, &m, sizeof m)) ||
+            (m && ((rc = c->send(c->ud, rank + 1, rows, m * sizeof *rows)) ||
+                   (rc = c->send(c->ud, rank + 1, vals, m * D * sizeof *vals)))))
+            return rc;
+        *bytes += sizeof m + m * (sizeof *rows + D * sizeof *vals);
+    }
+    if ((rc = loop_comm_bcast(c, &m, sizeof m, last))) return rc;
+    if (m > B) return MILLE_EFORMAT;
+    if ((rc = loop_comm_bcast(c, rows, m * sizeof *rows, last)) ||
+        (rc = loop_comm_bcast(c, vals, m * D * sizeof *vals, last)))
+        return rc;
+    if (rank == last) *bytes += sizeof m + m * (sizeof *rows + D * sizeof *vals);
+    float inv = 1.0f / (float)c->size;
+    for (size_t k = 0; k < m; k++) {
+        if (rows[k] >= B) return MILLE_EFORMAT;
+        for (size_t d = 0; d < D; d++) {
+            size_t i = (size_t)rows[k] * D + d;
+            S[i] += vals[k * D + d] * inv;
+        }
+        memcpy(M + (size_t)rows[k] * D, S + (size_t)rows[k] * D, D * sizeof *M);
+    }
+    /* rows this rank changed that nobody else did are in the union too: M == S everywhere */
+    return MILLE_OK;
+}
+
 /* Save E as the embedding of a model file whose supervised parts are untrained, scaled so
  * that its rows have the spread the model's own initialization gives them. */
 static int save(const pretrain_params *p, const float *E, const strtab *locales, mille_error *err)
@@ -431,6 +520,9 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
     float *E = NULL, *O = NULL;
     uint32_t *order = NULL;
     int rc;
+    /* over processes, each reads the texts; a failure before training is agreed on at `out` */
+    const loop_comm *comm = p->comm && p->comm->size > 1 ? p->comm : NULL;
+    int agreed = 0;
     if ((rc = load_texts(&c, p, st, &locales, err))) goto out;
     if (p->n_lexicons) {
         for (int i = 0; i < p->n_lexicons; i++)
@@ -452,83 +544,129 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
     atomic_init(&done, 0);
     atomic_int stop;
     atomic_init(&stop, 0);
-    unsigned long long total = (unsigned long long)c.nt * (unsigned long long)p->epochs;
-    double last = clock_s();
-    for (int ep = 0; ep < p->epochs && !atomic_load(&stop); ep++) {
+    /* over processes: rank r trains its share of each round of an epoch on its own copy, and
+     * the copies are averaged after each round (average_copies) */
+    int R = comm ? (p->syncs_per_epoch > 0 ? p->syncs_per_epoch : 4) : 1;
+    size_t N = (size_t)loop_comm_size(comm), rank = (size_t)loop_comm_rank(comm);
+    float *SE = NULL, *SO = NULL, *vals = NULL, *in_vals = NULL;
+    uint32_t *rows = NULL, *in_rows = NULL;
+    uint64_t sent = 0;
+    if (comm) {
+        SE = malloc(B * D * sizeof *SE), SO = calloc(B * D, sizeof *SO);
+        vals = malloc(B * D * sizeof *vals), in_vals = malloc(B * D * sizeof *vals);
+        rows = malloc(B * sizeof *rows), in_rows = malloc(B * sizeof *rows);
+        if (!SE || !SO || !vals || !in_vals || !rows || !in_rows)
+            rc = err_set(err, MILLE_ENOMEM, "pretrain: out of memory for averaging copies");
+        else
+            memcpy(SE, E, B * D * sizeof *SE);
+    }
+    agreed = 1;
+    if ((rc = loop_comm_agree(comm, rc, err))) goto out2;
+    /* the learning rate decays with this rank's share of the tokens */
+    unsigned long long total = (unsigned long long)c.nt * (unsigned long long)p->epochs / N + 1;
+    double last = clock_s(), ep_loss = 0;
+    unsigned long long ep_preds = 0;
+    int stopped = 0;
+    for (int ep = 0; ep < p->epochs && !stopped; ep++) {
         for (size_t u = 0; u < c.nu; u++) order[u] = (uint32_t)u;
         shuffle_u32(order, c.nu, p->seed * 1000003u + (uint64_t)ep);
-        enum { MAXT = 16 };
-        pthread_t th[MAXT];
-        job jobs[MAXT];
-        int T = p->threads < MAXT ? p->threads : MAXT, started = 0;
-        for (int i = 0; i < T; i++) {
-            jobs[i] = (job){p,
-                            &c,
-                            p->n_lexicons ? &L : NULL,
-                            E,
-                            O,
-                            order,
-                            c.nu * (size_t)i / (size_t)T,
-                            c.nu * (size_t)(i + 1) / (size_t)T,
-                            ep,
-                            &done,
-                            total,
-                            0,
-                            0,
-                            &stop};
-            if (i > 0 && pthread_create(&th[i], NULL, train_thread, &jobs[i]) == 0)
-                started |= 1 << i;
-        }
-        /* thread 0 is this one, in slices so that it can report progress */
-        job *j0 = &jobs[0];
-        size_t end0 = j0->u1;
-        while (j0->u0 < end0) {
-            j0->u1 = j0->u0 + 512 < end0 ? j0->u0 + 512 : end0;
-            train_thread(j0);
-            j0->u0 = j0->u1;
-            double tn = clock_s();
-            if (p->time_budget > 0 && tn - t_start >= p->time_budget) atomic_store(&stop, 1);
-            if (atomic_load(&stop)) break;
-            if (p->progress && tn - last >= 0.5) {
-                pretrain_progress pr;
-                double d = (double)atomic_load(&done) / (double)total;
-                pr.epoch = ep + 1, pr.epochs = p->epochs, pr.done = d;
-                pr.loss = j0->preds ? j0->loss / (double)j0->preds : 0;
-                pr.elapsed_s = tn - t_start;
-                pr.tokens_s = (double)atomic_load(&done) / (tn - t_start);
-                pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
-                pr.epoch_end = 0;
-                p->progress(p->ud, &pr);
-                last = tn;
+        for (int round = 0; round < R && !stopped; round++) {
+            /* this rank's utterances of the round: order[r0 .. r1) */
+            size_t g0 = c.nu * (size_t)round / (size_t)R,
+                   g1 = c.nu * (size_t)(round + 1) / (size_t)R;
+            size_t r0 = g0 + (g1 - g0) * rank / N, r1 = g0 + (g1 - g0) * (rank + 1) / N;
+            enum { MAXT = 16 };
+            pthread_t th[MAXT];
+            job jobs[MAXT];
+            int T = p->threads < MAXT ? p->threads : MAXT, started = 0;
+            for (int i = 0; i < T; i++) {
+                jobs[i] = (job){p,
+                                &c,
+                                p->n_lexicons ? &L : NULL,
+                                E,
+                                O,
+                                order,
+                                r0 + (r1 - r0) * (size_t)i / (size_t)T,
+                                r0 + (r1 - r0) * (size_t)(i + 1) / (size_t)T,
+                                ep,
+                                &done,
+                                total,
+                                0,
+                                0,
+                                &stop};
+                if (i > 0 && pthread_create(&th[i], NULL, train_thread, &jobs[i]) == 0)
+                    started |= 1 << i;
+            }
+            /* thread 0 is this one, in slices so that it can report progress */
+            job *j0 = &jobs[0];
+            size_t end0 = j0->u1;
+            while (j0->u0 < end0) {
+                j0->u1 = j0->u0 + 512 < end0 ? j0->u0 + 512 : end0;
+                train_thread(j0);
+                j0->u0 = j0->u1;
+                double tn = clock_s();
+                if (p->time_budget > 0 && tn - t_start >= p->time_budget) atomic_store(&stop, 1);
+                if (atomic_load(&stop)) break;
+                if (p->progress && rank == 0 && tn - last >= 0.5) {
+                    pretrain_progress pr;
+                    double d = (double)atomic_load(&done) / (double)total;
+                    pr.epoch = ep + 1, pr.epochs = p->epochs, pr.done = d;
+                    pr.loss = j0->preds ? j0->loss / (double)j0->preds : 0;
+                    pr.elapsed_s = tn - t_start;
+                    pr.tokens_s = (double)atomic_load(&done) * (double)N / (tn - t_start);
+                    pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
+                    pr.epoch_end = 0;
+                    p->progress(p->ud, &pr);
+                    last = tn;
+                }
+            }
+            for (int i = 1; i < T; i++)
+                if (started & (1 << i))
+                    pthread_join(th[i], NULL);
+                else
+                    train_thread(&jobs[i]); /* could not start it: do its share here */
+            double loss_sum = 0;
+            unsigned long long preds = 0;
+            for (int i = 0; i < T; i++) loss_sum += jobs[i].loss, preds += jobs[i].preds;
+            if (round == 0) ep_loss = 0, ep_preds = 0;
+            ep_loss += loss_sum, ep_preds += preds;
+            stopped = atomic_load(&stop);
+            if (comm) { /* average the copies; stop together (time budget) */
+                int over = stopped;
+                int64_t v[1] = {over};
+                if ((rc = average_copies(comm, E, SE, B, D, rows, vals, in_rows, in_vals, &sent)) ||
+                    (rc = average_copies(comm, O, SO, B, D, rows, vals, in_rows, in_vals, &sent)) ||
+                    (rc = comm->allreduce_i64(comm->ud, v, 1, LOOP_OP_MAX))) {
+                    rc = err_set(err, rc, "pretrain: rank %zu: averaging the copies failed", rank);
+                    goto out2;
+                }
+                stopped = (int)v[0];
+                atomic_store(&stop, stopped);
             }
         }
-        for (int i = 1; i < T; i++)
-            if (started & (1 << i))
-                pthread_join(th[i], NULL);
-            else
-                train_thread(&jobs[i]);           /* could not start it: do its share here */
-        if (p->progress && !atomic_load(&stop)) { /* one line per epoch, however short */
-            double tn = clock_s(), ls = 0;
-            unsigned long long np = 0;
-            for (int i = 0; i < T; i++) ls += jobs[i].loss, np += jobs[i].preds;
+        if (p->progress && rank == 0 && !stopped) { /* one line per epoch, however short */
+            double tn = clock_s();
             pretrain_progress pr;
             double d = (double)atomic_load(&done) / (double)total;
             pr.epoch = ep + 1, pr.epochs = p->epochs, pr.done = d;
-            pr.loss = np ? ls / (double)np : 0;
+            pr.loss = ep_preds ? ep_loss / (double)ep_preds : 0;
             pr.elapsed_s = tn - t_start;
-            pr.tokens_s = (double)atomic_load(&done) / (tn - t_start);
+            pr.tokens_s = (double)atomic_load(&done) * (double)N / (tn - t_start);
             pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
             pr.epoch_end = 1;
             p->progress(p->ud, &pr);
             last = tn;
         }
-        double loss_sum = 0;
-        unsigned long long preds = 0;
-        for (int i = 0; i < T; i++) loss_sum += jobs[i].loss, preds += jobs[i].preds;
-        st->loss = preds ? loss_sum / (double)preds : 0;
+        st->loss = ep_preds ? ep_loss / (double)ep_preds : 0;
     }
-    rc = save(p, E, &locales, err);
+    st->comm_bytes = sent;
+    /* every rank holds the same copy: rank 0 writes it */
+    if (rank == 0) rc = save(p, E, &locales, err);
+    rc = loop_comm_agree(comm, rc, err);
+out2:
+    free(SE), free(SO), free(vals), free(in_vals), free(rows), free(in_rows);
 out:
+    if (!agreed) rc = loop_comm_agree(comm, rc, err);
     st->seconds = clock_s() - t_start;
     free(E);
     free(O);

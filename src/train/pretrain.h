@@ -47,6 +47,13 @@ typedef struct pretrain_params {
     double time_budget; /* seconds, 0 = none                                            */
     void (*progress)(void *ud, const pretrain_progress *p);
     void *ud;
+    /* Processes (MPI, loop.h; NULL = this one): each trains its share of every epoch's
+     * utterances on its own copy (local SGD) and the copies are averaged syncs_per_epoch
+     * times an epoch: the rows that changed, as deltas summed along the chain of ranks.
+     * Reproducible for a fixed process count with one thread each; not the result of one
+     * process (that is Hogwild with one thread per process, and averaged). */
+    const struct loop_comm *comm;
+    int syncs_per_epoch; /* 0: 4 */
 } pretrain_params;
 
 pretrain_params pretrain_default_params(void);
@@ -58,6 +65,7 @@ typedef struct pretrain_stats {
     size_t lexicon_links; /* (word, translation) links used */
     double loss;          /* mean loss per prediction in the last epoch */
     double seconds;
+    uint64_t comm_bytes; /* over processes: bytes this rank sent averaging the copies */
 } pretrain_stats;
 
 int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err);

@@ -325,7 +325,7 @@ static void gold_shard_free(void *ud, loop_shard *h)
 static int gold_evaluate(void *ud, const model *m, eval_metrics *em, mille_error *err)
 {
     gold_obj *o = ud;
-    return train_evaluate(m, o->td, o->p->threads, em, err);
+    return train_evaluate_comm(m, o->td, o->p->threads, o->p->comm, em, err);
 }
 
 uint64_t train_fingerprint(const train_params *p, const model *m, size_t n_train)
@@ -461,12 +461,47 @@ int train_model_new(const train_params *p, const data_set *ds, model *m, mille_e
 int train_evaluate(const model *m, const train_data *td, int threads, eval_metrics *em,
                    mille_error *err)
 {
+    return train_evaluate_comm(m, td, threads, NULL, em, err);
+}
+
+/* The per-locale counts of every rank summed: integers, so the order does not matter. */
+static int sum_counts(const loop_comm *comm, eval_acc *acc, size_t n_loc)
+{
+    enum { K = sizeof(eval_counts) / sizeof(uint64_t) };
+    int64_t *v = calloc(n_loc * K + 1, sizeof *v);
+    eval_counts *loc = calloc(n_loc + 1, sizeof *loc);
+    if (!v || !loc) {
+        free(v);
+        free(loc);
+        return MILLE_ENOMEM;
+    }
+    for (size_t l = 0; l < acc->n_loc && l < n_loc; l++)
+        memcpy(v + l * K, &acc->loc[l], sizeof *loc);
+    int rc = comm->allreduce_i64(comm->ud, v, n_loc * K, LOOP_OP_SUM);
+    for (size_t l = 0; l < n_loc; l++) memcpy(&loc[l], v + l * K, sizeof *loc);
+    free(v);
+    free(acc->loc);
+    acc->loc = loc;
+    acc->n_loc = acc->cap = n_loc;
+    return rc;
+}
+
+int train_evaluate_comm(const model *m, const train_data *td, int threads, const loop_comm *comm,
+                        eval_metrics *em, mille_error *err)
+{
     eval_acc acc = {0};
-    int rc = predict_records(m, &td->ds, &td->fs, td->dev_idx, td->n_dev, threads, NULL, NULL, &acc,
-                             NULL, NULL);
-    if (rc) {
+    size_t R = (size_t)loop_comm_size(comm), r = (size_t)loop_comm_rank(comm);
+    size_t i0 = td->n_dev * r / R, i1 = td->n_dev * (r + 1) / R;
+    int rc = predict_records(m, &td->ds, &td->fs, td->dev_idx + i0, i1 - i0, threads, NULL, NULL,
+                             &acc, NULL, NULL);
+    if (rc) err_set(err, rc, "train: dev evaluation failed");
+    if ((rc = loop_comm_agree(comm, rc, err))) {
         eval_acc_free(&acc);
-        return err_set(err, rc, "train: dev evaluation failed");
+        return rc;
+    }
+    if (R > 1 && (rc = sum_counts(comm, &acc, td->ds.locales.n))) {
+        eval_acc_free(&acc);
+        return err_set(err, rc, "train: summing the dev counts of the processes failed");
     }
     *em = eval_average(&acc);
     eval_acc_free(&acc);
@@ -501,19 +536,22 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     train_data td;
     model m;
     memset(&m, 0, sizeof m);
-    if ((rc = train_data_load(p, &td, err))) goto out;
-    if ((rc = train_model_new(p, &td.ds, &m, err))) goto out;
-    if ((rc = featset_build(&td.fs, &td.ds, &m.cfg, p->threads, err))) goto out;
     char ckpt_path[4096];
     train_ckpt_path(p, ckpt_path, sizeof ckpt_path);
+    /* every process reads the data; a failure on any of them stops them all (agreed) */
+    if (!(rc = train_data_load(p, &td, err)) && !(rc = train_model_new(p, &td.ds, &m, err)))
+        rc = featset_build(&td.fs, &td.ds, &m.cfg, p->threads, err);
+    if ((rc = loop_comm_agree(p->comm, rc, err))) goto out;
     gold_obj go = {p, &td};
     loop_objective obj = {&go, td.n_train, gold_shard, td.n_dev ? gold_evaluate : NULL,
                           gold_shard_free};
     if ((rc = loop_run(p, &m, &obj, train_fingerprint(p, &m, td.n_train), ckpt_path, t0, best_dev,
                        err)))
         goto out;
-    if ((rc = train_calibrate(p, &m, &td, err))) goto out;
-    if ((rc = model_save(&m, p->out, p->half, err))) goto out;
+    /* every rank holds the same model (and computes the same calibration): rank 0 writes it */
+    rc = train_calibrate(p, &m, &td, err);
+    if (!rc && loop_comm_rank(p->comm) == 0) rc = model_save(&m, p->out, p->half, err);
+    if ((rc = loop_comm_agree(p->comm, rc, err))) goto out;
     if (out) {
         *out = m;
         memset(&m, 0, sizeof m);

@@ -12,7 +12,10 @@
 #include "eval.h"
 #include "model.h"
 
-/* What the progress callback sees, about twice a second and after each dev evaluation. */
+struct loop_comm; /* loop.h: the processes a run is spread over */
+
+/* What the progress callback sees, about twice a second and after each dev evaluation (on
+ * every rank of a run over processes, each with its own times and bytes). */
 typedef struct train_progress {
     uint64_t step, total_steps;
     int epoch, epochs;
@@ -23,6 +26,16 @@ typedef struct train_progress {
     double elapsed_s, eta_s;
     int evaluated;    /* 1 right after a dev evaluation */
     eval_metrics dev; /* that evaluation's metrics */
+    /* over processes (loop_comm): this rank's seconds computing shards, waiting for the other
+     * ranks (the step's agreement), exchanging gradients, and the bytes it sent, since the
+     * start of the run (all 0 on one process but compute_s) */
+    double compute_s, wait_s, comm_s;
+    uint64_t comm_bytes;
+    uint64_t steps_run; /* steps this run has made (after a resume: since it) */
+    double step_s;      /* seconds in those steps (all of them: compute to update) */
+    uint64_t rows_run;  /* embedding rows those steps touched, summed over the steps */
+    uint64_t n_dense;   /* dense parameters (each step sums a gradient of that many floats) */
+    double rows_s;      /* of comm_s: gathering word gradients and adding them to rows */
 } train_progress;
 
 typedef struct train_params {
@@ -59,6 +72,11 @@ typedef struct train_params {
     float reject_recall; /* after training: fit the temperature on the dev records and the
                             default rejection threshold for this in-scope recall (calib.h);
                             0 = neither                                               */
+    const struct loop_comm *comm; /* processes the run is spread over (MPI); NULL = this one */
+    int shards; /* a step's batch is cut into this many fixed shards (0 = LOOP_SHARDS): the
+                   result depends on it, not on the threads or processes computing them   */
+    int stop_after_epochs; /* stop (with a checkpoint) once this many epochs are done, to
+                              resume later, e.g. elsewhere or with other processes (0 = never) */
 } train_params;
 
 train_params train_default_params(void);
@@ -104,6 +122,11 @@ int train_calibrate(const train_params *p, model *m, const train_data *td, mille
 /* Dev metrics of m on td's dev records. */
 int train_evaluate(const model *m, const train_data *td, int threads, eval_metrics *em,
                    mille_error *err);
+/* The same, the dev records split across the processes of comm (NULL = one process): each
+ * predicts its share and the integer counts are summed, so every rank gets the numbers of
+ * one process. Collective: every rank calls it. */
+int train_evaluate_comm(const model *m, const train_data *td, int threads,
+                        const struct loop_comm *comm, eval_metrics *em, mille_error *err);
 /* Identity of a run's data, model shape and optimizer settings, for its checkpoints (n_train:
  * items per epoch). */
 uint64_t train_fingerprint(const train_params *p, const model *m, size_t n_train);
