@@ -409,6 +409,12 @@ check "perturb missing file" 1 "nonexistent.jsonl"
 run "$MILLE" perturb "$SAMPLE" --locales xx-XX
 check "perturb no records" 1 "no records"
 
+# training data without a dev partition: trains (no dev selection), no sanitizer report
+zcat "$SAMPLE/en-US.jsonl.gz" | grep '"partition": *"train"' >"$T/trainonly.jsonl"
+run "$MILLE" train --data "$T/trainonly.jsonl" --out "$T/trainonly.model" --epochs 1 --hidden 16 \
+    --dim 8 --buckets 2048 --layers 2 --quiet
+check "train without a dev partition" 0 "" '"locales": 0, "n": 0'
+
 # ---- pretrain / train --init / predict filters ----------------------------------------------
 run "$MILLE" pretrain --text "$SAMPLE" --locales en-US,fr-FR --lexicon "$LEX/en-fr.tsv" \
     --out "$T/pre.model" --buckets 4096 --dim 8 --epochs 2 --quiet

@@ -122,7 +122,8 @@ int featset_build(featset *fs, const data_set *ds, const model_config *cfg, int 
         /* threads cover records in order, and records' words are in order: concatenate */
         size_t o = 0;
         for (int t = 0; t < threads; t++) {
-            memcpy(fs->feats + o, jobs[t].feats, jobs[t].n * sizeof *fs->feats);
+            if (jobs[t].n) /* a thread with no records has no buffer (memcpy from NULL) */
+                memcpy(fs->feats + o, jobs[t].feats, jobs[t].n * sizeof *fs->feats);
             o += jobs[t].n;
         }
         uint32_t acc = 0;
