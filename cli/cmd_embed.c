@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "data.h"
 #include "mille.h"
+#include "utt_input.h"
 
 static void usage(FILE *f)
 {
@@ -43,9 +44,11 @@ typedef struct emb_ctx {
     size_t dim, n, errors;
 } emb_ctx;
 
-static void emit(emb_ctx *o, const char *id, const char *locale, const char *utt, size_t len,
-                 const char *where)
+static void emit(void *ud, const cli_utt *u)
 {
+    emb_ctx *o = ud;
+    const char *id = u->id, *locale = u->locale, *utt = u->text, *where = u->where;
+    size_t len = u->len;
     mille_error err;
     if (mille_embed(o->s, utt, len, locale, o->vec, o->dim, &err) < 0) {
         o->errors++;
@@ -66,47 +69,6 @@ static void emit(emb_ctx *o, const char *id, const char *locale, const char *utt
         free(line);
     }
     o->n++;
-}
-
-static int embed_text(emb_ctx *o, const char *path, const char *locale)
-{
-    const char *name = strcmp(path, "-") ? path : "<stdin>";
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        fprintf(stderr, "mille embed: %s: cannot open\n", path);
-        return CLI_ERR;
-    }
-    char *buf = NULL, where[512];
-    size_t cap = 0;
-    ssize_t got;
-    unsigned long line = 0;
-    while ((got = getline(&buf, &cap, f)) >= 0) {
-        size_t len = (size_t)got;
-        line++;
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
-        if (len == 0) continue;
-        snprintf(where, sizeof where, "%s:%lu", name, line);
-        const char *nul = memchr(buf, '\0', len);
-        if (nul) {
-            fprintf(stderr, "mille embed: %s: NUL byte at byte %zu of the line, skipped\n", where,
-                    (size_t)(nul - buf));
-            o->errors++;
-            continue;
-        }
-        emit(o, NULL, locale, buf, len, where);
-    }
-    int rc = ferror(f) ? CLI_ERR : CLI_OK;
-    if (rc) fprintf(stderr, "mille embed: %s: read error after line %lu\n", name, line);
-    free(buf);
-    if (f != stdin) fclose(f);
-    return rc;
-}
-
-static void on_skip(void *ud, const mille_error *e)
-{
-    emb_ctx *o = ud;
-    o->errors++;
-    fprintf(stderr, "mille embed: skipped: %s\n", e->msg);
 }
 
 int cmd_embed(int argc, char **argv)
@@ -144,14 +106,7 @@ int cmd_embed(int argc, char **argv)
         if (!bad) fprintf(stderr, "mille embed: at most one INPUT (see --help)\n");
         return CLI_USAGE;
     }
-    if (!n_models) {
-        char where[512];
-        if (!(models[n_models++] = cli_default_model(where, sizeof where))) {
-            fprintf(stderr, "mille embed: no --model given and no shipped model found (%s)\n",
-                    where);
-            return CLI_USAGE;
-        }
-    }
+    if (cli_models_or_default("embed", models, &n_models)) return CLI_USAGE;
     mille_error err;
     mille_model *m;
     emb_ctx o = {0};
@@ -163,30 +118,8 @@ int cmd_embed(int argc, char **argv)
     o.dim = mille_embed_dim(m);
     o.vec = malloc(o.dim * sizeof *o.vec);
     int rc = o.vec ? CLI_OK : CLI_ERR;
-    if (rc == CLI_OK && data_is_massive_path(input)) {
-        data_set ds = {0};
-        data_opts opt = data_default_opts();
-        opt.mode = DATA_TEXT;
-        opt.on_skip = on_skip;
-        opt.ud = &o;
-        opt.locales = locales;
-        opt.partitions = partitions;
-        if (data_load(&ds, input, &opt, &err) < 0) {
-            fprintf(stderr, "mille embed: %s\n", err.msg);
-            rc = CLI_ERR;
-        }
-        char where[512];
-        for (size_t i = 0; i < ds.n && rc == CLI_OK; i++) {
-            const data_record *r = &ds.recs[i];
-            const char *loc = strtab_str(&ds.locales, r->locale);
-            snprintf(where, sizeof where, "%s:%u", strtab_str(&ds.srcs, r->src), r->line);
-            emit(&o, data_str(&ds, r->id), *loc ? loc : locale, data_str(&ds, r->utt), r->utt_len,
-                 where);
-        }
-        data_free(&ds);
-    } else if (rc == CLI_OK) {
-        rc = embed_text(&o, input, locale);
-    }
+    cli_utt_opts uo = {"embed", locale, locales, partitions};
+    if (rc == CLI_OK) rc = cli_each_utt(input, &uo, emit, &o, &o.errors);
     free(o.vec);
     mille_session_free(o.s);
     mille_model_free(m);

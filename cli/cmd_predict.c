@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "cli.h"
 #include "data.h"
 #include "mille.h"
+#include "utt_input.h"
 
 static void usage(FILE *f)
 {
@@ -54,10 +54,13 @@ typedef struct out_ctx {
     size_t n, errors;
 } out_ctx;
 
-/* Parse one utterance and print its JSON line; id/locale may be NULL. */
-static void emit(out_ctx *o, const char *id, const char *locale, const char *partition,
-                 const char *utt, size_t len, const char *where)
+/* Parse one utterance and print its JSON line. */
+static void emit(void *ud, const cli_utt *u)
 {
+    out_ctx *o = ud;
+    const char *id = u->id, *locale = u->locale, *partition = u->partition, *utt = u->text,
+               *where = u->where;
+    size_t len = u->len;
     mille_result r;
     mille_error err;
     const char *from = utt;
@@ -100,132 +103,6 @@ static void emit(out_ctx *o, const char *id, const char *locale, const char *par
         free(line);
     }
     o->n++;
-}
-
-/* Lines of a (possibly gzip'ed) input with their read lengths: a NUL byte inside a line is
- * data, not its end (gzgets + strlen silently cut "wake me up\0 at five" to its first
- * words). A line longer than PREDICT_MAX_LINE is reported and skipped. */
-#define PREDICT_MAX_LINE (1 << 16)
-typedef struct line_reader {
-    gzFile gz;
-    char *buf; /* (PREDICT_MAX_LINE) */
-    size_t start, end;
-    int eof, skipping;
-} line_reader;
-
-/* 1 and the next line in *line, *len (without its '\n'); 2 for a line that was too long
- * (skipped); 0 at the end; -1 on a read error. */
-static int next_line(line_reader *lr, const char **line, size_t *len)
-{
-    for (;;) {
-        char *nl = memchr(lr->buf + lr->start, '\n', lr->end - lr->start);
-        if (nl) {
-            *line = lr->buf + lr->start;
-            *len = (size_t)(nl - *line);
-            lr->start = (size_t)(nl + 1 - lr->buf);
-            if (lr->skipping) {
-                lr->skipping = 0;
-                return 2;
-            }
-            return 1;
-        }
-        if (lr->eof) {
-            if (lr->start == lr->end && !lr->skipping) return 0;
-            *line = lr->buf + lr->start;
-            *len = lr->end - lr->start;
-            lr->start = lr->end;
-            if (lr->skipping) {
-                lr->skipping = 0;
-                return 2;
-            }
-            return 1;
-        }
-        memmove(lr->buf, lr->buf + lr->start, lr->end - lr->start);
-        lr->end -= lr->start;
-        lr->start = 0;
-        if (lr->end == PREDICT_MAX_LINE) { /* no '\n' in a full buffer: drop to the next one */
-            lr->skipping = 1;
-            lr->end = 0;
-        }
-        int got = gzread(lr->gz, lr->buf + lr->end, (unsigned)(PREDICT_MAX_LINE - lr->end));
-        if (got < 0) return -1;
-        if (got == 0) lr->eof = 1;
-        lr->end += (size_t)got;
-    }
-}
-
-static int predict_text(out_ctx *o, const char *path, const char *locale)
-{
-    const char *name = strcmp(path, "-") ? path : "<stdin>";
-    line_reader lr = {0};
-    lr.gz = strcmp(path, "-") == 0 ? gzdopen(0, "rb") : gzopen(path, "rb");
-    lr.buf = malloc(PREDICT_MAX_LINE);
-    if (!lr.gz || !lr.buf) {
-        fprintf(stderr, "mille predict: %s: cannot open\n", path);
-        if (lr.gz) gzclose(lr.gz);
-        free(lr.buf);
-        return CLI_ERR;
-    }
-    char where[256];
-    unsigned long line = 0;
-    const char *buf;
-    size_t len;
-    int k, rc = CLI_OK;
-    while ((k = next_line(&lr, &buf, &len)) > 0) {
-        line++;
-        if (k == 2) {
-            fprintf(stderr, "mille predict: %s:%lu: line longer than %d bytes, skipped\n", name,
-                    line, PREDICT_MAX_LINE - 1);
-            o->errors++;
-            continue;
-        }
-        while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) len--;
-        if (len == 0) continue;
-        snprintf(where, sizeof where, "%s:%lu", name, line);
-        const char *nul = memchr(buf, '\0', len);
-        if (nul) {
-            fprintf(stderr, "mille predict: %s: NUL byte at byte %zu of the line, skipped\n", where,
-                    (size_t)(nul - buf));
-            o->errors++;
-            continue;
-        }
-        if (buf[0] == '{') {
-            /* a MASSIVE record (JSON lines on stdin are streamed, one at a time) */
-            data_set ds = {0};
-            data_opts opt = data_default_opts();
-            opt.mode = DATA_TEXT;
-            mille_error e;
-            if (data_add_line(&ds, buf, len, 0, (uint32_t)line, &opt, &e) == 1) {
-                const data_record *r = &ds.recs[0];
-                const char *loc = strtab_str(&ds.locales, r->locale);
-                emit(o, *data_str(&ds, r->id) ? data_str(&ds, r->id) : NULL, *loc ? loc : locale,
-                     strtab_str(&ds.partitions, r->partition), data_str(&ds, r->utt), r->utt_len,
-                     where);
-            } else {
-                o->errors++;
-                fprintf(stderr, "mille predict: %s: %s\n", where, e.msg);
-            }
-            data_free(&ds);
-            continue;
-        }
-        emit(o, NULL, locale, NULL, buf, len, where);
-    }
-    if (k < 0) {
-        int zerr;
-        const char *msg = gzerror(lr.gz, &zerr);
-        fprintf(stderr, "mille predict: %s: read error after line %lu: %s\n", name, line, msg);
-        rc = CLI_ERR;
-    }
-    gzclose(lr.gz);
-    free(lr.buf);
-    return rc;
-}
-
-static void on_skip(void *ud, const mille_error *e)
-{
-    out_ctx *o = ud;
-    o->errors++;
-    fprintf(stderr, "mille predict: skipped: %s\n", e->msg);
 }
 
 int cmd_predict(int argc, char **argv)
@@ -278,14 +155,7 @@ int cmd_predict(int argc, char **argv)
         if (!bad) fprintf(stderr, "mille predict: at most one INPUT (see --help)\n");
         return CLI_USAGE;
     }
-    if (!n_models) {
-        char where[512];
-        if (!(models[n_models++] = cli_default_model(where, sizeof where))) {
-            fprintf(stderr, "mille predict: no --model given and no shipped model found (%s)\n",
-                    where);
-            return CLI_USAGE;
-        }
-    }
+    if (cli_models_or_default("predict", models, &n_models)) return CLI_USAGE;
     mille_error err;
     mille_model *m;
     out_ctx o = {NULL, top, 0, 0};
@@ -303,32 +173,8 @@ int cmd_predict(int argc, char **argv)
         return CLI_ERR;
     }
     mille_session_set_rewrites(o.s, rws);
-    int rc = CLI_OK;
-    if (data_is_massive_path(input)) {
-        data_set ds = {0};
-        data_opts opt = data_default_opts();
-        opt.mode = DATA_TEXT;
-        opt.on_skip = on_skip;
-        opt.ud = &o;
-        opt.locales = locales;
-        opt.partitions = partitions;
-        if (data_load(&ds, input, &opt, &err) < 0) {
-            fprintf(stderr, "mille predict: %s\n", err.msg);
-            rc = CLI_ERR;
-        }
-        char where[512];
-        for (size_t i = 0; i < ds.n && rc == CLI_OK; i++) {
-            const data_record *r = &ds.recs[i];
-            const char *loc = strtab_str(&ds.locales, r->locale);
-            snprintf(where, sizeof where, "%s:%u", strtab_str(&ds.srcs, r->src), r->line);
-            emit(&o, data_str(&ds, r->id), *loc ? loc : locale,
-                 strtab_str(&ds.partitions, r->partition), data_str(&ds, r->utt), r->utt_len,
-                 where);
-        }
-        data_free(&ds);
-    } else {
-        rc = predict_text(&o, input, locale);
-    }
+    cli_utt_opts uo = {"predict", locale, locales, partitions};
+    int rc = cli_each_utt(input, &uo, emit, &o, &o.errors);
     mille_session_free(o.s);
     mille_rewrites_free(rws);
     mille_model_free(m);

@@ -1,0 +1,37 @@
+/*
+ * utt_input.h - the utterances a command reads, as `mille predict` and `mille embed` take
+ * them: MASSIVE data in any form the data reader takes (filtered by locale and partition), or
+ * plain text, one utterance per line (gzip'ed or not; stdin for "-"), where a line starting
+ * with '{' is a MASSIVE record. Bad lines and records (a NUL byte, too long, malformed) are
+ * named on stderr as "mille CMD: FILE:LINE: why" and counted; the others go on.
+ */
+#ifndef MILLE_CLI_UTT_INPUT_H
+#define MILLE_CLI_UTT_INPUT_H
+
+#include <stddef.h>
+
+/* One utterance; id, locale and partition are NULL when the input has none. */
+typedef struct cli_utt {
+    const char *id, *locale, *partition;
+    const char *text;
+    size_t len;
+    const char *where; /* FILE:LINE, for messages */
+} cli_utt;
+
+typedef struct cli_utt_opts {
+    const char *cmd;        /* "predict": the prefix of messages */
+    const char *locale;     /* of utterances that carry none (NULL: none) */
+    const char *locales;    /* MASSIVE data: only these (comma-separated; NULL: all) */
+    const char *partitions; /* MASSIVE data: only these (NULL: all) */
+} cli_utt_opts;
+
+/* Calls fn(ud, u) for each utterance of input, in order; *errors counts the lines and records
+ * skipped. Returns CLI_OK, or CLI_ERR when the input cannot be opened or read. */
+int cli_each_utt(const char *input, const cli_utt_opts *o, void (*fn)(void *ud, const cli_utt *u),
+                 void *ud, size_t *errors);
+
+/* The models of a command: models[0..*n) as given, or the shipped one when *n == 0 (*n becomes
+ * 1). CLI_OK, or CLI_USAGE after a message when there is none. */
+int cli_models_or_default(const char *cmd, const char **models, size_t *n);
+
+#endif
