@@ -69,9 +69,9 @@ typedef struct train_params {
     void (*progress)(void *ud, const train_progress *p);
     void (*on_skip)(void *ud, const mille_error *e); /* malformed records                  */
     void *ud;
-    float reject_recall; /* after training: fit the temperature on the dev records and the
-                            default rejection threshold for this in-scope recall (calib.h);
-                            0 = neither                                               */
+    float reject_recall;          /* after training: fit the temperature on the dev records and the
+                                     default rejection threshold for this in-scope recall (calib.h);
+                                     0 = neither                                               */
     const struct loop_comm *comm; /* processes the run is spread over (MPI); NULL = this one */
     int shards; /* a step's batch is cut into this many fixed shards (0 = LOOP_SHARDS): the
                    result depends on it, not on the threads or processes computing them   */
