@@ -481,8 +481,8 @@ int lxs_read_cedict(lexicon *simp, lexicon *trad, const char *s, size_t n, const
             const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', m - (size_t)(sp1 + 1 - ln)) : NULL;
             const char *rb = sp2 ? memchr(sp2, ']', m - (size_t)(sp2 - ln)) : NULL;
             const char *sl = rb ? memchr(rb, '/', m - (size_t)(rb - ln)) : NULL;
-            if (!sp1 || !sp2 || sp1 == ln || sp2 == sp1 + 1 || sp2[1] != '[' || !rb || !sl ||
-                ln[m - 1] != '/') {
+            if (!sp1 || !sp2 || sp1 == ln || sp2 == sp1 + 1 || sp2 + 1 == ln + m || sp2[1] != '[' ||
+                !rb || !sl || ln[m - 1] != '/') {
                 rc = err_set(err, MILLE_EFORMAT,
                              "%s:%zu: expected 'TRADITIONAL SIMPLIFIED [PINYIN] /GLOSS/...' "
                              "(CC-CEDICT)",
