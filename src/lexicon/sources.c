@@ -337,7 +337,7 @@ static int att_section(att_ctx *c, mille_error *err)
 {
     if (!c->n_arcs && !c->n_states) return MILLE_OK;
     if (att_grow_states(c, 0, err)) return MILLE_ENOMEM;
-    qsort(c->arcs, c->n_arcs, sizeof *c->arcs, arc_cmp);
+    if (c->n_arcs) qsort(c->arcs, c->n_arcs, sizeof *c->arcs, arc_cmp); /* arcs may be NULL */
     size_t k = 0;
     for (uint32_t q = 0; q <= c->n_states; q++) {
         c->first[q] = (uint32_t)k;
@@ -453,6 +453,7 @@ static int cedict_gloss(const char *g, size_t n, sbuf *out)
     while (a < e && out->p[a] == ' ') a++;
     while (e > a && out->p[e - 1] == ' ') e--;
     if (e - a > 3 && strncmp(out->p + a, "to ", 3) == 0) a += 3; /* "to wake up": a verb */
+    if (e == a) return 0; /* nothing outside parentheses (then out->p may be NULL) */
     memmove(out->p, out->p + a, e - a);
     out->n = e - a;
     out->p[out->n] = '\0';
