@@ -236,7 +236,7 @@ int conv_write_massive(conv_set *cs, const char *locale, conv_buf *out, mille_er
     for (size_t i = 0; i < cs->n && rc == 0; i++) {
         const conv_example *e = &cs->ex[i];
         const char *t = conv_str(cs, e->text), *in = conv_str(cs, e->intent);
-        const conv_span *sp = cs->spans + e->span0;
+        const conv_span *sp = e->n_spans ? cs->spans + e->span0 : NULL; /* spans may be NULL */
         size_t need = e->len + 1;
         annot.len = 0;
         if (vec_reserve((void **)&words, &cap, need, sizeof *words)) {
