@@ -73,44 +73,21 @@ static void emit(void *ud, const cli_utt *u)
 
 int cmd_embed(int argc, char **argv)
 {
-    const char *models[MILLE_MAX_ENSEMBLE], *input = "-", *locale = NULL, *v, *locales = NULL,
-                                            *partitions = NULL;
-    size_t n_models = 0;
-    int bad = 0, n_pos = 0;
+    cli_utt_args a;
+    cli_utt_args_init(&a, "embed");
+    int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_is_help(argv[i])) {
             usage(stdout);
             return CLI_OK;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--model", &bad))) {
-            if (n_models < MILLE_MAX_ENSEMBLE) {
-                models[n_models++] = v;
-            } else {
-                fprintf(stderr, "mille embed: at most %d --model options\n", MILLE_MAX_ENSEMBLE);
-                bad = 1;
-            }
-        } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
-            locales = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--partitions", &bad))) {
-            partitions = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--locale", &bad))) {
-            locale = v;
-        } else if (!bad && argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "mille embed: unknown option '%s' (see --help)\n", argv[i]);
-            bad = 1;
-        } else if (!bad) {
-            input = argv[i];
-            n_pos++;
         }
+        cli_utt_arg(&a, argc, argv, &i, &bad);
     }
-    if (bad || n_pos > 1) {
-        if (!bad) fprintf(stderr, "mille embed: at most one INPUT (see --help)\n");
-        return CLI_USAGE;
-    }
-    if (cli_models_or_default("embed", models, &n_models)) return CLI_USAGE;
+    if (bad || cli_utt_args_done(&a)) return CLI_USAGE;
     mille_error err;
     mille_model *m;
     emb_ctx o = {0};
-    if (mille_model_load_ensemble(models, n_models, &m, &err) < 0 ||
+    if (mille_model_load_ensemble(a.models, a.n_models, &m, &err) < 0 ||
         mille_session_new(m, &o.s, &err) < 0) {
         fprintf(stderr, "mille embed: %s\n", err.msg);
         return CLI_ERR;
@@ -118,8 +95,7 @@ int cmd_embed(int argc, char **argv)
     o.dim = mille_embed_dim(m);
     o.vec = malloc(o.dim * sizeof *o.vec);
     int rc = o.vec ? CLI_OK : CLI_ERR;
-    cli_utt_opts uo = {"embed", locale, locales, partitions};
-    if (rc == CLI_OK) rc = cli_each_utt(input, &uo, emit, &o, &o.errors);
+    if (rc == CLI_OK) rc = cli_each_utt(a.input, &a.o, emit, &o, &o.errors);
     free(o.vec);
     mille_session_free(o.s);
     mille_model_free(m);

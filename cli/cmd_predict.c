@@ -107,31 +107,18 @@ static void emit(void *ud, const cli_utt *u)
 
 int cmd_predict(int argc, char **argv)
 {
-    const char *models[MILLE_MAX_ENSEMBLE], *input = "-", *locale = NULL, *v, *locales = NULL,
-                                            *partitions = NULL, *rewrites = NULL;
-    size_t n_models = 0;
+    cli_utt_args a;
+    cli_utt_args_init(&a, "predict");
+    const char *rewrites = NULL, *v;
     long top = 3;
     float reject = MILLE_REJECT_MODEL;
-    int bad = 0, n_pos = 0;
+    int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_is_help(argv[i])) {
             usage(stdout);
             return CLI_OK;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--model", &bad))) {
-            if (n_models < MILLE_MAX_ENSEMBLE) {
-                models[n_models++] = v;
-            } else {
-                fprintf(stderr, "mille predict: at most %d --model options\n", MILLE_MAX_ENSEMBLE);
-                bad = 1;
-            }
-        } else if ((v = cli_opt_value(argc, argv, &i, "--locales", &bad))) {
-            locales = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--partitions", &bad))) {
-            partitions = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--rewrites", &bad))) {
             rewrites = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--locale", &bad))) {
-            locale = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--reject-below", &bad))) {
             double x;
             if (cli_double("predict", "--reject-below", v, 0, 1, &x))
@@ -143,23 +130,15 @@ int cmd_predict(int argc, char **argv)
                 fprintf(stderr, "mille predict: --top must be 1..%d\n", MILLE_TOP_K);
                 bad = 1;
             }
-        } else if (!bad && argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "mille predict: unknown option '%s' (see --help)\n", argv[i]);
-            bad = 1;
-        } else if (!bad) {
-            input = argv[i];
-            n_pos++;
+        } else {
+            cli_utt_arg(&a, argc, argv, &i, &bad);
         }
     }
-    if (bad || n_pos > 1) {
-        if (!bad) fprintf(stderr, "mille predict: at most one INPUT (see --help)\n");
-        return CLI_USAGE;
-    }
-    if (cli_models_or_default("predict", models, &n_models)) return CLI_USAGE;
+    if (bad || cli_utt_args_done(&a)) return CLI_USAGE;
     mille_error err;
     mille_model *m;
     out_ctx o = {NULL, top, 0, 0};
-    if (mille_model_load_ensemble(models, n_models, &m, &err) < 0 ||
+    if (mille_model_load_ensemble(a.models, a.n_models, &m, &err) < 0 ||
         mille_session_new(m, &o.s, &err) < 0) {
         fprintf(stderr, "mille predict: %s\n", err.msg);
         return CLI_ERR;
@@ -173,8 +152,7 @@ int cmd_predict(int argc, char **argv)
         return CLI_ERR;
     }
     mille_session_set_rewrites(o.s, rws);
-    cli_utt_opts uo = {"predict", locale, locales, partitions};
-    int rc = cli_each_utt(input, &uo, emit, &o, &o.errors);
+    int rc = cli_each_utt(a.input, &a.o, emit, &o, &o.errors);
     mille_session_free(o.s);
     mille_rewrites_free(rws);
     mille_model_free(m);

@@ -182,14 +182,51 @@ int cli_each_utt(const char *input, const cli_utt_opts *o, void (*fn)(void *ud, 
     return rc;
 }
 
-int cli_models_or_default(const char *cmd, const char **models, size_t *n)
+void cli_utt_args_init(cli_utt_args *a, const char *cmd)
 {
-    if (*n) return CLI_OK;
-    char where[512];
-    if (!(models[0] = cli_default_model(where, sizeof where))) {
-        fprintf(stderr, "mille %s: no --model given and no shipped model found (%s)\n", cmd, where);
+    memset(a, 0, sizeof *a);
+    a->input = "-";
+    a->o.cmd = cmd;
+}
+
+void cli_utt_arg(cli_utt_args *a, int argc, char **argv, int *i, int *bad)
+{
+    const char *v;
+    if ((v = cli_opt_value(argc, argv, i, "--model", bad))) {
+        if (a->n_models < MILLE_MAX_ENSEMBLE) {
+            a->models[a->n_models++] = v;
+        } else {
+            fprintf(stderr, "mille %s: at most %d --model options\n", a->o.cmd, MILLE_MAX_ENSEMBLE);
+            *bad = 1;
+        }
+    } else if ((v = cli_opt_value(argc, argv, i, "--locales", bad))) {
+        a->o.locales = v;
+    } else if ((v = cli_opt_value(argc, argv, i, "--partitions", bad))) {
+        a->o.partitions = v;
+    } else if ((v = cli_opt_value(argc, argv, i, "--locale", bad))) {
+        a->o.locale = v;
+    } else if (!*bad && argv[*i][0] == '-' && argv[*i][1] != '\0') {
+        fprintf(stderr, "mille %s: unknown option '%s' (see --help)\n", a->o.cmd, argv[*i]);
+        *bad = 1;
+    } else if (!*bad) {
+        a->input = argv[*i];
+        a->n_inputs++;
+    }
+}
+
+int cli_utt_args_done(cli_utt_args *a)
+{
+    if (a->n_inputs > 1) {
+        fprintf(stderr, "mille %s: at most one INPUT (see --help)\n", a->o.cmd);
         return CLI_USAGE;
     }
-    *n = 1;
+    if (a->n_models) return CLI_OK;
+    char where[512];
+    if (!(a->models[0] = cli_default_model(where, sizeof where))) {
+        fprintf(stderr, "mille %s: no --model given and no shipped model found (%s)\n", a->o.cmd,
+                where);
+        return CLI_USAGE;
+    }
+    a->n_models = 1;
     return CLI_OK;
 }
