@@ -193,6 +193,7 @@ static const char *header(struct MHD_Connection *c, const char *name)
 static int rate_charge(serve *sv, struct MHD_Connection *c, conn *cc, unsigned long long n,
                        double max_wait, srv_reply *r)
 {
+    if (!sv->rl || !n) return 0;
     const union MHD_ConnectionInfo *i =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     const struct sockaddr *a = i ? i->client_addr : NULL;
@@ -205,7 +206,7 @@ static int rate_charge(serve *sv, struct MHD_Connection *c, conn *cc, unsigned l
         key = &((const struct sockaddr_in6 *)a)->sin6_addr;
         klen = 16;
     }
-    if (!sv->rl || !klen || !n) return 0;
+    if (!klen) return 0;
     double now = clock_s();
     double wait = ratelimit_charge(sv->rl, key, klen, (double)n, now, max_wait);
     if (wait == 0 || max_wait == INFINITY) return 0; /* charged after the fact: a debt */
