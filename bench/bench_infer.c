@@ -45,19 +45,7 @@ int main(int argc, char **argv)
     mille_error err;
     mille_model *m;
     mille_session *s;
-    char names[4096];
-    const char *paths[MILLE_MAX_ENSEMBLE];
-    size_t n_paths = 0;
-    snprintf(names, sizeof names, "%s", argv[1]);
-    for (char *q = names; q && n_paths < MILLE_MAX_ENSEMBLE;) {
-        paths[n_paths++] = q;
-        if ((q = strchr(q, '+'))) *q++ = '\0';
-    }
-    if (mille_model_load_ensemble(paths, n_paths, &m, &err) < 0 ||
-        mille_session_new(m, &s, &err) < 0) {
-        fprintf(stderr, "bench_infer: %s\n", err.msg);
-        return 1;
-    }
+    if (bench_load_model(argv[1], "bench_infer", &m, &s)) return 1;
     data_set ds = {0};
     data_opts o = data_default_opts();
     o.partitions = argc > 4 ? argv[4] : "dev";
