@@ -14,11 +14,12 @@
 
 #include "harness.h"
 #include "lexicon.h"
+#include "test_lexicon.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-/* Translations of src joined with '|' ("" when absent). */
-static const char *tr(const lexicon *lx, const char *src)
+/* Translations of src joined with '|' ("" when absent); also used by test_sources.c. */
+const char *lexicon_test_tr(const lexicon *lx, const char *src)
 {
     static char out[1024];
     text_buf tb = {0};
@@ -105,29 +106,29 @@ TEST(lexicon_base64)
 static void check_fixture_lexicon(const lexicon *lx)
 {
     /* numbered senses; U+2010 HYPHEN becomes '-' */
-    CHECK_STR(tr(lx, "alarm"), "alarme|alerte|réveil|réveil-matin");
+    CHECK_STR(lexicon_test_tr(lx, "alarm"), "alarme|alerte|réveil|réveil-matin");
     /* multi-word headword, looked up case- and space-insensitively */
-    CHECK_STR(tr(lx, "alarm clock"), "réveil-matin");
-    CHECK_STR(tr(lx, "Alarm   Clock"), "réveil-matin");
+    CHECK_STR(lexicon_test_tr(lx, "alarm clock"), "réveil-matin");
+    CHECK_STR(lexicon_test_tr(lx, "Alarm   Clock"), "réveil-matin");
     /* the Maine entry is indexed under "me" too: a cross-reference, not a translation of me */
-    CHECK_STR(tr(lx, "me"), "moi|me");
-    CHECK_STR(tr(lx, "maine"), "maine");
+    CHECK_STR(lexicon_test_tr(lx, "me"), "moi|me");
+    CHECK_STR(lexicon_test_tr(lx, "maine"), "maine");
     /* WikDict: glosses and " 2." sub-sense marks are not translations */
-    CHECK_STR(tr(lx, "music"), "musique|partition");
+    CHECK_STR(lexicon_test_tr(lx, "music"), "musique|partition");
     /* Ding: tags, notes, examples and "see:" dropped; a [tagged] sense after plain ones */
-    CHECK_STR(tr(lx, "play"), "jouer|faire jouer|pièce");
-    CHECK_STR(tr(lx, "turn off"), "éteindre");
+    CHECK_STR(lexicon_test_tr(lx, "play"), "jouer|faire jouer|pièce");
+    CHECK_STR(lexicon_test_tr(lx, "turn off"), "éteindre");
     /* one entry, two spellings, each indexed; translations lower-cased */
-    CHECK_STR(tr(lx, "adapter"), "adaptateur");
-    CHECK_STR(tr(lx, "adaptor"), "adaptateur");
+    CHECK_STR(lexicon_test_tr(lx, "adapter"), "adaptateur");
+    CHECK_STR(lexicon_test_tr(lx, "adaptor"), "adaptateur");
     /* "to plunk" is also "plunk"; the text after a sentence end is another headword's */
-    CHECK_STR(tr(lx, "to plunk"), "taper|pincer");
-    CHECK_STR(tr(lx, "plunk"), "taper|pincer");
+    CHECK_STR(lexicon_test_tr(lx, "to plunk"), "taper|pincer");
+    CHECK_STR(lexicon_test_tr(lx, "plunk"), "taper|pincer");
     /* a blank line before the translations; parentheses dropped */
-    CHECK_STR(tr(lx, "the"), "le|la|les");
-    CHECK_STR(tr(lx, "weather"), "temps|météo");
-    CHECK_STR(tr(lx, "x-row"), "rangée x");
-    CHECK_STR(tr(lx, "absent"), "");
+    CHECK_STR(lexicon_test_tr(lx, "the"), "le|la|les");
+    CHECK_STR(lexicon_test_tr(lx, "weather"), "temps|météo");
+    CHECK_STR(lexicon_test_tr(lx, "x-row"), "rangée x");
+    CHECK_STR(lexicon_test_tr(lx, "absent"), "");
     CHECK_INT(lx->max_words, 2);
 }
 
@@ -175,7 +176,7 @@ TEST(lexicon_freedict_dict_dz)
     lexicon_free(&lx);
     /* named by its data file */
     CHECK_INT(lexicon_load(&lx, dp, NULL, &e), 0);
-    CHECK_STR(tr(&lx, "wake"), "réveiller|s'éveiller|se réveiller");
+    CHECK_STR(lexicon_test_tr(&lx, "wake"), "réveiller|s'éveiller|se réveiller");
     lexicon_free(&lx);
     /* description and entry count for `mille lexicons` */
     size_t entries = 0;
@@ -217,13 +218,13 @@ TEST(lexicon_merge_order)
     CHECK_INT(lexicon_add_tsv(&lx, a, strlen(a), "a.tsv", NULL, &e), 0);
     CHECK_INT(lexicon_load(&lx, test_path("tests/data/lexicon/freedict-eng-fra.index"), NULL, &e),
               0);
-    CHECK_STR(tr(&lx, "alarm"), "sonnerie|alarme|alerte|réveil|réveil-matin");
+    CHECK_STR(lexicon_test_tr(&lx, "alarm"), "sonnerie|alarme|alerte|réveil|réveil-matin");
     const char *b = "alarm\talarme\n";
     lexicon_stats st;
     CHECK_INT(lexicon_add_tsv(&lx, b, strlen(b), "b.tsv", &st, &e), 0);
     CHECK_INT(st.entries, 1);
     CHECK_INT(st.pairs, 0);
-    CHECK_STR(tr(&lx, "alarm"), "sonnerie|alarme|alerte|réveil|réveil-matin");
+    CHECK_STR(lexicon_test_tr(&lx, "alarm"), "sonnerie|alarme|alerte|réveil|réveil-matin");
     lexicon_free(&lx);
 }
 
@@ -244,14 +245,14 @@ TEST(lexicon_tsv)
     CHECK_INT(st.entries, 4);
     CHECK_INT(st.skipped, 1);
     CHECK_INT(st.pairs, 3);
-    CHECK_STR(tr(&lx, "alarm clock"), "Réveil"); /* targets are kept as written */
-    CHECK_STR(tr(&lx, "WAKE UP"), "réveille-moi");
-    CHECK_STR(tr(&lx, "STRASSE"), "Straße"); /* keys are case folded: ß = ss */
+    CHECK_STR(lexicon_test_tr(&lx, "alarm clock"), "Réveil"); /* targets are kept as written */
+    CHECK_STR(lexicon_test_tr(&lx, "WAKE UP"), "réveille-moi");
+    CHECK_STR(lexicon_test_tr(&lx, "STRASSE"), "Straße"); /* keys are case folded: ß = ss */
     CHECK_INT(lx.max_words, 2);
     lexicon_free(&lx);
     /* the fixture for the CLI tests loads */
     CHECK_INT(lexicon_load(&lx, test_path("tests/data/lexicon/en-fr.tsv"), &st, &e), 0);
-    CHECK_STR(tr(&lx, "alarm"), "alarme|réveil");
+    CHECK_STR(lexicon_test_tr(&lx, "alarm"), "alarme|réveil");
     lexicon_free(&lx);
 }
 
@@ -306,7 +307,7 @@ TEST(lexicon_bad_inputs)
     CHECK_INT(lexicon_add_tsv(&lx, ok, strlen(ok), "ok.tsv", NULL, &e), 0);
     const char *badl = "wake\tréveille\nbroken line\n";
     CHECK_INT(lexicon_add_tsv(&lx, badl, strlen(badl), "bad.tsv", NULL, &e), MILLE_EFORMAT);
-    CHECK_STR(tr(&lx, "alarm"), "alarme");
+    CHECK_STR(lexicon_test_tr(&lx, "alarm"), "alarme");
     lexicon_free(&lx);
 }
 
@@ -524,9 +525,9 @@ TEST(lexicon_work_is_capped)
     lexicon lx = {0};
     mille_error e;
     CHECK_INT(lexicon_add_freedict(&lx, idx, strlen(idx), big, o, "t.index", NULL, &e), 0);
-    CHECK_STR(tr(&lx, "w0"), "bonjour");
-    CHECK_STR(tr(&lx, "w15"), "bonjour");
-    CHECK_STR(tr(&lx, "w16"), "");
+    CHECK_STR(lexicon_test_tr(&lx, "w0"), "bonjour");
+    CHECK_STR(lexicon_test_tr(&lx, "w15"), "bonjour");
+    CHECK_STR(lexicon_test_tr(&lx, "w16"), "");
     lexicon_free(&lx);
 
     /* an entry over 256 KiB is skipped, not parsed */
@@ -542,7 +543,7 @@ TEST(lexicon_work_is_capped)
     lexicon_stats st;
     CHECK_INT(lexicon_add_freedict(&lx, li, strlen(li), longd, ln, "t.index", &st, &e), 0);
     CHECK_INT(st.skipped, 1);
-    CHECK_STR(tr(&lx, "alarm"), "");
+    CHECK_STR(lexicon_test_tr(&lx, "alarm"), "");
     lexicon_free(&lx);
     free(longd);
 

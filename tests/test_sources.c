@@ -15,22 +15,7 @@
 #include "harness.h"
 #include "lexicon.h"
 #include "sources.h"
-
-/* Translations of src joined with '|' ("" when absent). */
-static const char *tr(const lexicon *lx, const char *src)
-{
-    static char out[1024];
-    text_buf tb = {0};
-    const uint32_t *t;
-    mille_error e;
-    int n = lexicon_find(lx, src, strlen(src), &tb, &t, &e);
-    text_buf_free(&tb);
-    size_t o = 0;
-    out[0] = '\0';
-    for (int i = 0; i < n && o < sizeof out - 100; i++)
-        o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? "|" : "", lexicon_str(lx, t[i]));
-    return out;
-}
+#include "test_lexicon.h"
 
 static void write_file(const char *path, const char *s)
 {
@@ -76,10 +61,10 @@ TEST(sources_apertium_att)
     lexicon_stats st;
     mille_error e = {0};
     CHECK_INT(lxs_read_att(&fwd, &rev, att_ok, strlen(att_ok), "eng-cat.att", &st, &e), 0);
-    CHECK_STR(tr(&fwd, "house"), "casa");
-    CHECK_STR(tr(&fwd, "wake"), "despertar");
-    CHECK_STR(tr(&rev, "casa"), "house");
-    CHECK_STR(tr(&rev, "despertar"), "wake");
+    CHECK_STR(lexicon_test_tr(&fwd, "house"), "casa");
+    CHECK_STR(lexicon_test_tr(&fwd, "wake"), "despertar");
+    CHECK_STR(lexicon_test_tr(&rev, "casa"), "house");
+    CHECK_STR(lexicon_test_tr(&rev, "despertar"), "wake");
     CHECK_INT(fwd.n_pairs, 2); /* the digits section is a cycle: not entered */
     CHECK_INT(st.pairs, 2);
     lexicon_free(&fwd);
@@ -87,7 +72,7 @@ TEST(sources_apertium_att)
     /* lt-print -H style symbols */
     static const char hfst[] = "0\t1\tt\tt\n1\t2\t@_SPACE_@\t@0@\n2\t3\tv\tv\n3\n";
     CHECK_INT(lxs_read_att(&fwd, NULL, hfst, strlen(hfst), "x.att", NULL, &e), 0);
-    CHECK_STR(tr(&fwd, "t v"), "tv");
+    CHECK_STR(lexicon_test_tr(&fwd, "t v"), "tv");
     lexicon_free(&fwd);
 }
 
@@ -147,11 +132,11 @@ TEST(sources_cedict)
               0);
     CHECK_INT(st.entries, 4);
     /* first glosses of all entries before later ones: 闹钟 before 定时钟 */
-    CHECK_STR(tr(&simp, "alarm clock"), "闹钟|定时钟");
-    CHECK_STR(tr(&trad, "alarm clock"), "鬧鐘|定時鐘");
-    CHECK_STR(tr(&simp, "wake up"), "叫醒"); /* "to " and "(sb)" dropped */
-    CHECK_STR(tr(&simp, "awaken"), "叫醒");
-    CHECK_STR(tr(&simp, "variant of 瞭"), "");
+    CHECK_STR(lexicon_test_tr(&simp, "alarm clock"), "闹钟|定时钟");
+    CHECK_STR(lexicon_test_tr(&trad, "alarm clock"), "鬧鐘|定時鐘");
+    CHECK_STR(lexicon_test_tr(&simp, "wake up"), "叫醒"); /* "to " and "(sb)" dropped */
+    CHECK_STR(lexicon_test_tr(&simp, "awaken"), "叫醒");
+    CHECK_STR(lexicon_test_tr(&simp, "variant of 瞭"), "");
     CHECK_INT(lexicon_n_keys(&simp), 5); /* alarm clock, timer, timing clock, wake up, awaken */
     lexicon_free(&simp);
     lexicon_free(&trad);
@@ -180,9 +165,9 @@ TEST(sources_reverse_and_codes)
     static const char tsv[] = "réveil\talarm\nréveil\talarm clock\nmusique\tmusic\n";
     CHECK_INT(lexicon_add_tsv(&x2e, tsv, strlen(tsv), "fra-eng.tsv", NULL, &e), 0);
     CHECK_INT(lxs_reverse(&x2e, &e2x, &e), 0);
-    CHECK_STR(tr(&e2x, "alarm"), "réveil");
-    CHECK_STR(tr(&e2x, "alarm clock"), "réveil");
-    CHECK_STR(tr(&e2x, "music"), "musique");
+    CHECK_STR(lexicon_test_tr(&e2x, "alarm"), "réveil");
+    CHECK_STR(lexicon_test_tr(&e2x, "alarm clock"), "réveil");
+    CHECK_STR(lexicon_test_tr(&e2x, "music"), "musique");
     lexicon_free(&x2e);
     lexicon_free(&e2x);
     char buf[8];
@@ -229,10 +214,10 @@ TEST(sources_merge_toy_pivot)
     lxs_merged m = {0};
     lxs_opts o = {NULL, 0, 0, 0};
     CHECK_INT(lxs_merge(&set, "ro-RO", &o, &m, &e), 0);
-    CHECK_STR(tr(&m.lx, "alarm"), "alarmă|deșteptător"); /* direct, then Apertium */
-    CHECK_STR(tr(&m.lx, "music"), "muzică");
-    CHECK_STR(tr(&m.lx, "song"), "cântec|melodie"); /* two pivots agree on cântec */
-    CHECK_STR(tr(&m.lx, "weather"), "timp|vreme");  /* single pivots, in source order */
+    CHECK_STR(lexicon_test_tr(&m.lx, "alarm"), "alarmă|deșteptător"); /* direct, then Apertium */
+    CHECK_STR(lexicon_test_tr(&m.lx, "music"), "muzică");
+    CHECK_STR(lexicon_test_tr(&m.lx, "song"), "cântec|melodie"); /* two pivots agree on cântec */
+    CHECK_STR(lexicon_test_tr(&m.lx, "weather"), "timp|vreme"); /* single pivots, in source order */
     CHECK_INT(m.by_tier[LXS_DIRECT], 1);
     CHECK_INT(m.by_tier[LXS_APERTIUM], 2);
     CHECK_INT(m.by_tier[LXS_PIVOT2], 1);
@@ -242,16 +227,16 @@ TEST(sources_merge_toy_pivot)
     static const char text[] = "vreme frumoasă\nvreme rea\ntimp\ncântec\n";
     lxs_opts ot = {text, strlen(text), 0, 0};
     CHECK_INT(lxs_merge(&set, "ro-RO", &ot, &m, &e), 0);
-    CHECK_STR(tr(&m.lx, "song"), "cântec");
-    CHECK_STR(tr(&m.lx, "weather"), "vreme|timp");
+    CHECK_STR(lexicon_test_tr(&m.lx, "song"), "cântec");
+    CHECK_STR(lexicon_test_tr(&m.lx, "weather"), "vreme|timp");
     CHECK_INT(m.dropped, 1);
     /* written atomically, read back by lexicon_load in the same order */
     snprintf(p, sizeof p, "%s/ro-RO.tsv", dir);
     CHECK_INT(lxs_write_tsv(&m, p, &e), 0);
     lexicon back = {0};
     CHECK_INT(lexicon_load(&back, p, NULL, &e), 0);
-    CHECK_STR(tr(&back, "weather"), "vreme|timp");
-    CHECK_STR(tr(&back, "alarm"), "alarmă|deșteptător");
+    CHECK_STR(lexicon_test_tr(&back, "weather"), "vreme|timp");
+    CHECK_STR(lexicon_test_tr(&back, "alarm"), "alarmă|deșteptător");
     char tmp[64];
     CHECK(lxs_en_covered(&back, "alarms", 6, tmp, sizeof tmp));
     CHECK(lxs_en_covered(&back, "song's", 6, tmp, sizeof tmp));
@@ -288,11 +273,11 @@ TEST(sources_cldr)
     mille_error e = {0};
     lxs_opts o = {NULL, 0, 1, 0};
     CHECK_INT(lxs_merge(&set, "fr-FR", &o, &m, &e), 0);
-    CHECK_STR(tr(&m.lx, "monday"), "lundi");
-    CHECK_STR(tr(&m.lx, "tomorrow"), "demain");
-    CHECK_STR(tr(&m.lx, "next week"), "la semaine prochaine");
-    CHECK_STR(tr(&m.lx, "five"), "cinq");
-    CHECK_STR(tr(&m.lx, "january"), "janvier");
+    CHECK_STR(lexicon_test_tr(&m.lx, "monday"), "lundi");
+    CHECK_STR(lexicon_test_tr(&m.lx, "tomorrow"), "demain");
+    CHECK_STR(lexicon_test_tr(&m.lx, "next week"), "la semaine prochaine");
+    CHECK_STR(lexicon_test_tr(&m.lx, "five"), "cinq");
+    CHECK_STR(lexicon_test_tr(&m.lx, "january"), "janvier");
     lxs_merged_free(&m);
     /* every MASSIVE locale gets some */
     const char *locs[] = {"am-ET", "km-KH", "ja-JP", "sw-KE", "tl-PH", "zh-TW"};
