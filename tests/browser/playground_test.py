@@ -123,6 +123,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def start_chromedriver(chromedriver, tmp, procs):
+    """Start chromedriver on a free port (logging to tmp, appended to procs) and wait until it
+    is ready: a WebDriver client for it."""
+    dport = free_port()
+    drv = subprocess.Popen([chromedriver, "--port=%d" % dport,
+                            "--log-path=" + os.path.join(tmp, "chromedriver.log")],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    procs.append(drv)
+    wd = WebDriver("http://127.0.0.1:%d" % dport)
+    end = time.monotonic() + 30
+    while True:
+        try:
+            if http_json("GET", wd.base + "/status", timeout=5)[1]["value"]["ready"]:
+                return wd
+        except (OSError, ValueError, KeyError):
+            pass
+        if drv.poll() is not None or time.monotonic() > end:
+            raise Fail("chromedriver did not start")
+        time.sleep(0.1)
+
+
 class Runner:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
@@ -197,23 +219,7 @@ def main():
         model_info = http_json("GET", base + "/v1/model")[1]
 
         # chromedriver, then chromium through it
-        dport = free_port()
-        drv = subprocess.Popen([a.chromedriver, "--port=%d" % dport,
-                                "--log-path=" + os.path.join(tmp, "chromedriver.log")],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        procs.append(drv)
-        wd = WebDriver("http://127.0.0.1:%d" % dport)
-        end = time.monotonic() + 30
-        while True:
-            try:
-                if http_json("GET", wd.base + "/status", timeout=5)[1]["value"]["ready"]:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            if drv.poll() is not None or time.monotonic() > end:
-                raise Fail("chromedriver did not start")
-            time.sleep(0.1)
+        wd = start_chromedriver(a.chromedriver, tmp, procs)
         args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--disable-extensions",

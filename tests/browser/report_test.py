@@ -19,12 +19,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from urllib.parse import urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from playground_test import (ROOT, Fail, Runner, WebDriver, expect, free_port,  # noqa: E402
-                             http_json)
+from playground_test import (ROOT, Fail, Runner, expect, http_json,  # noqa: E402
+                             start_chromedriver)
 
 
 def main():
@@ -64,23 +63,7 @@ def main():
         t.run("self-contained: no src= or href= to anything",
               lambda: expect("src=" not in html and "href=" not in html, "outside resource"))
 
-        dport = free_port()
-        drv = subprocess.Popen([a.chromedriver, "--port=%d" % dport,
-                                "--log-path=" + os.path.join(tmp, "chromedriver.log")],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        procs.append(drv)
-        wd = WebDriver("http://127.0.0.1:%d" % dport)
-        end = time.monotonic() + 30
-        while True:
-            try:
-                if http_json("GET", wd.base + "/status", timeout=5)[1]["value"]["ready"]:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            if drv.poll() is not None or time.monotonic() > end:
-                raise Fail("chromedriver did not start")
-            time.sleep(0.1)
+        wd = start_chromedriver(a.chromedriver, tmp, procs)
         args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage",
