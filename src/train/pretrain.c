@@ -499,6 +499,23 @@ static int save(const pretrain_params *p, const float *E, const strtab *locales,
     return rc;
 }
 
+/* Call p->progress for epoch ep: this rank has done `done` of its `total` tokens (each of the N
+ * ranks as many), with loss_sum over preds predictions; epoch_end as in pretrain_progress. */
+static void report(const pretrain_params *p, int ep, unsigned long long done,
+                   unsigned long long total, size_t N, double loss_sum, unsigned long long preds,
+                   double t_start, double now, int epoch_end)
+{
+    pretrain_progress pr;
+    double d = (double)done / (double)total;
+    pr.epoch = ep + 1, pr.epochs = p->epochs, pr.done = d;
+    pr.loss = preds ? loss_sum / (double)preds : 0;
+    pr.elapsed_s = now - t_start;
+    pr.tokens_s = (double)done * (double)N / (now - t_start);
+    pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
+    pr.epoch_end = epoch_end;
+    p->progress(p->ud, &pr);
+}
+
 int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
 {
     double t_start = clock_s();
@@ -608,15 +625,8 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
                 if (p->time_budget > 0 && tn - t_start >= p->time_budget) atomic_store(&stop, 1);
                 if (atomic_load(&stop)) break;
                 if (p->progress && rank == 0 && tn - last >= 0.5) {
-                    pretrain_progress pr;
-                    double d = (double)atomic_load(&done) / (double)total;
-                    pr.epoch = ep + 1, pr.epochs = p->epochs, pr.done = d;
-                    pr.loss = j0->preds ? j0->loss / (double)j0->preds : 0;
-                    pr.elapsed_s = tn - t_start;
-                    pr.tokens_s = (double)atomic_load(&done) * (double)N / (tn - t_start);
-                    pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
-                    pr.epoch_end = 0;
-                    p->progress(p->ud, &pr);
+                    report(p, ep, atomic_load(&done), total, N, j0->loss, j0->preds, t_start, tn,
+                           0);
                     last = tn;
                 }
             }
@@ -645,17 +655,8 @@ int pretrain_run(const pretrain_params *p, pretrain_stats *st, mille_error *err)
             }
         }
         if (p->progress && rank == 0 && !stopped) { /* one line per epoch, however short */
-            double tn = clock_s();
-            pretrain_progress pr;
-            double d = (double)atomic_load(&done) / (double)total;
-            pr.epoch = ep + 1, pr.epochs = p->epochs, pr.done = d;
-            pr.loss = ep_preds ? ep_loss / (double)ep_preds : 0;
-            pr.elapsed_s = tn - t_start;
-            pr.tokens_s = (double)atomic_load(&done) * (double)N / (tn - t_start);
-            pr.eta_s = d > 0 ? pr.elapsed_s * (1 - d) / d : 0;
-            pr.epoch_end = 1;
-            p->progress(p->ud, &pr);
-            last = tn;
+            last = clock_s();
+            report(p, ep, atomic_load(&done), total, N, ep_loss, ep_preds, t_start, last, 1);
         }
         st->loss = ep_preds ? ep_loss / (double)ep_preds : 0;
     }
