@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "data.h"
 #include "mille.h"
+#include "out.h"
 #include "utt_input.h"
 
 static void usage(FILE *f)
@@ -61,13 +62,8 @@ static void emit(void *ud, const cli_utt *u)
     json_object_set_new(j, "utt", json_stringn(utt, len));
     for (size_t i = 0; i < o->dim; i++) json_array_append_new(v, json_real((double)o->vec[i]));
     json_object_set_new(j, "vector", v);
-    char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(j);
-    if (line) {
-        fputs(line, stdout);
-        fputc('\n', stdout);
-        free(line);
-    }
+    out_buf out = out_open("-"); /* a failed write shows in the final fflush */
+    out_json(&out, j);
     o->n++;
 }
 

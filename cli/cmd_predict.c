@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "data.h"
 #include "mille.h"
+#include "out.h"
 #include "utt_input.h"
 
 static void usage(FILE *f)
@@ -95,13 +96,8 @@ static void emit(void *ud, const cli_utt *u)
     }
     json_object_set_new(j, "slots", slots);
     json_object_set_new(j, "rejected", json_boolean(r.rejected));
-    char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-    json_decref(j);
-    if (line) {
-        fputs(line, stdout);
-        fputc('\n', stdout);
-        free(line);
-    }
+    out_buf out = out_open("-"); /* a failed write shows in the final fflush */
+    out_json(&out, j);
     o->n++;
 }
 

@@ -27,6 +27,16 @@ int out_line(out_buf *o, const char *s)
     return 0;
 }
 
+int out_json(out_buf *o, json_t *j)
+{
+    char *line =
+        j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(j);
+    int rc = line ? out_line(o, line) : -1;
+    free(line);
+    return rc;
+}
+
 int out_massive(out_buf *o, const char *id, const char *locale, const char *partition,
                 const char *scenario, const char *intent, const char *utt, size_t utt_len,
                 const char *annot, size_t annot_len)
@@ -40,11 +50,7 @@ int out_massive(out_buf *o, const char *id, const char *locale, const char *part
     json_object_set_new(j, "intent", json_string(intent));
     json_object_set_new(j, "utt", json_stringn(utt, utt_len));
     json_object_set_new(j, "annot_utt", json_stringn(annot, annot_len));
-    char *line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    int rc = line ? out_line(o, line) : -1;
-    free(line);
-    return rc;
+    return out_json(o, j);
 }
 
 int out_close(out_buf *o, mille_error *err)

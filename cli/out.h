@@ -6,6 +6,7 @@
 #ifndef MILLE_CLI_OUT_H
 #define MILLE_CLI_OUT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "core.h"
@@ -20,6 +21,9 @@ typedef struct out_buf {
 out_buf out_open(const char *path);
 /* Append one line (a newline is added). -1 when stdout fails or memory runs out. */
 int out_line(out_buf *o, const char *s);
+/* j as one compact JSON line (keys in insertion order, reals with 6 significant digits);
+ * takes j (decref'd). -1 when j is NULL or the write fails. */
+int out_json(out_buf *o, json_t *j);
 /* One MASSIVE record as a JSON line (utt and annot_utt of the given lengths). */
 int out_massive(out_buf *o, const char *id, const char *locale, const char *partition,
                 const char *scenario, const char *intent, const char *utt, size_t utt_len,
