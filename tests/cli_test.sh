@@ -284,6 +284,17 @@ check "predict with an ensemble of two models" 0 "" '"annot_utt"'
 [ "$(wc -l <"$T/out")" -eq 2 ] && ok || bad "ensemble predict: expected 2 lines"
 run "$MILLE" predict --model "$T/m.model" --model "$T/nonexistent.model" "$T/plain.txt"
 check "ensemble with a missing member" 1 "nonexistent.model"
+# the perturbation rates are the user's: all zero makes no copy, typos alone make copies
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US --out "$T/x.model" \
+    --epochs 1 --hidden 16 --dim 8 --buckets 2048 --layers 2 --drop 0 --repeat 0 --typos 0 --swap 0
+check "distill with no perturbation" 0 " 0 perturbed copies" '"exact_match"'
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US --out "$T/x.model" \
+    --epochs 1 --hidden 16 --dim 8 --buckets 2048 --layers 2 --drop 0 --repeat 0 --typos 1 --swap 0
+check "distill with typos only" 0 "typos 1" '"exact_match"'
+grep -q " 0 perturbed copies" "$T/err" && bad "distill --typos 1: no copies were made" || ok
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --typos 0.6 \
+    --drop 0.5
+check "distill perturbation rates over 1" 2 "must be <= 1"
 run "$MILLE" distill --data "$SAMPLE" --out "$T/x.model"
 check "distill without --teacher" 2 "required"
 run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --alpha 2

@@ -38,6 +38,7 @@ distill_params distill_default_params(void)
     p.alpha = 0.5f;
     p.beta = 0.5f;
     p.copies = 1;
+    p.aug = aug_default_opts();
     p.min_p = 1e-3f;
     return p;
 }
@@ -560,7 +561,7 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
     tg.n = st->labeled = td.n_train;
     int64_t part_aug = strtab_intern(&ds->partitions, "augmented", 9);
     if (part_aug < 0) goto oom;
-    aug_opts ao = aug_default_opts();
+    aug_opts ao = p->aug;
     ao.lx = lx.keys.n ? &lx : NULL;
     for (int c = 0; c < p->copies; c++)
         for (size_t i = 0; i < td.n_train; i++) {

@@ -18,6 +18,7 @@
 #ifndef MILLE_DISTILL_H
 #define MILLE_DISTILL_H
 
+#include "augment.h"
 #include "eval.h"
 #include "train.h"
 
@@ -37,6 +38,7 @@ typedef struct distill_params {
     float alpha; /* weight of the teachers' intent term on labeled utterances      */
     float beta;  /* weight of the teachers' slot marginals on labeled utterances   */
     int copies;  /* perturbed copies of each labeled training utterance            */
+    aug_opts aug; /* how a copy is perturbed (its lexicon comes from `lexicons`)    */
     float min_p; /* target entries below this probability are dropped              */
     /* one line per stage (what it did, what it cost), may be NULL */
     void (*note)(void *ud, const char *msg);
