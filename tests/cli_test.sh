@@ -289,12 +289,14 @@ run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US --o
     --epochs 1 --hidden 16 --dim 8 --buckets 2048 --layers 2 --drop 0 --repeat 0 --typos 0 --swap 0
 check "distill with no perturbation" 0 " 0 perturbed copies" '"exact_match"'
 run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US --out "$T/x.model" \
-    --epochs 1 --hidden 16 --dim 8 --buckets 2048 --layers 2 --drop 0 --repeat 0 --typos 1 --swap 0
-check "distill with typos only" 0 "typos 1" '"exact_match"'
+    --epochs 1 --hidden 16 --dim 8 --buckets 2048 --layers 2 --drop 0 --repeat 0 --typos 1 --swap 0 --copy-labels teacher
+check "distill with typos only" 0 "typos 1 swap 0, teacher labels" '"exact_match"'
 grep -q " 0 perturbed copies" "$T/err" && bad "distill --typos 1: no copies were made" || ok
 run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --typos 0.6 \
     --drop 0.5
 check "distill perturbation rates over 1" 2 "must be <= 1"
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --copy-labels gold
+check "distill bad --copy-labels" 2 "neither mixed nor teacher"
 run "$MILLE" distill --data "$SAMPLE" --out "$T/x.model"
 check "distill without --teacher" 2 "required"
 run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --alpha 2

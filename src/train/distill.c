@@ -39,6 +39,7 @@ distill_params distill_default_params(void)
     p.beta = 0.5f;
     p.copies = 1;
     p.aug = aug_default_opts();
+    p.copy_gold = 1;
     p.min_p = 1e-3f;
     return p;
 }
@@ -573,7 +574,9 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
                 rc = k;
                 goto out;
             }
-            if (k) tg.rec[tg.n] = (uint32_t)(ds->n - 1), tg.gold[tg.n++] = 0, st->copies++;
+            if (k)
+                tg.rec[tg.n] = (uint32_t)(ds->n - 1),
+                tg.gold[tg.n++] = (uint8_t)(p->copy_gold != 0), st->copies++;
         }
     size_t before = ds->n;
     data_record like = ds->recs[td.train_idx[0]];
