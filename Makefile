@@ -236,5 +236,5 @@ $(BUILD)/test_voice: $(VOICE_TEST_OBJ) $(BUILD)/libmille.a
 voice-test: $(BUILD)/mille-voice $(BUILD)/test_voice voice-lm
 	$(BUILD)/test_voice $(VT)
 	MILLE_VOICE=$(BUILD)/mille-voice VOICE_LM=$(VOICE_LM) sh tests/voice_test.sh
-voice-bench: $(BUILD)/mille-voice voice-lm
-	MILLE_VOICE=$(BUILD)/mille-voice VOICE_LM=$(VOICE_LM) MASSIVE=$(MASSIVE) sh bench/voice_bench.sh
+voice-bench: $(BUILD)/mille-voice $(BUILD)/mille voice-lm
+	MILLE_VOICE=$(BUILD)/mille-voice MILLE=$(BUILD)/mille VOICE_LM=$(VOICE_LM) MASSIVE=$(MASSIVE) sh bench/voice_bench.sh
