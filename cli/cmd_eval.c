@@ -347,9 +347,9 @@ int cmd_eval(int argc, char **argv)
     if (slu_f1 && root)
         json_object_set_new(root, "slu",
                             json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "n", (json_int_t)sm.n,
-                                      "slu_f1", sm.slu.f1, "slu_precision", sm.slu.p,
-                                      "slu_recall", sm.slu.r, "span_f1", sm.span.f1,
-                                      "word_f1", sm.word.f1, "char_f1", sm.chr.f1));
+                                      "slu_f1", sm.slu.f1, "slu_precision", sm.slu.p, "slu_recall",
+                                      sm.slu.r, "span_f1", sm.span.f1, "word_f1", sm.word.f1,
+                                      "char_f1", sm.chr.f1));
     if (json) {
         rc = print_json(root);
     } else {

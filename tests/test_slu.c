@@ -24,7 +24,10 @@ TEST(slu_distances)
     /* "seven am" (8) -> "seven a m" (9): one insertion / 9 */
     CHECK_NEAR(slu_char_distance("seven am", 8, "seven a m", 9), 1.0 / 9, TOL);
     /* code points, not bytes: "straße" (6) -> "strasse" (7): ß->s, +s = 2 / 7 */
-    CHECK_NEAR(slu_char_distance("stra\xc3\x9f" "e", 7, "strasse", 7), 2.0 / 7, TOL);
+    CHECK_NEAR(slu_char_distance("stra\xc3\x9f"
+                                 "e",
+                                 7, "strasse", 7),
+               2.0 / 7, TOL);
     CHECK_NEAR(slu_char_distance("", 0, "", 0), 0.0, TOL);
     CHECK_NEAR(slu_char_distance("abc", 3, "", 0), 1.0, TOL);
     /* an invalid byte is one unit that matches nothing valid: "a\xff" vs "ab" = 1 / 2 */
@@ -51,7 +54,7 @@ TEST(slu_near_miss_gets_partial_credit)
     slu_entity g2[] = {ent("date", "tomorrow")};
     CHECK_INT(slu_add(&a, g2, 1, g2, 1), 0);
     m = slu_metrics_of(&a);
-    CHECK_NEAR(m.span.f1, 50, TOL);          /* tp 1 fp 1 fn 1 */
+    CHECK_NEAR(m.span.f1, 50, TOL);           /* tp 1 fp 1 fn 1 */
     CHECK_NEAR(m.word.p, 100.0 * 2 / 3, TOL); /* tp 2 fp 1 */
     CHECK_NEAR(m.chr.r, 100.0 * 2 / (2 + 1.0 / 9), TOL);
 }
@@ -87,7 +90,8 @@ TEST(slu_closest_gold_of_the_type)
      *   P = 6/7, R = 6/13, F1 = 2 (36/91) / (120/91) = 0.6
      * word: both at 1 (one substitution / one word): the first, paris; tp 1, fp 1, fn 2
      *   P = 1/2, R = 1/3, F1 = 0.4 */
-    slu_entity g[] = {ent("place", "paris"), ent("place", "london")}, p[] = {ent("place", "londen")};
+    slu_entity g[] = {ent("place", "paris"), ent("place", "london")},
+               p[] = {ent("place", "londen")};
     CHECK_INT(slu_add(&a, g, 2, p, 1), 0);
     slu_metrics m = slu_metrics_of(&a);
     CHECK_NEAR(m.chr.f1, 60, TOL);

@@ -170,8 +170,8 @@ static int same_value(const slu_entity *a, const slu_entity *b)
 }
 
 /* SLURP's SpanDistanceFMeasure with one distance: returns 0 or -1 (out of memory). */
-static int distance_counts(slu_counts *c, const slu_entity *gold, size_t ng,
-                           const slu_entity *pred, size_t np, int chars)
+static int distance_counts(slu_counts *c, const slu_entity *gold, size_t ng, const slu_entity *pred,
+                           size_t np, int chars)
 {
     unsigned char left[SLU_MAX_ENTITIES];
     memset(left, 1, ng);
@@ -213,8 +213,8 @@ int slu_add(slu_acc *a, const slu_entity *gold, size_t n_gold, const slu_entity 
     size_t n_left = n_gold;
     for (size_t j = 0; j < n_pred; j++) {
         size_t i = 0;
-        while (i < n_gold && !(left[i] && same_type(&gold[i], &pred[j]) &&
-                               same_value(&gold[i], &pred[j])))
+        while (i < n_gold &&
+               !(left[i] && same_type(&gold[i], &pred[j]) && same_value(&gold[i], &pred[j])))
             i++;
         if (i < n_gold) {
             t.span.tp += 1;
