@@ -26,7 +26,8 @@
  * seconds and WYO_AUDIO_MAX_BYTES bytes, whichever is less); an event must arrive whole within
  * timeout_s of when the server starts waiting for it, so an idle or trickling client is
  * closed; WYO_MAX_BAD bad events in a row close the connection. Worst case memory is about
- * max_clients x (8 MiB audio + its 16 kHz copies + 1.2 MiB).
+ * max_clients x 20 MiB: 8 MiB of audio, its mono float copy and 16 kHz copies at audio-stop,
+ * and one event's 1.2 MiB.
  *
  * Not here: wake word detection, streaming (partial) transcripts, Unix sockets and stdio,
  * zeroconf announcement, satellite events (run-pipeline, ...).
@@ -724,7 +725,15 @@ int wyoming_serve(const wyo_config *c, char *err)
         struct pollfd p = {lfd, POLLIN, 0};
         if (poll(&p, 1, 250) <= 0) continue;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) continue; /* EINTR, ECONNABORTED, EMFILE: try again */
+        if (fd < 0) {
+            /* EMFILE/ENFILE/ENOMEM would make poll report the socket ready at once, forever:
+             * wait a little instead of spinning */
+            if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+                struct timespec pause = {0, 100 * 1000 * 1000};
+                nanosleep(&pause, NULL);
+            }
+            continue;
+        }
         /* reap finished connections, then take a free slot */
         conn *slot = NULL;
         for (int i = 0; i < c->max_clients; i++) {
