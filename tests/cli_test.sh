@@ -780,5 +780,14 @@ fi
 run "$MILLE" learn --help
 check "learn --help" 0 "" "usage: mille learn"
 
+# SLURP's SLU-F1 (src/data/slu.c): "Seven A M" for "seven am" gets partial credit
+# (word F1 2/3, char F1 18/19, SLU-F1 36/46 after case folding; worked out in tests/test_slu.c)
+printf '%s\n' '{"id":"1","locale":"en-US","utt":"wake me up at seven am tomorrow","annot_utt":"wake me up at [time : seven am] [date : tomorrow]","intent":"alarm_set"}' >"$T/slu_gold.jsonl"
+printf '%s\n' '{"id":"1","locale":"en-US","annot_utt":"wake me up at [time : Seven A M] [date : tomorrow]","intent":"alarm_set"}' >"$T/slu_pred.jsonl"
+run "$MILLE" eval "$T/slu_gold.jsonl" "$T/slu_pred.jsonl" --slu-f1 --json
+check "eval --slu-f1" 0 "" '"slu_f1": 78\.26[0-9]*, .*"word_f1": 66\.66[0-9]*, "char_f1": 94\.73[0-9]*'
+run "$MILLE" eval "$T/slu_gold.jsonl" "$T/slu_pred.jsonl" --slu-f1
+check "eval --slu-f1 table" 0 "" "^SLU-F1 78\.26 "
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
