@@ -90,18 +90,18 @@ typedef struct trainer {
     uint32_t *row_at;  /* (size + 1) every rank's rlo, then B */
     size_t *own_rows;  /* (size) touched rows each rank owns this step */
     double *norm_part; /* (2 * SHARD_GROUPS) squared-gradient sums of the groups */
-    float *red;  /* (n_dense) the dense sum on ranks > 0 (rank 0 sums into its first shard) */
-    float *xbuf; /* word gradients in transit (bytes, float-aligned) */
+    float *red;        /* (n_dense) the dense sum on ranks > 0 (rank 0 sums into its first shard) */
+    float *xbuf;       /* word gradients in transit (bytes, float-aligned) */
     size_t xcap;
     float *ybuf; /* updated embedding rows in transit */
     size_t ycap;
     double t_compute, t_wait, t_comm, t_step; /* seconds since the run started */
-    double t_rows;   /* of t_comm: adding the word gradients to the embedding rows */
-    double t_update; /* clipping and AdamW of this rank's share */
-    double t_gather; /* the norm's parts and the updated weights, all-gathered */
+    double t_rows;      /* of t_comm: adding the word gradients to the embedding rows */
+    double t_update;    /* clipping and AdamW of this rank's share */
+    double t_gather;    /* the norm's parts and the updated weights, all-gathered */
     double t_norm_comm; /* of this step's norm: the exchange (moved from t_update to t_gather) */
-    uint64_t rows_run; /* touched rows, summed over steps */
-    uint64_t bytes;    /* bytes this rank sent */
+    uint64_t rows_run;  /* touched rows, summed over steps */
+    uint64_t bytes;     /* bytes this rank sent */
     double expA_buf[512 * 512];
     crf_trans tr;
     loop_shard *sh; /* (n_shards) */
@@ -133,7 +133,10 @@ static uint32_t row_group_at(size_t g, size_t B)
     return (uint32_t)(((uint64_t)g * B + SHARD_GROUPS - 1) / SHARD_GROUPS);
 }
 
-static size_t row_group(uint32_t row, size_t B) { return (size_t)((uint64_t)row * SHARD_GROUPS / B); }
+static size_t row_group(uint32_t row, size_t B)
+{
+    return (size_t)((uint64_t)row * SHARD_GROUPS / B);
+}
 
 static int row_owner(const trainer *t, uint32_t row)
 {
@@ -400,8 +403,8 @@ static int grad_norm2(trainer *t, const float *g, double *norm2)
         double tn = clock_s();
         size_t counts[LOOP_MAX_SHARDS];
         for (int k = 0; k < t->size; k++)
-            counts[k] = 2 * (group_of_rank(k + 1, t->size) - group_of_rank(k, t->size)) *
-                        sizeof(double);
+            counts[k] =
+                2 * (group_of_rank(k + 1, t->size) - group_of_rank(k, t->size)) * sizeof(double);
         int rc = t->comm->allgather(t->comm->ud, dp, counts[t->rank], t->norm_part, counts);
         if (rc) return comm_fail(t, rc, "gathering the gradient norm");
         t->bytes += counts[t->rank];
@@ -481,14 +484,12 @@ static int gather_weights(trainer *t)
             mine += D;
         }
     for (int k = 0; k < t->size; k++) counts[k] = (at[k + 1] - at[k]) * sizeof(float);
-    rc = t->comm->allgather(t->comm->ud, t->ybuf + at[t->rank], counts[t->rank], t->ybuf,
-                            counts);
+    rc = t->comm->allgather(t->comm->ud, t->ybuf + at[t->rank], counts[t->rank], t->ybuf, counts);
     if (rc) return comm_fail(t, rc, "gathering the updated rows");
     t->bytes += counts[t->rank];
     for (size_t r = 0; r < t->n_rows; r++) { /* each rank's rows, in its order */
         int k = t->owner[r];
-        if (k != t->rank)
-            memcpy(w + (size_t)t->rows[r] * D, t->ybuf + at[k], D * sizeof *w);
+        if (k != t->rank) memcpy(w + (size_t)t->rows[r] * D, t->ybuf + at[k], D * sizeof *w);
         at[k] += D;
     }
     return MILLE_OK;
@@ -779,8 +780,8 @@ int loop_run(const train_params *p, model *mp, const loop_objective *obj, uint64
     t->owner = malloc((B + 1) * sizeof *t->owner);
     t->red = t->rank > 0 ? malloc(t->n_dense * sizeof *t->red) : NULL;
     t->tr.expA = t->expA_buf;
-    int oom = !t->sh || !t->mom1 || !t->mom2 || !t->gemb || !t->touched || !t->rows ||
-              !t->owner || !t->dense_at || !t->row_at || !t->own_rows || !t->norm_part ||
+    int oom = !t->sh || !t->mom1 || !t->mom2 || !t->gemb || !t->touched || !t->rows || !t->owner ||
+              !t->dense_at || !t->row_at || !t->own_rows || !t->norm_part ||
               (t->rank > 0 && !t->red);
     for (int s = t->s0; s < t->s1 && !oom; s++)
         oom = !(t->sh[s].g = malloc(t->n_dense * sizeof(float)));
