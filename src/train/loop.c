@@ -217,6 +217,71 @@ static int recv_from(trainer *t, int peer, void *buf, size_t n)
     return MILLE_OK;
 }
 
+/* ---- the main thread's element-wise work, over the threads --------------------------------
+ *
+ * The sums of the rank's shards, the gradient norm's groups and AdamW are element-wise (or
+ * per group): cutting them over the --threads changes no addition, only who makes it. Below
+ * PAR_MIN elements one thread does it all (a thread start costs more). */
+#define PAR_MIN ((size_t)1 << 12)
+
+typedef void (*par_fn)(trainer *t, void *arg, size_t lo, size_t hi);
+
+typedef struct par_arg {
+    trainer *t;
+    par_fn fn;
+    void *arg;
+    size_t lo, hi;
+} par_arg;
+
+static void *par_worker(void *v)
+{
+    par_arg *a = v;
+    a->fn(a->t, a->arg, a->lo, a->hi);
+    return NULL;
+}
+
+/* fn over [lo, hi) in up to --threads contiguous parts; cost: elements per index, to size
+ * the parts' minimum */
+static void par_for(trainer *t, size_t lo, size_t hi, size_t cost, par_fn fn, void *arg)
+{
+    size_t n = hi - lo;
+    int T = t->p->threads < 1 ? 1 : t->p->threads > 64 ? 64 : t->p->threads;
+    if ((size_t)T > n * cost / PAR_MIN) T = (int)(n * cost / PAR_MIN);
+    if (T <= 1) {
+        fn(t, arg, lo, hi);
+        return;
+    }
+    pthread_t tid[64];
+    par_arg pa[64];
+    int started[64] = {0};
+    for (int k = 0; k < T; k++)
+        pa[k] = (par_arg){t, fn, arg, lo + n * (size_t)k / (size_t)T,
+                          lo + n * (size_t)(k + 1) / (size_t)T};
+    for (int k = 1; k < T; k++) started[k] = pthread_create(&tid[k], NULL, par_worker, &pa[k]) == 0;
+    par_worker(&pa[0]);
+    for (int k = 1; k < T; k++) {
+        if (started[k])
+            pthread_join(tid[k], NULL);
+        else
+            par_worker(&pa[k]);
+    }
+}
+
+typedef struct dsum_arg {
+    float *g;
+    int first;
+} dsum_arg;
+
+/* g[lo..hi) += this rank's shards from `first` on, in shard order */
+static void dense_sum_part(trainer *t, void *arg, size_t lo, size_t hi)
+{
+    dsum_arg *a = arg;
+    for (int s = a->first; s < t->s1; s++) {
+        const float *hg = t->sh[s].g;
+        for (size_t i = lo; i < hi; i++) a->g[i] += hg[i];
+    }
+}
+
 /* The last rank of the chain holds the whole sum: every other rank receives its slice. */
 static int scatter_last(trainer *t, float *g)
 {
@@ -249,10 +314,8 @@ static float *reduce_dense(trainer *t)
     for (size_t a = 0; a < n; a += piece) {
         size_t e = n - a < piece ? n : a + piece;
         if (t->rank > 0 && recv_from(t, t->rank - 1, g + a, (e - a) * sizeof *g)) return NULL;
-        for (int s = first; s < t->s1; s++) {
-            const float *hg = t->sh[s].g;
-            for (size_t i = a; i < e; i++) g[i] += hg[i];
-        }
+        dsum_arg da = {g, first};
+        if (first < t->s1) par_for(t, a, e, 1, dense_sum_part, &da);
         if (t->rank < t->size - 1 && send_to(t, t->rank + 1, g + a, (e - a) * sizeof *g))
             return NULL;
     }
@@ -376,6 +439,23 @@ static double reduce_rows(trainer *t)
     return loss;
 }
 
+typedef struct norm_arg {
+    const float *g;
+    double *part; /* indexed by group */
+} norm_arg;
+
+/* the squared sums of dense groups lo..hi, each in index order */
+static void norm_dense_part(trainer *t, void *arg, size_t lo, size_t hi)
+{
+    norm_arg *a = arg;
+    for (size_t k = lo; k < hi; k++) {
+        double s = 0;
+        for (size_t i = dense_group_at(k, t->n_dense); i < dense_group_at(k + 1, t->n_dense); i++)
+            s += (double)a->g[i] * a->g[i];
+        a->part[k] = s;
+    }
+}
+
 /* The squared norm of the step's whole gradient (dense and rows), the same double on every
  * rank and for every process count: each rank sums the groups it owns (the dense in index
  * order, the rows in first-touch order: as one process visits them), the parts are
@@ -386,13 +466,9 @@ static int grad_norm2(trainer *t, const float *g, double *norm2)
     size_t g0 = group_of_rank(t->rank, t->size), g1 = group_of_rank(t->rank + 1, t->size);
     /* this rank's parts at [2 * g0, 2 * g1): its dense groups, then its row groups */
     double *dp = t->norm_part + 2 * g0, *rp = dp + (g1 - g0);
-    for (size_t k = g0; k < g1; k++) {
-        double s = 0;
-        for (size_t i = dense_group_at(k, t->n_dense); i < dense_group_at(k + 1, t->n_dense); i++)
-            s += (double)g[i] * g[i];
-        dp[k - g0] = s;
-        rp[k - g0] = 0;
-    }
+    norm_arg na = {g, dp - g0};
+    par_for(t, g0, g1, t->n_dense / SHARD_GROUPS + 1, norm_dense_part, &na);
+    for (size_t k = g0; k < g1; k++) rp[k - g0] = 0;
     for (size_t r = 0; r < t->n_rows; r++) {
         if (t->owner[r] != t->rank) continue;
         const float *v = t->gemb + (size_t)(t->rows[r] - t->rlo) * D;
@@ -423,38 +499,66 @@ static int grad_norm2(trainer *t, const float *g, double *norm2)
     return MILLE_OK;
 }
 
-/* AdamW on this rank's share: its dense slice and the touched rows it owns (lazily: the
- * moments of a row change only in the steps that touch it). Element-wise, so the share
- * changes no value. */
-static void adamw(trainer *t, const float *g, float gscale, uint64_t step, double lr_scale)
+typedef struct adamw_arg {
+    const float *g;
+    float gscale, lr, elr;
+    double c1, c2;
+} adamw_arg;
+
+static void adamw_dense(trainer *t, void *arg, size_t lo, size_t hi)
 {
-    const train_params *p = t->p;
-    size_t D = t->m->cfg.dim;
+    const adamw_arg *a = arg;
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    double c1 = 1 - pow(b1, (double)step), c2 = 1 - pow(b2, (double)step);
-    float lr = (float)(p->lr * lr_scale), elr = (float)(p->emb_lr * lr_scale);
+    const float wd = t->p->weight_decay; /* float * float, as ever: the same roundings */
     float *w = t->m->p;
-    for (size_t i = t->dlo; i < t->dhi; i++) {
+    for (size_t i = lo; i < hi; i++) {
         size_t k = t->dense0 + i;
-        float gi = g[i] * gscale;
+        float gi = a->g[i] * a->gscale;
         t->mom1[k] = (float)(b1 * t->mom1[k] + (1 - b1) * gi);
         t->mom2[k] = (float)(b2 * t->mom2[k] + (1 - b2) * (double)gi * gi);
-        double upd = (t->mom1[k] / c1) / (sqrt(t->mom2[k] / c2) + eps);
-        w[k] -= (float)(lr * (upd + p->weight_decay * w[k]));
+        double upd = (t->mom1[k] / a->c1) / (sqrt(t->mom2[k] / a->c2) + eps);
+        w[k] -= (float)(a->lr * (upd + wd * w[k]));
     }
-    for (size_t r = 0; r < t->n_rows; r++) {
+}
+
+/* rows[lo..hi) of the step's touched rows, those this rank owns */
+static void adamw_rows(trainer *t, void *arg, size_t lo, size_t hi)
+{
+    const adamw_arg *a = arg;
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const float wd = t->p->weight_decay; /* float * float, as ever: the same roundings */
+    size_t D = t->m->cfg.dim;
+    float *w = t->m->p;
+    for (size_t r = lo; r < hi; r++) {
         if (t->owner[r] != t->rank) continue;
         size_t base = (size_t)t->rows[r] * D;
         const float *gr = t->gemb + (size_t)(t->rows[r] - t->rlo) * D;
         for (size_t d = 0; d < D; d++) {
             size_t k = base + d;
-            float gi = gr[d] * gscale;
+            float gi = gr[d] * a->gscale;
             t->mom1[k] = (float)(b1 * t->mom1[k] + (1 - b1) * gi);
             t->mom2[k] = (float)(b2 * t->mom2[k] + (1 - b2) * (double)gi * gi);
-            double upd = (t->mom1[k] / c1) / (sqrt(t->mom2[k] / c2) + eps);
-            w[k] -= (float)(elr * (upd + p->weight_decay * w[k]));
+            double upd = (t->mom1[k] / a->c1) / (sqrt(t->mom2[k] / a->c2) + eps);
+            w[k] -= (float)(a->elr * (upd + wd * w[k]));
         }
     }
+}
+
+/* AdamW on this rank's share: its dense slice and the touched rows it owns (lazily: the
+ * moments of a row change only in the steps that touch it), over the threads. Element-wise,
+ * so neither the share nor the threads change a value. */
+static void adamw(trainer *t, const float *g, float gscale, uint64_t step, double lr_scale)
+{
+    const train_params *p = t->p;
+    adamw_arg a = {g,
+                   gscale,
+                   (float)(p->lr * lr_scale),
+                   (float)(p->emb_lr * lr_scale),
+                   1 - pow(0.9, (double)step),
+                   1 - pow(0.999, (double)step)};
+    par_for(t, t->dlo, t->dhi, 1, adamw_dense, &a);
+    /* a row is D elements, and this rank's about one in size of them */
+    par_for(t, 0, t->n_rows, t->m->cfg.dim / (size_t)t->size + 1, adamw_rows, &a);
 }
 
 /* Every rank's updated weights to every rank: the dense slices in place (they are
