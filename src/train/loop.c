@@ -97,6 +97,7 @@ typedef struct trainer {
     size_t ycap;
     double t_compute, t_wait, t_comm, t_step; /* seconds since the run started */
     double t_rows;      /* of t_comm: adding the word gradients to the embedding rows */
+    double t_adds;      /* of t_rows: add_rows (reading every word gradient, summing own rows) */
     double t_update;    /* clipping and AdamW of this rank's share */
     double t_gather;    /* the norm's parts and the updated weights, all-gathered */
     double t_norm_comm; /* of this step's norm: the exchange (moved from t_update to t_gather) */
@@ -380,7 +381,9 @@ static double reduce_rows(trainer *t)
         for (int s = t->s0; s < t->s1; s++) {
             const batch *b = &t->sh[s].b;
             loss += t->sh[s].loss;
+            double ta = clock_s();
             add_rows(t, b->n_words, b->feat_off, b->feats, t->sh[s].dX);
+            t->t_adds += clock_s() - ta;
         }
         return loss;
     }
@@ -433,7 +436,9 @@ static double reduce_rows(trainer *t)
         for (size_t f = 0; f < h.n_feats && ok; f++) ok = feats[f] < B;
         if (!ok) return comm_fail(t, MILLE_EFORMAT, "reading word gradients"), NAN;
         loss += h.loss;
+        double ta = clock_s();
         add_rows(t, h.n_words, off, feats, dX);
+        t->t_adds += clock_s() - ta;
         o += shard_bytes(h.n_words, h.n_feats, D);
     }
     return loss;
@@ -1012,6 +1017,7 @@ agree:
             pr.rows_s = t->t_rows;
             pr.rows_run = t->rows_run;
             pr.update_s = t->t_update;
+            pr.adds_s = t->t_adds;
             pr.gather_s = t->t_gather;
             pr.n_dense = t->n_dense;
             /* every rank reports (its own step times); a caller prints rank 0's */

@@ -38,6 +38,7 @@ typedef struct train_progress {
     double rows_s;      /* of comm_s: gathering word gradients and adding them to rows */
     double update_s;    /* clipping and AdamW of this rank's share of the parameters */
     double gather_s;    /* all-gathering the gradient norm's parts and the updated weights */
+    double adds_s;      /* of rows_s: reading the word gradients, adding them to own rows */
 } train_progress;
 
 typedef struct train_params {
