@@ -19,8 +19,7 @@ global batch is G = N*b and --shards a multiple of N; every term is per step):
   rows      every node reads the word gradients of all G utterances (to list the touched rows
             and their owners) and sums the rows it owns: G * r * (f + (1-f)/N), r the row work
             per utterance of one node, f the part of it that is the read (from the measured
-            2-process row time: f = 2 * rows_2 / rows_1 - 1, which also holds the gather on
-            this machine's shared memory: pessimistic)
+            time in add_rows of 1 and of P processes: adds_P = adds_1 * (f + (1-f)/P))
   norm      all-gather of the gradient norm's 2 * 1024 group sums: (N-1) * alpha + 16 KB/beta
   update    AdamW over 1/N of the dense parameters and of the touched rows of the global batch
             (e per element, measured): e * (M/4 + rows(G) * D) / N
@@ -123,7 +122,7 @@ def main():
     upd_ms = one["update_ms"]
     # the share of the row work that every node repeats (reading all word gradients):
     # rows_P = rows_1 * (f + (1 - f) / P)
-    f_scan = (many["rows_ms"] / one["rows_ms"] - 1 / P) / (1 - 1 / P)
+    f_scan = (many["adds_ms"] / one["adds_ms"] - 1 / P) / (1 - 1 / P)
     meas = {
         "c": one["compute_ms"] / 1e3 / B,
         "r": one["rows_ms"] / 1e3 / B,

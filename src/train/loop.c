@@ -7,7 +7,8 @@
  * thread count; threads compute shard gradients into per-shard buffers, and the main thread
  * sums them in shard order. Same seed and data = bit-identical weights for any number of
  * threads, and of processes (loop_comm, loop.h: the shards are spread over the processes and
- * summed in the same order; the chain of the dense sums and the gathered word gradients).
+ * summed in the same order; the chain of the dense sums and the gathered word gradients; the
+ * update sharded over the processes, the gradient norm summed over fixed groups).
  * Each epoch's order is a shuffle seeded by (seed, epoch), so a checkpoint only needs the
  * step to resume exactly.
  */
