@@ -11,7 +11,7 @@ global batch is G = N*b and --shards a multiple of N; every term is per step):
   compute   b * c                    c: measured compute per utterance on one node (its threads)
   dsum      the sums of the node's own shards' dense gradients (measured, constant)
   dense     reduce-scatter of the dense gradient, M bytes: the chain 0 -> 1 -> ... -> N-1 in
-            pieces of s bytes (mille: about N-1 pieces of at least 256 KiB), a pipeline N-1
+            pieces of s bytes (mille: about 2(N-1) pieces of at least 64 KiB), a pipeline N-1
             hops deep, (ceil(M/s) + N - 2) * (alpha + s/beta); then the last node sends each
             node its slice: (N-1) * alpha + (N-1)/N * M / beta out of its link
   sparse    ring all-gather of every shard's word gradients, p bytes per utterance:
@@ -20,7 +20,8 @@ global batch is G = N*b and --shards a multiple of N; every term is per step):
             and their owners) and sums the rows it owns: G * r * (f + (1-f)/N), r the row work
             per utterance of one node, f the part of it that is the read (from the measured
             time in add_rows of 1 and of P processes: adds_P = adds_1 * (f + (1-f)/P))
-  norm      all-gather of the gradient norm's 2 * 1024 group sums: (N-1) * alpha + 16 KB/beta
+  norm      all-gather of the gradient norm's 2 * 1024 group sums (16 KB: MPI gathers small
+            messages in log2(N) rounds, Bruck's algorithm): ceil(log2 N) * alpha + 16 KB/beta
   update    AdamW over 1/N of the dense parameters and of the touched rows of the global batch
             (e per element, measured): e * (M/4 + rows(G) * D) / N
   gather    ring all-gathers of the updated weights: the dense slices (M bytes in all) and the
@@ -74,14 +75,15 @@ def model(meas, nodes, gbps, alpha, b, sharded=True):
     t1 = b * meas["c"] + meas["dsum"] + b * meas["r"] + upd(b)
     if nodes == 1:
         return t1, t1, 0.0
-    chunk = max(1 << 18, math.ceil(M / (nodes - 1)))  # mille's rule (loop.c)
+    # mille's rule (loop.c): about 2 (N-1) pieces of at least 64 KiB, one for 2 nodes
+    chunk = M if nodes == 2 else max(1 << 16, math.ceil(M / (2 * (nodes - 1))))
     k = math.ceil(M / chunk)
     chain = (k + nodes - 2) * (alpha + min(chunk, M) / beta)
     sparse = (nodes - 1) * alpha + (nodes - 1) / nodes * G * meas["p"] / beta
     agree = 2 * math.ceil(math.log2(nodes)) * alpha  # the step's two small all-reduces
     if sharded:
         scatter = (nodes - 1) * alpha + (nodes - 1) / nodes * M / beta
-        norm = (nodes - 1) * alpha + 2 * 1024 * 8 / beta
+        norm = math.ceil(math.log2(nodes)) * alpha + 2 * 1024 * 8 / beta  # small: Bruck
         gather = 2 * (nodes - 1) * alpha + \
             (nodes - 1) / nodes * (M + rows(G) * meas["dim"] * 4) / beta
         comm = chain + scatter + sparse + agree + norm + gather
@@ -186,7 +188,7 @@ def main():
         tn, t1, comm = model(meas, 16, gbps, alpha, b, sharded)
         lines.append("mpi_scaling case=%s nodes=16 efficiency=%.3f step_ms=%.2f comm_ms=%.2f" % (
             re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_"), t1 / tn, tn * 1e3, comm * 1e3))
-    print("(above 100%%: each node updates 1/N of the parameters one node updates in full)")
+    print("(above 100%: each node updates 1/N of the parameters one node updates in full)")
     print()
     print("\n".join(lines))
 
