@@ -264,12 +264,13 @@ int cli_train_setup(train_params *p, train_ui *u)
 static void step_report(train_ui *u)
 {
     const train_progress *l = &u->last;
-    int64_t v[6] = {(int64_t)(l->compute_s * 1e6), (int64_t)(l->wait_s * 1e6),
-                    (int64_t)(l->comm_s * 1e6),    (int64_t)(l->step_s * 1e6),
-                    (int64_t)l->steps_run,         (int64_t)(l->rows_s * 1e6)};
+    int64_t v[9] = {
+        (int64_t)(l->compute_s * 1e6), (int64_t)(l->wait_s * 1e6),   (int64_t)(l->comm_s * 1e6),
+        (int64_t)(l->step_s * 1e6),    (int64_t)l->steps_run,        (int64_t)(l->rows_s * 1e6),
+        (int64_t)(l->update_s * 1e6),  (int64_t)(l->gather_s * 1e6), (int64_t)(l->adds_s * 1e6)};
     int64_t b[1] = {(int64_t)l->comm_bytes};
     const loop_comm *c = u->comm;
-    if (c && (c->allreduce_i64(c->ud, v, 6, LOOP_OP_MAX) ||
+    if (c && (c->allreduce_i64(c->ud, v, 9, LOOP_OP_MAX) ||
               c->allreduce_i64(c->ud, b, 1, LOOP_OP_SUM) || c->rank != 0))
         return;
     if (!v[4] || (!c && u->quiet)) return;
@@ -278,10 +279,12 @@ static void step_report(train_ui *u)
             "mille %s: %d process%s, %lld steps: %.2f ms per step (%.2f computing, %.2f waiting "
             "for the slowest rank, %.2f exchanging and summing, of which %.2f the embedding "
             "rows); %.0f bytes sent per step by all ranks; dense gradient %llu floats, %.0f "
-            "embedding rows touched per step\n",
+            "embedding rows touched per step; %.2f ms updating this rank's share, %.2f ms "
+            "gathering the updated weights, %.2f ms adding word gradients to rows\n",
             u->cmd, c ? c->size : 1, c ? "es" : "", (long long)v[4], (double)v[3] / ms,
             (double)v[0] / ms, (double)v[1] / ms, (double)v[2] / ms, (double)v[5] / ms,
-            (double)b[0] / n, (unsigned long long)l->n_dense, (double)l->rows_run / n);
+            (double)b[0] / n, (unsigned long long)l->n_dense, (double)l->rows_run / n,
+            (double)v[6] / ms, (double)v[7] / ms, (double)v[8] / ms);
 }
 
 int cli_train_finish(const train_params *p, train_ui *u, int rc, const mille_error *err,

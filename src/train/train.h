@@ -36,6 +36,9 @@ typedef struct train_progress {
     uint64_t rows_run;  /* embedding rows those steps touched, summed over the steps */
     uint64_t n_dense;   /* dense parameters (each step sums a gradient of that many floats) */
     double rows_s;      /* of comm_s: gathering word gradients and adding them to rows */
+    double update_s;    /* clipping and AdamW of this rank's share of the parameters */
+    double gather_s;    /* all-gathering the gradient norm's parts and the updated weights */
+    double adds_s;      /* of rows_s: reading the word gradients, adding them to own rows */
 } train_progress;
 
 typedef struct train_params {
