@@ -210,4 +210,22 @@ typedef int (*text_pair_fn)(void *ud, const char *en, size_t en_n, const char *t
  * Returns 0, MILLE_EINVAL (malformed locale) or what fn returned. */
 int text_cldr_pairs(const char *locale, text_pair_fn fn, void *ud, mille_error *err);
 
+/* ---- transliteration (translit.c) ------------------------------------------------------- */
+
+/* ICU's "Any-Latin; Latin-ASCII" transliterator and its buffer. Not thread-safe: one per
+ * thread. Returns NULL with err set (MILLE_ENOMEM; MILLE_EIO when ICU lacks the rules). */
+typedef struct text_translit text_translit;
+text_translit *text_translit_new(mille_error *err);
+/* NULL is a no-op. */
+void text_translit_free(text_translit *t);
+/* 1 if s[0..n) has a character of a script other than Latin (Common and Inherited do not
+ * count), i.e. a word text_translit_word spells anew. */
+int text_translit_needed(const char *s, size_t n);
+/* The Latin (ASCII) spelling of the word s[0..n) (UTF-8), NUL-terminated in out (cap bytes):
+ * returns its length; 0 when there is nothing to do (a Latin, digit or punctuation word, a
+ * word over 256 bytes, an output that would not fit or that equals the input); MILLE_EUTF8
+ * for invalid UTF-8. */
+int text_translit_word(text_translit *t, const char *s, size_t n, char *out, size_t cap,
+                       mille_error *err);
+
 #endif /* MILLE_TEXT_H */
