@@ -38,9 +38,10 @@ endif
 # src/ is grouped by layer, each depending only on those before it:
 #   core.c <- text/ <- data/ <- model/, lexicon/ <- train/ <- api.c; learn/ needs core.c, text/
 LAYERS   := text data model lexicon train learn
-CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -Iserver -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
+CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -Iserver -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null) $(shell pkg-config --cflags hunspell 2>/dev/null || echo -I/usr/include/hunspell)
 CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
 LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz -lyaml \
+            $(shell pkg-config --libs hunspell 2>/dev/null || echo -lhunspell-1.7) \
             $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -lpthread
 LDFLAGS  := $(SAN)
 

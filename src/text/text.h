@@ -21,6 +21,11 @@ int text_decode(const char *s, size_t n, int32_t *cp);
  * *bad_off set to the byte offset of the first bad sequence. */
 int text_utf8_check(const char *s, size_t n, size_t *bad_off);
 
+/* s[0..n) (valid UTF-8) with its first code point upper-cased (simple Unicode mapping),
+ * NUL-terminated in out: returns the length, or 0 when s is empty or invalid or cap < n + 5.
+ * ("musik" -> "Musik": dictionaries list German nouns capitalized.) */
+size_t text_upper_first(const char *s, size_t n, char *out, size_t cap);
+
 /* Whitespace exactly as Python's str.split() sees it (str.isspace): Unicode categories Zs,
  * Zl, Zp, the ASCII controls 9-13 and 28-31, and U+0085. MASSIVE's official preparation
  * splits words with str.split(), so this is the definition that keeps us identical to it.
