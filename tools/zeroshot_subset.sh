@@ -16,7 +16,8 @@
 #
 # Environment: LOCALES (fi-FI,hu-HU,tr-TR,ru-RU,pl-PL,de-DE,fr-FR), LEXDIR (/tmp/lex),
 # MORPHDIR, BUDGET (seconds of training, 300), EPOCHS (6), RATE (0.5), MASSIVE, BUILD, THREADS (2).
-# Each training runs under flock /tmp/mille-heavy.lock (the machine is shared). Writes
+# Each training runs under flock /tmp/mille-heavy.lock (the machine is shared), unless
+# LOCK=0 (the caller holds it for the whole side-by-side run). Writes
 # OUTDIR/COND.model, OUTDIR/COND.eval.json and prints one line per condition.
 set -eu
 out=$1
@@ -28,6 +29,8 @@ LOCALES=${LOCALES:-fi-FI,hu-HU,tr-TR,ru-RU,pl-PL,de-DE,fr-FR}
 BUDGET=${BUDGET:-300}
 RATE=${RATE:-0.5}
 THREADS=${THREADS:-2}
+lock="flock /tmp/mille-heavy.lock"
+[ "${LOCK:-1}" = 0 ] && lock=""
 mkdir -p "$out/synth"
 locs=$(echo "$LOCALES" | tr ',' ' ')
 n=$(echo "$locs" | wc -w)
@@ -64,7 +67,7 @@ for cond in "$@"; do
     esac
     m="$out/$cond.model"
     # shellcheck disable=SC2086
-    flock /tmp/mille-heavy.lock "$B/mille" train --data "$M/en-US.jsonl.gz" $args \
+    $lock "$B/mille" train --data "$M/en-US.jsonl.gz" $args \
         --dev-locales en-US --out "$m" --epochs "${EPOCHS:-6}" --patience 100 --time-budget "$BUDGET" \
         --threads "$THREADS" --quiet >"$out/$cond.train.json" 2>"$out/$cond.train.log"
     rm -f "$m.ckpt"
