@@ -2,7 +2,8 @@
  * known phrase swapped (labels carried, phrases matched longest first and never across a
  * slot boundary, a translation into a character-split locale split into characters), label
  * runs kept for every epoch, copies reproducible for (seed, epoch, record, copy) and
- * different across epochs, and training with it bit-identical for 1 and 2 threads. */
+ * different across epochs, and training with it bit-identical for 1 and 2 threads and
+ * across a resume from a checkpoint. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,25 @@ TEST(codeswitch_training_threads_give_identical_weights)
     CHECK_INT(train_run(&p, &m2, NULL, &e), 0);
     CHECK_INT(m1.n_params, m2.n_params);
     CHECK(memcmp(m1.p, m2.p, m1.n_params * sizeof *m1.p) == 0);
+    /* resuming from a checkpoint mid-run replays the same copies: the same weights */
+    model first, resumed;
+    p.evals_per_epoch = 2;
+    CHECK_INT(train_run(&p, &m0, NULL, &e), 0);
+    /* stop mid-epoch at the first evaluation of the straight run (332 + 332 records and 2
+     * copies of the 332 en-US ones: 1,328 items, 42 steps an epoch, evaluations every 21):
+     * a stop elsewhere would add an evaluation the straight run does not make, and with it
+     * possibly another best model */
+    p.stop_after = 21;
+    CHECK_INT(train_run(&p, &first, NULL, &e), 0);
+    model_free(&first);
+    p.stop_after = 0;
+    p.resume = 1;
+    CHECK_INT(train_run(&p, &resumed, NULL, &e), 0);
+    CHECK(memcmp(m0.p, resumed.p, m0.n_params * sizeof *m0.p) == 0);
+    model_free(&resumed);
+    model_free(&m0);
+    p.resume = 0;
+    p.evals_per_epoch = 1;
     /* and code-switching changes the run */
     p.n_cs = 0;
     CHECK_INT(train_run(&p, &m0, NULL, &e), 0);
