@@ -69,7 +69,7 @@ for cond in "$@"; do
     # shellcheck disable=SC2086
     $lock "$B/mille" train --data "$M/en-US.jsonl.gz" $args \
         --dev-locales en-US --out "$m" --epochs "${EPOCHS:-6}" --patience 100 --time-budget "$BUDGET" \
-        --threads "$THREADS" --quiet >"$out/$cond.train.json" 2>"$out/$cond.train.log"
+        --threads "$THREADS" >"$out/$cond.train.json" 2>"$out/$cond.train.log"
     rm -f "$m.ckpt"
     "$B/mille" predict --model "$m" --locales "$LOCALES" --partitions dev "$M" >"$out/$cond.pred.jsonl"
     "$B/mille" eval "$M" "$out/$cond.pred.jsonl" --partition dev --locales "$LOCALES" --json \
