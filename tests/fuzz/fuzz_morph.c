@@ -24,7 +24,9 @@
     } while (0)
 
 static morph *dicts[2];
+static char prefixes[2][128];
 static text_translit *tl;
+static unsigned long inputs;
 
 static void write_file(const char *path, const char *s)
 {
@@ -36,7 +38,7 @@ static void write_file(const char *path, const char *s)
 
 static void setup(void)
 {
-    char p[2][128];
+    char(*p)[128] = prefixes;
     snprintf(p[0], sizeof p[0], "/tmp/fuzz_morph_%ld_u8", (long)getpid());
     snprintf(p[1], sizeof p[1], "/tmp/fuzz_morph_%ld_l2", (long)getpid());
     const char *aff[2] = {
@@ -62,6 +64,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!tl) setup();
+    /* the index grows with every input (one long text): start afresh now and then, so that
+     * long runs stay within libFuzzer's memory limit */
+    if (++inputs % 20000 == 0)
+        for (int k = 0; k < 2; k++) {
+            mille_error e0;
+            morph_free(dicts[k]);
+            dicts[k] = morph_open(prefixes[k], &e0);
+            FUZZ_ASSERT(dicts[k] != NULL);
+        }
     const char *s = (const char *)data;
     int valid = text_utf8_check(s, size, NULL) == 0;
     mille_error e;
