@@ -24,6 +24,7 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_inflect(int argc, char **argv);
 int cmd_lexicons(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);

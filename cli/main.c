@@ -38,6 +38,7 @@ static const cli_cmd commands[] = {
     {"embed", cmd_embed, "print utterance vectors (JSON lines) for rephrase / translation search"},
     {"calibrate", cmd_calibrate, "fit confidence temperature and rejection threshold on dev"},
     {"learn", cmd_learn, "mine interaction logs into rewrites and training data"},
+    {"inflect", cmd_inflect, "inflect lexicon translations by the forms unlabeled text uses"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };

@@ -788,6 +788,33 @@ run "$MILLE" eval "$T/slu_gold.jsonl" "$T/slu_pred.jsonl" --slu-f1 --json
 check "eval --slu-f1" 0 "" '"slu_f1": 78\.26[0-9]*, .*"word_f1": 66\.66[0-9]*, "char_f1": 94\.73[0-9]*'
 run "$MILLE" eval "$T/slu_gold.jsonl" "$T/slu_pred.jsonl" --slu-f1
 check "eval --slu-f1 table" 0 "" "^SLU-F1 78\.26 "
+# zero-shot v2 (issue 10): code-switching during training, transliteration, inflection
+printf 'alarm\tréveil\nmusic\tmusique\nplay\tjoue\nwake me up\tréveille-moi\n' >"$T/cs.tsv"
+run "$MILLE" train --data "$SAMPLE" --locales en-US,fr-FR --dev-locales en-US --out "$T/cs.model" \
+    --epochs 1 --dim 8 --hidden 16 --buckets 4096 --code-switch "fr-FR=$T/cs.tsv" --cs-copies 2 \
+    --cs-rate 0.6 --translit 1
+check "train --code-switch --translit" 0 "code_switch=1 lexicons rate=0.6 copies=2" '"exact_match"'
+run "$MILLE" inspect "$T/cs.model"
+check "inspect: the translit setting is kept" 0 "" "translit"
+run "$MILLE" train --data "$SAMPLE" --locales en-US --out "$T/cs2.model" --epochs 1 \
+    --code-switch "$T/missing.tsv"
+check "train --code-switch with a missing lexicon" 1 "missing.tsv"
+run "$MILLE" train --data "$SAMPLE" --out "$T/cs2.model" --cs-rate 2
+check "train --cs-rate out of range" 2 "cs-rate"
+printf 'SET UTF-8\nSFX A Y 1\nSFX A 0 а .\n' >"$T/ru.aff"
+printf '1\nбудильник/A\n' >"$T/ru.dic"
+printf 'поставь будильник\nвремя будильника\nнет будильника\n' >"$T/ru.txt"
+printf 'alarm\tбудильник\n' >"$T/ru.tsv"
+run "$MILLE" inflect --lexicon "$T/ru.tsv" --hunspell "$T/ru" --text "$T/ru.txt" --out "$T/ru.infl.tsv"
+check "inflect" 0 "1 of them with forms"
+[ "$(cat "$T/ru.infl.tsv" 2>/dev/null)" = "$(printf 'alarm\tбудильника\nalarm\tбудильник')" ] && ok ||
+    bad "inflect: the inflected lexicon"
+run "$MILLE" inflect --hunspell "$T/ru" --text "$T/ru.txt" --show будильник
+check "inflect --show" 0 "" "будильника.2"
+run "$MILLE" inflect --lexicon "$T/ru.tsv" --hunspell "$T/nope" --text "$T/ru.txt"
+check "inflect with a missing dictionary" 1 "nope.aff"
+run "$MILLE" inflect --lexicon "$T/ru.tsv"
+check "inflect without --hunspell" 2 "required"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

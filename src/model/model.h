@@ -35,6 +35,9 @@ typedef struct model_config {
     uint32_t subwords;   /* 1: each word also gets the pre-tokens (text_pretokenize:
                             dictionary words in Thai, Khmer, Myanmar, Chinese, Japanese)
                             that overlap it                                       */
+    uint32_t translit;   /* 1: a word in a non-Latin script also gets the features of its
+                            Latin spelling (text_translit: ICU Any-Latin), in the Latin
+                            words' hash space ("радио" shares rows with "radio")       */
 } model_config;
 
 model_config model_default_config(void);
@@ -145,6 +148,7 @@ int model_word_features(const model_config *cfg, const char *w, size_t n, text_b
 typedef struct feat_scratch {
     text_buf nb;
     struct text_pretok_ctx *pt; /* created on first use */
+    struct text_translit *tl;   /* created on first use (model_config.translit) */
     uint64_t *wh;               /* (n) word hashes */
     uint32_t *tmp, *toff;
     size_t cap_wh, cap_tmp, cap_toff;

@@ -111,6 +111,8 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
                                   (json_int_t)c->maxn, "norm_flags", (json_int_t)c->norm_flags,
                                   "bigrams", (json_int_t)c->bigrams, "subwords",
                                   (json_int_t)c->subwords, "layers", (json_int_t)c->layers));
+    /* written only when on: files without it read as before */
+    if (c->translit) json_object_set_new(json_object_get(h, "config"), "translit", json_integer(1));
     json_object_set_new(h, "intents", names_json(&m->intents));
     json_object_set_new(h, "scenarios", names_json(&m->scenarios));
     json_object_set_new(h, "slots", names_json(&m->slots));
@@ -288,6 +290,9 @@ static int load_header(model *m, json_t *h, uint32_t version, const unsigned cha
         return err_set(err, MILLE_EFORMAT, "%s: header config \"subwords\" must be 0 or 1", path);
     if (json_object_get(cfg, "bigrams") && get_uint(cfg, "bigrams", 0, 1, &c.bigrams))
         return err_set(err, MILLE_EFORMAT, "%s: header config \"bigrams\" must be 0 or 1", path);
+    c.translit = 0;
+    if (json_object_get(cfg, "translit") && get_uint(cfg, "translit", 0, 1, &c.translit))
+        return err_set(err, MILLE_EFORMAT, "%s: header config \"translit\" must be 0 or 1", path);
     strtab intents = {0}, slots = {0}, scen = {0}, locs = {0};
     int rc;
     /* "locales" is information only (optional) */

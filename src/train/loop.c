@@ -75,6 +75,7 @@ typedef struct trainer {
     const uint32_t *order; /* this epoch's shuffled item ids */
     size_t step_start, step_len;
     uint64_t step;      /* global step number, for the dropout masks */
+    uint64_t epoch;     /* of that step */
     float *mom1, *mom2; /* AdamW moments: same layout as m->p */
     float *gemb;        /* (rhi - rlo, D) gradient of this rank's rows, valid where touched */
     uint8_t *touched;   /* (B) rows this step touched (every rank's, not only its own) */
@@ -170,6 +171,7 @@ static void shard_run(trainer *t, int s)
     memset(h->g, 0, t->n_dense * sizeof *h->g);
     if (e == a) return;
     h->ws.drop = t->p->dropout;
+    h->epoch = t->epoch;
     uint64_t key[3] = {t->step, t->p->seed, (uint64_t)s};
     h->ws.drop_seed = hash_bytes(key, sizeof key);
     t->obj->shard(t->obj->ud, t->m, &t->tr, h, t->order + a, e - a, 1.0f / (float)t->step_len);
@@ -949,6 +951,7 @@ agree:
             for (size_t i = 0; i < n_train; i++) order[i] = (uint32_t)i;
             shuffle_u32(order, n_train, p->seed * 1000003u + (uint64_t)epoch);
             cur_epoch = epoch;
+            t->epoch = (uint64_t)epoch;
         }
         size_t start = (size_t)(step % steps_per_epoch) * (size_t)p->batch;
         size_t len = n_train - start < (size_t)p->batch ? n_train - start : (size_t)p->batch;

@@ -91,9 +91,10 @@ typedef struct loop_shard {
     float *g;    /* (n_dense) dense gradient, zeroed by the loop, ADDED to by the objective */
     float *dX;   /* (N, D) gradient of the word vectors, written by the objective */
     size_t dX_cap;
-    void *scratch; /* the objective's own per-shard memory (freed by its shard_free) */
-    double loss;   /* summed loss of the shard's items */
-    int rc;        /* 0 or a negative MILLE_E* code */
+    void *scratch;  /* the objective's own per-shard memory (freed by its shard_free) */
+    double loss;    /* summed loss of the shard's items */
+    int rc;         /* 0 or a negative MILLE_E* code */
+    uint64_t epoch; /* of the step (0-based), for objectives that remake items every epoch */
 } loop_shard;
 
 typedef struct loop_objective {

@@ -80,6 +80,14 @@ typedef struct train_params {
                    result depends on it, not on the threads or processes computing them   */
     int stop_after_epochs; /* stop (with a checkpoint) once this many epochs are done, to
                               resume later, e.g. elsewhere or with other processes (0 = never) */
+    /* code-switching (codeswitch.h): every epoch, each training record of cs_from is also seen
+     * cs_copies times with words swapped for lexicon translations (probability cs_rate),
+     * remade each epoch; n_cs = 0: off */
+    const char *const *cs_lexicons; /* "PATH" or "LOCALE=PATH" */
+    int n_cs;
+    float cs_rate;
+    int cs_copies;
+    const char *cs_from; /* NULL = "en-US" */
 } train_params;
 
 train_params train_default_params(void);
