@@ -26,8 +26,8 @@
 /* ---- gradient ----------------------------------------------------------------------------- */
 
 /* The loss langid_sgd_step minimizes, at the current parameters. */
-static double full_loss(langid_params *p, const float *x, const uint32_t *f, size_t nf,
-                        uint32_t y, double l2, double *scr)
+static double full_loss(langid_params *p, const float *x, const uint32_t *f, size_t nf, uint32_t y,
+                        double l2, double *scr)
 {
     double l = langid_sgd_step(p, x, f, nf, y, 0, 0, scr), ss = 0;
     for (size_t j = 0; j < p->K * p->F; j++) ss += (double)p->w[j] * p->w[j];
@@ -131,7 +131,8 @@ static int fit_sample(const char *path, uint32_t feats, model *m, double *acc)
     if (!rc) rc = model_save(m, path, m->emb16 != NULL, &e); /* keep the f16 embedding */
     if (rc) fprintf(stderr, "fit_sample: %s\n", e.msg);
     *acc = info.dev_acc;
-    fprintf(stderr, "fit_sample: dev accuracy %.4f (%zu train, %zu dev)\n", info.dev_acc, info.n_train, info.n_dev);
+    fprintf(stderr, "fit_sample: dev accuracy %.4f (%zu train, %zu dev)\n", info.dev_acc,
+            info.n_train, info.n_dev);
     data_free(&ds);
     return rc;
 }

@@ -144,8 +144,8 @@ static double accuracy(const langid_head *h, const langid_set *s)
 {
     size_t ok = 0;
     for (size_t i = 0; i < s->n; i++)
-        ok += langid_predict(h, s->X + i * s->F, ids_of(s, i), s->ioff[i + 1] - s->ioff[i],
-                             NULL) == s->y[i];
+        ok += langid_predict(h, s->X + i * s->F, ids_of(s, i), s->ioff[i + 1] - s->ioff[i], NULL) ==
+              s->y[i];
     return s->n ? (double)ok / (double)s->n : 0;
 }
 
@@ -276,8 +276,8 @@ int langid_fit(model *m, const data_set *ds, const langid_fit_opts *o, langid_fi
         for (size_t k = 0; k < tr.n; k++, step++) {
             size_t i = order[k];
             double lr = o->lr * (1.0 - (double)step / (double)steps);
-            loss += langid_sgd_step(&P, tr.X + i * F, ids_of(&tr, i),
-                                    tr.ioff[i + 1] - tr.ioff[i], tr.y[i], lr, o->l2, pk);
+            loss += langid_sgd_step(&P, tr.X + i * F, ids_of(&tr, i), tr.ioff[i + 1] - tr.ioff[i],
+                                    tr.y[i], lr, o->l2, pk);
         }
         langid_head h = langid_params_head(&P, o->feats);
         double acc = accuracy(&h, &dv);
@@ -328,8 +328,8 @@ long langid_confusions(const model *m, const data_set *ds, const uint32_t *idx, 
     if (rc) return rc;
     memset(conf, 0, (size_t)h->K * h->K * sizeof *conf);
     for (size_t i = 0; i < s.n; i++)
-        conf[(size_t)s.y[i] * h->K + langid_predict(h, s.X + i * s.F, ids_of(&s, i),
-                                                     s.ioff[i + 1] - s.ioff[i], NULL)]++;
+        conf[(size_t)s.y[i] * h->K +
+             langid_predict(h, s.X + i * s.F, ids_of(&s, i), s.ioff[i + 1] - s.ioff[i], NULL)]++;
     long cnt = (long)s.n;
     langid_set_free(&s);
     return cnt;

@@ -47,10 +47,10 @@ langid_fit_opts langid_fit_default_opts(void);
 /* What a fit measured. */
 typedef struct langid_fit_info {
     size_t n_train, n_dev;
-    int best_epoch;     /* 1-based */
-    double dev_acc;     /* of the kept head */
-    double t_features;  /* seconds spent collecting features (train + dev) */
-    double t_fit;       /* seconds spent in SGD */
+    int best_epoch;    /* 1-based */
+    double dev_acc;    /* of the kept head */
+    double t_features; /* seconds spent collecting features (train + dev) */
+    double t_fit;      /* seconds spent in SGD */
 } langid_fit_info;
 
 /* Fit a head for m on the records of ds in partition "train", choose the epoch by accuracy
