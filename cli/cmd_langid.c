@@ -41,7 +41,8 @@ static void fit_usage(FILE *f)
             "of DATA (the locale of each record is its label), keeps the epoch with the best\n"
             "accuracy on partition \"dev\", and writes MODEL2: MODEL with the head (its intent\n"
             "and slot predictions unchanged). Prints one JSON line with what it measured.\n\n"
-            "  --data DATA       MASSIVE data with train and dev partitions (.jsonl[.gz], dir, .tar.gz)\n"
+            "  --data DATA       MASSIVE data with train and dev partitions (.jsonl[.gz], dir, "
+            ".tar.gz)\n"
             "  --out MODEL2      file to write (atomically)\n"
             "  --features F      what the head reads, joined by '+' (default %s):\n"
             "                    ngram  a table of its own at the model's hashed feature ids\n"
@@ -188,13 +189,12 @@ int cmd_langid_fit(int argc, char **argv)
         long long added = stat(a.model, &s0) == 0 && stat(a.out, &s1) == 0
                               ? (long long)s1.st_size - (long long)s0.st_size
                               : -1;
-        json_t *j = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:f,s:f,s:f,s:I}", "model", a.out,
-                              "features", langid_feats_name(o.feats), "locales",
-                              (json_int_t)m.lid.K, "feature_width", (json_int_t)m.lid.F,
-                              "train", (json_int_t)info.n_train, "dev", (json_int_t)info.n_dev,
-                              "best_epoch", info.best_epoch, "dev_accuracy", info.dev_acc,
-                              "seconds_features", info.t_features, "seconds_fit", info.t_fit,
-                              "bytes_added", (json_int_t)added);
+        json_t *j = json_pack(
+            "{s:s,s:s,s:I,s:I,s:I,s:I,s:i,s:f,s:f,s:f,s:I}", "model", a.out, "features",
+            langid_feats_name(o.feats), "locales", (json_int_t)m.lid.K, "feature_width",
+            (json_int_t)m.lid.F, "train", (json_int_t)info.n_train, "dev", (json_int_t)info.n_dev,
+            "best_epoch", info.best_epoch, "dev_accuracy", info.dev_acc, "seconds_features",
+            info.t_features, "seconds_fit", info.t_fit, "bytes_added", (json_int_t)added);
         out_buf ob = out_open("-");
         out_json(&ob, j);
     }
@@ -310,8 +310,8 @@ int cmd_langid_eval(int argc, char **argv)
                 if (!n) continue;
                 json_array_append_new(
                     pairs, json_pack("{s:s,s:s,s:f}", "gold", close_groups[q][x], "predicted",
-                                     close_groups[q][y],
-                                     "rate", (double)conf[(size_t)gx * K + (size_t)gy] / (double)n));
+                                     close_groups[q][y], "rate",
+                                     (double)conf[(size_t)gx * K + (size_t)gy] / (double)n));
             }
     json_t *j = json_pack("{s:s,s:I,s:I,s:f,s:f,s:o,s:f}", "partition", a.partition, "records",
                           (json_int_t)cnt, "locales", (json_int_t)n_loc, "mean_accuracy",

@@ -20,8 +20,8 @@ size_t langid_dim(const model_config *cfg, uint32_t feats)
            ((feats & LANGID_FEAT_POOL) ? 2 * (size_t)cfg->hidden : 0);
 }
 
-static const char *const feat_names[8] = {
-    "", "emb", "pool", "emb+pool", "ngram", "ngram+emb", "ngram+pool", "ngram+emb+pool"};
+static const char *const feat_names[8] = {"",      "emb",       "pool",       "emb+pool",
+                                          "ngram", "ngram+emb", "ngram+pool", "ngram+emb+pool"};
 
 const char *langid_feats_name(uint32_t feats) { return feats < 8 ? feat_names[feats] : "?"; }
 
@@ -125,8 +125,8 @@ langid_head langid_params_head(const langid_params *p, uint32_t feats)
     return h;
 }
 
-double langid_sgd_step(langid_params *p, const float *x, const uint32_t *f, size_t nf,
-                       uint32_t y, double lr, double l2, double *scratch)
+double langid_sgd_step(langid_params *p, const float *x, const uint32_t *f, size_t nf, uint32_t y,
+                       double lr, double l2, double *scratch)
 {
     size_t K = p->K, F = p->F, Q = p->R ? p->Q : 0;
     double *z = scratch, *hid = z + K, *gh = hid + Q;
@@ -171,8 +171,8 @@ int langid_head_set(model *m, uint32_t feats, const strtab *locales, const langi
     size_t K = locales->n, F = langid_dim(&m->cfg, feats);
     int ngram = (feats & LANGID_FEAT_NGRAM) != 0;
     if (K < 2 || K > LANGID_MAX_LOCALES || p->K != K || p->F != F || !feats ||
-        feats > LANGID_FEAT_ALL || (ngram && (p->R < 1 || p->R > LANGID_MAX_ROWS || p->Q < 1 ||
-                                              p->Q > LANGID_MAX_Q)))
+        feats > LANGID_FEAT_ALL ||
+        (ngram && (p->R < 1 || p->R > LANGID_MAX_ROWS || p->Q < 1 || p->Q > LANGID_MAX_Q)))
         return err_set(err, MILLE_EINVAL, "langid: %zu locales (need 2..%u), features %u", K,
                        LANGID_MAX_LOCALES, feats);
     size_t R = ngram ? p->R : 0, Q = ngram ? p->Q : 0, n = K + K * F + K * Q + R * Q;

@@ -10,8 +10,8 @@
  *                      sees spelling. This is fastText's classifier (Joulin et al. 2017, "Bag
  *                      of Tricks for Efficient Text Classification"), as in its language
  *                      identification models.
- *   LANGID_FEAT_EMB    x gets (D): the mean of the model's own embedding rows at those ids.
- *   LANGID_FEAT_POOL   x gets (2H): the [mean; max] pooling of the encoder's output (needs
+ *   LANGID_FEAT_EMB    x holds (D): the mean of the model's own embedding rows at those ids.
+ *   LANGID_FEAT_POOL   x holds (2H): the [mean; max] pooling of the encoder's output (needs
  *                      a forward pass).
  * The model's own features were trained to mean the same in every language (the intent of
  * "wake me up" and "réveille-moi"), and a linear head on them alone tells languages apart
@@ -74,8 +74,8 @@ langid_head langid_params_head(const langid_params *p, uint32_t feats);
  * Rows of E are indexed by f modulo R and each occurrence takes its share (1 / nf) of the
  * gradient of h. With lr == 0 nothing changes. scratch: K + 2Q doubles. Returns -log p_y
  * (before the step). */
-double langid_sgd_step(langid_params *p, const float *x, const uint32_t *f, size_t nf,
-                       uint32_t y, double lr, double l2, double *scratch);
+double langid_sgd_step(langid_params *p, const float *x, const uint32_t *f, size_t nf, uint32_t y,
+                       double lr, double l2, double *scratch);
 
 /* Give m the head: locales (K >= 2 distinct names) and the parameters of p (copied). Replaces
  * any head m had. Returns 0 or MILLE_ENOMEM / MILLE_EINVAL. */
