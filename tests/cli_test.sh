@@ -802,6 +802,17 @@ run "$MILLE" predict --model "$T/lid.model" --locale auto "$T/lid.txt"
 check "predict --locale auto" 0 "" '^\{"locale":"[a-z]{2,3}-[A-Z]{2}","locale_p":'
 run "$MILLE" predict --model "$DATA/model_v1.mille" "$T/lid.txt"
 check "predict without a head or a locale" 0 "" '^\{"utt":'
+# the shipped model identifies the locale of each line of data/demo.txt (no --locale) as
+# recorded when its head was fitted (tests/data/shipped_demo_locales.tsv: locale, then utt)
+run "$MILLE" predict data/demo.txt
+$PY -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    print(r.get("locale", "-") + "\t" + r["utt"])' "$T/out" >"$T/shipped_loc.tsv"
+if cmp -s "$T/shipped_loc.tsv" tests/data/shipped_demo_locales.tsv; then ok; else
+    bad "shipped model: locales of data/demo.txt differ from tests/data/shipped_demo_locales.tsv"
+    diff tests/data/shipped_demo_locales.tsv "$T/shipped_loc.tsv" | head -n 10 >&2
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
