@@ -510,10 +510,9 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
     if (n == 0) return 0;
     if (!in || !res) return MILLE_EINVAL;
     memset(res, 0, n * sizeof *res);
-    s->n_items = 0;
+    s->n_items = 0; /* set once the call succeeds: mille_session_locale reads the items */
     if (vec_reserve((void **)&s->items, &s->cap_items, n + 1, sizeof *s->items))
         return MILLE_ENOMEM;
-    s->n_items = n;
     batch_clear(&s->b);
     for (size_t k = 0; k < s->mm->n_more; k++) batch_clear(&s->bm[k]);
     size_t U = 0, N = 0;
@@ -593,6 +592,7 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
         u++;
     }
     int ok = 0;
+    s->n_items = n;
     for (size_t i = 0; i < n; i++) {
         const item *it = &s->items[i];
         if (it->code) continue;
@@ -661,10 +661,11 @@ MILLE_API int mille_embed(mille_session *s, const char *text, size_t len, const 
     for (size_t k = 0; k < mm->n_more; k++) batch_clear(&s->bm[k]);
     item *it = &s->items[0];
     memset(it, 0, sizeof *it);
-    s->n_items = 1;
+    s->n_items = 0;
     mille_input in = {text, len, locale};
     int rc = prepare(s, &in, it, err);
     if (rc) return rc;
+    s->n_items = 1;
     if (model_forward(&mm->m, &s->b, &s->ws)) return err_set(err, MILLE_ENOMEM, "out of memory");
     double part = 1.0 / sqrt((double)(1 + mm->n_more));
     size_t n = 2 * (size_t)mm->m.cfg.hidden;

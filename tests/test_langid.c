@@ -202,6 +202,11 @@ TEST(langid_fit_save_load_on_an_old_model)
     CHECK(mille_session_locale(s, 1, NULL) == NULL);
     CHECK_STR(mille_session_locale(s, 2, NULL), "ru-RU");
     CHECK(mille_session_locale(s, 3, NULL) == NULL);
+    /* a call that fails as a whole leaves no locale behind */
+    CHECK_INT(mille_session_set_max_batch_words(s, 3), 0);
+    CHECK_INT(mille_parse_batch(s, in, 3, res, NULL), MILLE_ELIMIT);
+    CHECK(mille_session_locale(s, 0, NULL) == NULL);
+    CHECK_INT(mille_session_set_max_batch_words(s, MILLE_MAX_BATCH_WORDS_DEFAULT), 0);
     /* the same intent and slots as the old model given the locale */
     mille_model *mo;
     mille_session *so;
