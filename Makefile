@@ -96,7 +96,8 @@ TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predicti
               api_concurrent_sessions_share_a_model srv_reload_under_load \
               q8_model_agrees_with_f32_and_round_trips \
               srv_micro_batching_under_load \
-              comm_ranks_give_the_weights_of_one_process
+              comm_ranks_give_the_weights_of_one_process \
+              langid_sessions_identify_in_threads
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)

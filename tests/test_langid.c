@@ -10,9 +10,11 @@
  *   before the section existed: it loads without a head, the fitted head survives a save and
  *   a load (and an int8 quantization) bit for bit, the intent and slot tensors are unchanged,
  *   and the API identifies the locale of a text without one;
- * - sections the reader must refuse: a newer section version, unknown features, a NaN.
+ * - sections the reader must refuse: a newer section version, unknown features, a NaN;
+ * - four sessions of the shipped model identifying in threads (make tsan runs it).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,4 +302,67 @@ TEST(langid_section_refused_when_unreadable)
     free(buf);
     unlink(path);
     unlink(bad);
+}
+
+/* ---- threads: sessions of one model identify concurrently (run under TSan by make tsan) --- */
+
+static const char *const thread_utts[] = {
+    "wake me up at five am this week", "réveille-moi à cinq heures du matin cette semaine",
+    "今週は午前五時に起こして", "vekk meg klokka ni i morgen", "включи свет в спальне"};
+enum { N_THREAD_UTTS = 5, N_THREADS = 4 };
+
+typedef struct lid_job {
+    const mille_model *m;
+    const char *want[N_THREAD_UTTS];
+    int mismatches;
+} lid_job;
+
+static void *lid_worker(void *arg)
+{
+    lid_job *j = arg;
+    mille_session *s;
+    mille_error e;
+    if (mille_session_new(j->m, &s, &e) < 0) {
+        j->mismatches = -1;
+        return NULL;
+    }
+    for (int rep = 0; rep < 20; rep++)
+        for (int i = 0; i < N_THREAD_UTTS; i++) {
+            mille_result r;
+            if (mille_parse(s, thread_utts[i], strlen(thread_utts[i]), NULL, &r, &e) < 0 ||
+                mille_session_locale(s, 0, NULL) != j->want[i])
+                j->mismatches++;
+        }
+    mille_session_free(s);
+    return NULL;
+}
+
+TEST(langid_sessions_identify_in_threads)
+{
+    mille_model *m;
+    mille_session *s;
+    mille_error e;
+    CHECK_INT(mille_model_load(test_path("models/mille.model"), &m, &e), 0);
+    CHECK_INT(mille_model_has_langid(m), 1);
+    CHECK_INT(mille_session_new(m, &s, &e), 0);
+    lid_job jobs[N_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < N_THREAD_UTTS; i++) {
+        mille_result r;
+        CHECK_INT(mille_parse(s, thread_utts[i], strlen(thread_utts[i]), NULL, &r, &e), 0);
+        /* the locale names are the model's strings: the same pointer in every session */
+        for (int t = 0; t < N_THREADS; t++) jobs[t].want[i] = mille_session_locale(s, 0, NULL);
+    }
+    CHECK_STR(jobs[0].want[3], "nb-NO");
+    pthread_t th[N_THREADS];
+    for (int t = 0; t < N_THREADS; t++) {
+        jobs[t].m = m;
+        pthread_create(&th[t], NULL, lid_worker, &jobs[t]);
+    }
+    for (int t = 0; t < N_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        CHECK_INT(jobs[t].mismatches, 0);
+    }
+    mille_session_free(s);
+    mille_model_free(m);
 }
