@@ -99,7 +99,8 @@ TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predicti
               srv_micro_batching_under_load \
               comm_ranks_give_the_weights_of_one_process \
               comm_sharded_update_resumes_across_rank_counts \
-              codeswitch_training_threads_give_identical_weights
+              codeswitch_training_threads_give_identical_weights \
+              langid_sessions_identify_in_threads
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)

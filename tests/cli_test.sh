@@ -815,6 +815,52 @@ run "$MILLE" inflect --lexicon "$T/ru.tsv" --hunspell "$T/nope" --text "$T/ru.tx
 check "inflect with a missing dictionary" 1 "nope.aff"
 run "$MILLE" inflect --lexicon "$T/ru.tsv"
 check "inflect without --hunspell" 2 "required"
+# ---- language identification (langid-fit, langid-eval, predict without a locale) ---------------
+run "$MILLE" langid-fit --help
+check "langid-fit --help" 0 "" "usage: mille langid-fit"
+run "$MILLE" langid-fit "$DATA/model_v1.mille" --data "$SAMPLE"
+check "langid-fit without --out" 2 "--out are required"
+run "$MILLE" langid-fit "$DATA/model_v1.mille" --data "$SAMPLE" --out "$T/lid.model" --features bogus
+check "langid-fit --features bogus" 2 "--features must be"
+run "$MILLE" langid-eval "$DATA/model_v1.mille" --data "$SAMPLE"
+check "langid-eval on a model without a head" 1 "has no language-identification head"
+# an old (version 1) model gets a head on the sample's 52 locales; twice with one seed: the same file
+run "$MILLE" langid-fit "$DATA/model_v1.mille" --data "$SAMPLE" --out "$T/lid.model" --rows 4096 \
+    --width 8 --epochs 3 --quiet
+check "langid-fit on the sample" 0 "" '"locales":52'
+run "$MILLE" langid-fit "$DATA/model_v1.mille" --data "$SAMPLE" --out "$T/lid2.model" --rows 4096 \
+    --width 8 --epochs 3 --quiet
+cmp -s "$T/lid.model" "$T/lid2.model" && ok || bad "langid-fit: two runs with one seed differ"
+run "$MILLE" langid-eval "$T/lid.model" --data "$SAMPLE"
+check "langid-eval" 0 "" '"close_pairs":\[\{"gold":"nb-NO","predicted":"da-DK"'
+[ "$(wc -l <"$T/out")" -eq 53 ] && ok || bad "langid-eval: expected 52 locale lines and a summary"
+# the intent and slot parses are the old model's, given the locale
+printf 'wake me up at nine am\n' >"$T/lid.txt"
+run "$MILLE" predict --model "$DATA/model_v1.mille" --locale en-US "$T/lid.txt"
+sed 's/"locale":"en-US",//' "$T/out" >"$T/lid_old.jsonl"
+run "$MILLE" predict --model "$T/lid.model" --locale en-US "$T/lid.txt"
+check "predict with a head and a locale" 0 "" '"locale":"en-US","utt"'
+sed 's/"locale":"en-US",//' "$T/out" | cmp -s - "$T/lid_old.jsonl" && ok ||
+    bad "predict: a head changed the parse of a text with a locale"
+grep -q locale_p "$T/out" && bad "predict: locale_p with a given locale" || ok
+# without a locale (or with "auto"): the identified locale and its probability
+run "$MILLE" predict --model "$T/lid.model" "$T/lid.txt"
+check "predict without a locale" 0 "" '^\{"locale":"[a-z]{2,3}-[A-Z]{2}","locale_p":[0-9.e-]+,"utt"'
+run "$MILLE" predict --model "$T/lid.model" --locale auto "$T/lid.txt"
+check "predict --locale auto" 0 "" '^\{"locale":"[a-z]{2,3}-[A-Z]{2}","locale_p":'
+run "$MILLE" predict --model "$DATA/model_v1.mille" "$T/lid.txt"
+check "predict without a head or a locale" 0 "" '^\{"utt":'
+# the shipped model identifies the locale of each line of data/demo.txt (no --locale) as
+# recorded when its head was fitted (tests/data/shipped_demo_locales.tsv: locale, then utt)
+run "$MILLE" predict data/demo.txt
+$PY -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    print(r.get("locale", "-") + "\t" + r["utt"])' "$T/out" >"$T/shipped_loc.tsv"
+if cmp -s "$T/shipped_loc.tsv" tests/data/shipped_demo_locales.tsv; then ok; else
+    bad "shipped model: locales of data/demo.txt differ from tests/data/shipped_demo_locales.tsv"
+    diff tests/data/shipped_demo_locales.tsv "$T/shipped_loc.tsv" | head -n 10 >&2
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -118,6 +118,8 @@ void model_free(model *m)
     strtab_free(&m->locales);
     free(m->meta);
     free(m->q8_block);
+    free(m->lid.own);
+    strtab_free(&m->lid.locales);
     if (m->map) modelio_unmap(m->map, m->map_len);
     memset(m, 0, sizeof *m);
 }
