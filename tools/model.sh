@@ -65,7 +65,8 @@ t=$(now)
 stage "int8 quantization" "$t"
 
 t=$(now)
-"$B/mille" langid-fit "$OUT/mille.model" --data "$M" --out "$OUT/mille.model" --quiet
+# 2^14 rows (97.60% of dev; 2^15 gives 97.99% but 1 MB more, over the 8 MB the file may take)
+"$B/mille" langid-fit "$OUT/mille.model" --data "$M" --rows 16384 --out "$OUT/mille.model" --quiet
 stage "language-identification head (mille langid-fit)" "$t"
 
 t=$(now)
