@@ -7,7 +7,9 @@
 #
 # Trains small models for LOCALE with the same settings and seed, one per variant
 # (VARIANTS, default "base rephrase positive both"): base = the train partition alone;
-# rephrase = + the records mined from rephrases; positive = + the positives; both = + all.
+# rephrase = + the records mined from rephrases; positive = + the positives; both = + all;
+# and, only when asked, oracle = + every logged dev utterance with its gold label (what a
+# perfect miner of the same log could add: the ceiling of retraining on it).
 # The scoring set is the dev utterances whose text (normalized as mille learn does) never
 # appears in the log: the script refuses to run (exit 3) if a mined record's text is in it.
 # No model is selected on dev (that would look at the scoring set): each trains a fixed
@@ -72,6 +74,14 @@ def write(name, rs):
 write("rephrase", kinds["rephrase"])
 write("positive", kinds["positive"])
 write("both", kinds["rephrase"] + kinds["positive"])
+oracle = []
+with gzip.open(gold_path, "rt", encoding="utf-8") as f:
+    for l in f:
+        r = json.loads(l)
+        if r["partition"] == "dev" and r["id"] not in scoring:
+            oracle.append(dict(r, partition="train"))
+write("oracle", oracle)
+kinds["oracle"] = oracle
 with open(out + "/scoring.json", "w") as f:
     json.dump({"scoring_ids": sorted(scoring), "logged": sorted(logged),
                "records": {k: len(v) for k, v in kinds.items()}, "dropped_in_train": dropped,
@@ -89,6 +99,7 @@ for k in $VARIANTS; do
     else
         "$B/mille" train --data "$M/$L.jsonl.gz" --data "$O/$k.jsonl" $ARGS --out "$O/$k.model"
     fi
+    rm -f "$O/$k.model.ckpt"
     "$B/mille" predict --model "$O/$k.model" --locales "$L" --partitions dev "$M/$L.jsonl.gz" >"$O/$k.pred"
 done
 python3 - "$M/$L.jsonl.gz" "$O" "$L" "${SEED:-1}" $VARIANTS <<'PY'
@@ -115,9 +126,10 @@ for name in variants:
         s[0] += 1
         s[1] += got == g
         s[2] += got[0] == g[0]
-    added = {"base": 0, "rephrase": info["records"]["rephrase"],
-             "positive": info["records"]["positive"],
-             "both": sum(info["records"].values())}[name] * info["repeat"]
+    rec = info["records"]
+    added = {"base": 0, "rephrase": rec["rephrase"], "positive": rec["positive"],
+             "both": rec["rephrase"] + rec["positive"], "oracle": rec["oracle"]}[name]
+    added *= info["repeat"]
     print(json.dumps({"locale": loc, "seed": int(seed), "model": name, "added_records": added,
                       "dropped_in_train": info["dropped_in_train"],
                       **{k: {"n": v[0], "exact_match": round(100 * v[1] / max(v[0], 1), 2),
