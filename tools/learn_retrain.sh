@@ -94,10 +94,10 @@ for k in $VARIANTS; do
         if [ -n "${BASE:-}" ]; then
             cp "$BASE" "$O/base.model"
         else
-            "$B/mille" train --data "$M/$L.jsonl.gz" $ARGS --out "$O/base.model"
+            "$B/mille" train --data "$M/$L.jsonl.gz" $ARGS --out "$O/base.model" >&2
         fi
     else
-        "$B/mille" train --data "$M/$L.jsonl.gz" --data "$O/$k.jsonl" $ARGS --out "$O/$k.model"
+        "$B/mille" train --data "$M/$L.jsonl.gz" --data "$O/$k.jsonl" $ARGS --out "$O/$k.model" >&2
     fi
     rm -f "$O/$k.model.ckpt"
     "$B/mille" predict --model "$O/$k.model" --locales "$L" --partitions dev "$M/$L.jsonl.gz" >"$O/$k.pred"
