@@ -40,11 +40,16 @@ static void usage(FILE *f)
             "  --unknown-success X  success weight of a turn without outcome (default %g)\n"
             "  --min-share X        expected visits of the target from the source (N_uv),\n"
             "                       against distractors (default %g)\n"
-            "  --no-slot-guard      allow targets whose slot values the source lacks\n\n"
+            "  --no-slot-guard      allow targets whose slot values the source lacks\n"
+            "  --positives X        also mine positives into --data-out: phrasings that work\n"
+            "                       (turns not rephrased, not a defect, logged confidence >= X)\n"
+            "                       labeled with their logged parse (default: off)\n"
+            "  --positive-min-success X  a positive's success rate at least (default %g)\n"
+            "  --positive-min-users N    distinct users behind a positive (default %u)\n\n"
             "prints a summary line (JSON) on stderr. exit status: 0 ok (bad log lines are\n"
             "named as FILE:LINE and skipped), 1 runtime error, 2 usage error.\n",
             p.max_gap, p.min_similarity, p.min_users, p.min_gain, p.min_target_p, p.min_confidence,
-            p.unknown_success, p.min_share);
+            p.unknown_success, p.min_share, p.positive_min_success, p.positive_min_users);
 }
 
 /* ---- the model as the miner's parser ------------------------------------------------------ */
@@ -143,10 +148,11 @@ static int write_examples(const learn_examples *ex, const char *path, mille_erro
         char scen[128], id[32];
         snprintf(scen, sizeof scen, "%.*s", us ? (int)(us - intent) : (int)strlen(intent), intent);
         snprintf(id, sizeof id, "learn-%zu", i + 1);
-        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "id", id, "locale",
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "id", id, "locale",
                               ex->st.buf + e->locale, "partition", "train", "scenario", scen,
                               "intent", intent, "utt", ex->st.buf + e->utt, "annot_utt",
-                              ex->st.buf + e->annot, "self_learned", 1);
+                              ex->st.buf + e->annot, "self_learned", 1, "mined",
+                              e->kind == LEARN_EX_POSITIVE ? "positive" : "rephrase");
         char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
         size_t n = s ? strlen(s) : 0;
@@ -209,6 +215,14 @@ int cmd_learn(int argc, char **argv)
             bad = cli_double("learn", "--min-share", v, 0, 10, &p.min_share) < 0;
         } else if (strcmp(argv[i], "--no-slot-guard") == 0) {
             p.slot_guard = 0;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--positives", &bad))) {
+            bad = cli_double("learn", "--positives", v, 0, 1, &p.positive_min_confidence) < 0;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--positive-min-success", &bad))) {
+            bad =
+                cli_double("learn", "--positive-min-success", v, 0, 1, &p.positive_min_success) < 0;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--positive-min-users", &bad))) {
+            bad = cli_long("learn", "--positive-min-users", v, 1, 1000000, &lv) < 0;
+            p.positive_min_users = (unsigned)lv;
         } else if (!bad) {
             fprintf(stderr, "mille learn: unexpected argument '%s' (see --help)\n", argv[i]);
             bad = 1;
@@ -216,6 +230,10 @@ int cmd_learn(int argc, char **argv)
     }
     if (!bad && (!n_logs || !out)) {
         fprintf(stderr, "mille learn: --log and --out are required (see --help)\n");
+        bad = 1;
+    }
+    if (!bad && p.positive_min_confidence >= 0 && !data_out) {
+        fprintf(stderr, "mille learn: --positives needs --data-out (see --help)\n");
         bad = 1;
     }
     if (bad) return CLI_USAGE;
@@ -245,10 +263,13 @@ int cmd_learn(int argc, char **argv)
                 "{\"turns\":%zu,\"bad_lines\":%zu,\"sessions\":%zu,\"single_turn_sessions\":%zu,"
                 "\"rephrases\":%zu,\"states\":%zu,\"sources_with_candidates\":%zu,"
                 "\"rewrites\":%zu,\"rejected\":{\"users\":%zu,\"gain\":%zu,\"model\":%zu,"
-                "\"slots\":%zu,\"share\":%zu},\"examples\":%zu}\n",
+                "\"slots\":%zu,\"share\":%zu},\"examples\":%zu,\"positives\":%zu,"
+                "\"positive_candidates\":%zu,\"positive_rejected\":{\"success\":%zu,"
+                "\"users\":%zu,\"rewrite_source\":%zu}}\n",
                 st.turns, ts.bad, st.sessions, st.single_turn_sessions, st.rephrases, st.states,
                 st.candidates, st.rewrites, st.rejected_users, st.rejected_gain, st.rejected_model,
-                st.rejected_slots, st.rejected_share, ex.n);
+                st.rejected_slots, st.rejected_share, ex.n, st.positives, st.positive_candidates,
+                st.rejected_pos_success, st.rejected_pos_users, st.rejected_pos_source);
     }
     learn_examples_free(&ex);
     learn_rewrites_free(&rw);

@@ -762,6 +762,30 @@ run "$MILLE" learn --log "$T/turns.jsonl"
 check "learn without --out" 2 "--out"
 run "$MILLE" learn --log "$T/turns.jsonl" --out "$T/rw2.jsonl" --min-users 1
 check "learn --min-users 1 is refused" 2 "min-users"
+# positives: "turn the lights off" worked for four users (three said so, one said nothing and
+# went on); "no more light" was a defect each time: never a positive
+run "$MILLE" learn --log "$T/turns.jsonl" --out "$T/rw2.jsonl" --positives 0.5
+check "learn --positives without --data-out" 2 "data-out"
+run "$MILLE" learn --log "$T/turns.jsonl" --out "$T/rw2.jsonl" --data-out "$T/mined2.jsonl" \
+    --positives 0.9
+check "learn --positives" 0 '"positives":1,' ""
+grep -q '"utt":"turn the lights off","annot_utt":"turn the lights off","self_learned":true,"mined":"positive"' \
+    "$T/mined2.jsonl" && ok || bad "learn --positives: the positive"
+grep 'no more light' "$T/mined2.jsonl" | grep -q '"mined":"positive"' &&
+    bad "learn --positives: a defect mined as a positive" || ok
+run "$MILLE" learn --log "$T/turns.jsonl" --out "$T/rw2.jsonl" --data-out "$T/mined2.jsonl" \
+    --positives 0.97
+check "learn --positives above every turn's confidence" 0 '"positives":0,' ""
+# learn_retrain.sh refuses mined data that holds a phrasing of its scoring set (dev
+# utterances never logged), whatever its case and punctuation
+mkdir -p "$T/rt"
+echo '{"session":"s","time":1,"text":"turn off the smart plug","intent":"iot_wemo_off","confidence":0.9}' >"$T/rt/p1.jsonl"
+echo '{"id":"learn-1","locale":"en-US","partition":"train","intent":"iot_wemo_off","utt":"turn off the smart plug","annot_utt":"turn off the [device_type : smart plug]","mined":"positive"}' >"$T/rt/mined.jsonl"
+run env VARIANTS=check sh tools/learn_retrain.sh en-US "$T/rt" "$SAMPLE" "$(dirname "$MILLE")"
+check "learn_retrain.sh: a logged phrasing is not in the scoring set" 0
+echo '{"id":"learn-2","locale":"en-US","partition":"train","intent":"iot_hue_lightoff","utt":"Turn the lights off please?","annot_utt":"Turn the lights off please?","mined":"positive"}' >>"$T/rt/mined.jsonl"
+run env VARIANTS=check sh tools/learn_retrain.sh en-US "$T/rt" "$SAMPLE" "$(dirname "$MILLE")"
+check "learn_retrain.sh: refuses a scoring-set phrasing in the mined data" 3 "1 mined records are in the scoring set"
 # the simulator is deterministic for a seed (a small run on the bundled sample)
 if [ -f "$SAMPLE/en-US.jsonl.gz" ] || [ -f "$SAMPLE/en-US.jsonl" ]; then
     for k in 1 2; do

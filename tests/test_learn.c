@@ -389,6 +389,148 @@ TEST(learn_mine_is_independent_of_order)
     free(b);
 }
 
+/* ---- positives (implicit positive feedback) ------------------------------------------------ */
+
+/* A turn with its own confidence and at most one slot (value must occur in text). */
+static void turn_c(char **buf, size_t *len, const char *session, const char *user, double t,
+                   const char *text, const char *intent, double conf, const char *slot,
+                   const char *value, const char *outcome)
+{
+    char line[1024], sl[256] = "";
+    if (slot) {
+        size_t at = (size_t)(strstr(text, value) - text);
+        snprintf(sl, sizeof sl, "{\"slot\":\"%s\",\"value\":\"%s\",\"start\":%zu,\"end\":%zu}",
+                 slot, value, at, at + strlen(value));
+    }
+    int n = snprintf(line, sizeof line,
+                     "{\"session\":\"%s\",\"user\":\"%s\",\"time\":%.3f,\"locale\":\"en-US\","
+                     "\"text\":\"%s\",\"intent\":\"%s\",\"confidence\":%g,\"slots\":[%s]%s%s%s}\n",
+                     session, user, t, text, intent, conf, sl, outcome ? ",\"outcome\":\"" : "",
+                     outcome ? outcome : "", outcome ? "\"" : "");
+    *buf = realloc(*buf, *len + (size_t)n + 1);
+    memcpy(*buf + *len, line, (size_t)n + 1);
+    *len += (size_t)n;
+}
+
+/* One single-turn session per user u0 .. u0+n-1 saying text. */
+static void said(char **buf, size_t *len, int u0, int n, const char *text, const char *intent,
+                 double conf, const char *slot, const char *value, const char *outcome)
+{
+    char s[128], u[32];
+    for (int k = u0; k < u0 + n; k++) {
+        snprintf(s, sizeof s, "%s/%d", text, k);
+        snprintf(u, sizeof u, "u%d", k);
+        turn_c(buf, len, s, u, 2e9 + 100.0 * k, text, intent, conf, slot, value, outcome);
+    }
+}
+
+/* The annot_utt of the positive mined from utt, or NULL. */
+static const char *positive_of(const learn_examples *ex, const char *utt)
+{
+    for (size_t i = 0; i < ex->n; i++)
+        if (ex->e[i].kind == LEARN_EX_POSITIVE && strcmp(ex->st.buf + ex->e[i].utt, utt) == 0)
+            return ex->st.buf + ex->e[i].annot;
+    return NULL;
+}
+
+TEST(learn_mine_positives_known_answers)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    /* mined: 3 users, success, confident; the label is the logged parse with its slot */
+    said(&buf, &len, 0, 3, "what's the weather in paris", "weather_query", 0.9, "place_name",
+         "paris", "success");
+    /* mined: not rephrased, outcome unknown (x = unknown_success = 0.5) */
+    said(&buf, &len, 10, 2, "play jazz", "play_music", 0.8, "music_genre", "jazz", NULL);
+    /* not mined: below the threshold */
+    said(&buf, &len, 20, 3, "set an alarm", "alarm_set", 0.49, NULL, NULL, "success");
+    /* never mined: every turn a defect, however confident */
+    said(&buf, &len, 30, 4, "lights off", "iot_hue_lightoff", 0.99, NULL, NULL, "defect");
+    /* not mined: one success among defects (x = 0.25); the defects never label it */
+    said(&buf, &len, 40, 1, "olly quiet", "audio_volume_mute", 0.9, NULL, NULL, "success");
+    said(&buf, &len, 41, 3, "olly quiet", "audio_volume_mute", 0.95, NULL, NULL, "defect");
+    /* not mined by default: one user alone */
+    said(&buf, &len, 50, 1, "turn it up", "audio_volume_up", 0.9, NULL, NULL, "success");
+    /* a rewrite source is labeled by its rephrase, never as a positive; the rephrase
+     * (logged confidence 0.5, success) is a positive */
+    rephrase_log(&buf, &len, 3, 1, "play lady gaga's poker face", "play poker face by lady gaga",
+                 4);
+    said(&buf, &len, 60, 1, "play lady gaga's poker face", "music_query", 0.6, NULL, NULL, NULL);
+    learn_params p = learn_default_params();
+    learn_rewrites rw = {0};
+    learn_examples ex = {0};
+    learn_stats st;
+    /* off by default */
+    CHECK_INT(mine(buf, len, &p, &rw, &ex, &st), 0);
+    CHECK_INT(st.positives, 0);
+    CHECK_INT(ex.n, 1);
+    learn_examples_free(&ex);
+    learn_rewrites_free(&rw);
+    p.positive_min_confidence = 0.5;
+    CHECK_INT(mine(buf, len, &p, &rw, &ex, &st), 0);
+    CHECK_INT(rw.n, 1);
+    CHECK_INT(st.positives, 3);
+    CHECK_INT(ex.n, 4);
+    const char *a = positive_of(&ex, "what's the weather in paris");
+    CHECK(a != NULL);
+    if (a) CHECK_STR(a, "what's the weather in [place_name : paris]");
+    a = positive_of(&ex, "play jazz");
+    CHECK(a != NULL);
+    if (a) CHECK_STR(a, "play [music_genre : jazz]");
+    CHECK(positive_of(&ex, "play poker face by lady gaga") != NULL);
+    CHECK(positive_of(&ex, "set an alarm") == NULL);
+    CHECK(positive_of(&ex, "lights off") == NULL);
+    CHECK(positive_of(&ex, "olly quiet") == NULL);
+    CHECK(positive_of(&ex, "turn it up") == NULL);
+    CHECK(positive_of(&ex, "play lady gaga's poker face") == NULL);
+    CHECK_INT(st.rejected_pos_users, 1);
+    CHECK_INT(st.rejected_pos_source, 1);
+    CHECK(st.rejected_pos_success >= 1);
+    for (size_t i = 0; i < ex.n; i++)
+        if (ex.e[i].kind == LEARN_EX_POSITIVE)
+            CHECK(strcmp(ex.st.buf + ex.e[i].intent, "iot_hue_lightoff") != 0);
+    learn_examples_free(&ex);
+    learn_rewrites_free(&rw);
+    /* one user is enough when asked; a threshold above every turn mines nothing */
+    p.positive_min_users = 1;
+    CHECK_INT(mine(buf, len, &p, &rw, &ex, &st), 0);
+    CHECK(positive_of(&ex, "turn it up") != NULL);
+    CHECK_INT(st.positives, 4);
+    learn_examples_free(&ex);
+    learn_rewrites_free(&rw);
+    p.positive_min_confidence = 0.999;
+    CHECK_INT(mine(buf, len, &p, &rw, &ex, &st), 0);
+    CHECK_INT(st.positives, 0);
+    learn_examples_free(&ex);
+    learn_rewrites_free(&rw);
+    free(buf);
+}
+
+TEST(learn_mine_positive_is_labeled_by_its_confident_turn)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    /* the same phrasing parsed two ways (two model versions): the confident parse labels
+     * it; a defect turn never does, even the most confident one */
+    said(&buf, &len, 0, 2, "wake me at five", "alarm_query", 0.6, NULL, NULL, "success");
+    said(&buf, &len, 2, 2, "wake me at five", "alarm_set", 0.9, "time", "five", "success");
+    said(&buf, &len, 4, 1, "wake me at five", "alarm_remove", 0.99, NULL, NULL, "defect");
+    learn_params p = learn_default_params();
+    p.positive_min_confidence = 0.5;
+    learn_rewrites rw = {0};
+    learn_examples ex = {0};
+    learn_stats st;
+    CHECK_INT(mine(buf, len, &p, &rw, &ex, &st), 0);
+    CHECK_INT(ex.n, 1);
+    if (ex.n == 1) {
+        CHECK_STR(ex.st.buf + ex.e[0].intent, "alarm_set");
+        CHECK_STR(ex.st.buf + ex.e[0].annot, "wake me at [time : five]");
+    }
+    learn_examples_free(&ex);
+    learn_rewrites_free(&rw);
+    free(buf);
+}
+
 /* ---- the public API ---------------------------------------------------------------------- */
 
 TEST(learn_api_rewrites_and_log)

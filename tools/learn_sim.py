@@ -305,6 +305,18 @@ def main():
     res["reduction_covered"] = 1 - res["covered_defect_rewrites"] / max(res["covered_defect_base"], 1e-9)
     res["reduction_oracle"] = 1 - res["defect_oracle"] / res["defect_base"]
     res["win_loss"] = res["wins"] / res["losses"] if res["losses"] else None
+    # what retraining can learn (tools/learn_retrain.sh): the mined records by kind and by the
+    # partition their phrasing comes from, and the dev phrasings the log never held (the
+    # retraining's scoring set: no mined record is one of them, as mined data comes from the log)
+    dev = {form_key(r["utt"]) for r in recs if r["partition"] == "dev"}
+    logged_keys = {form_key(l["text"]) for l in lines}
+    mined = defaultdict(int)
+    for l in open(data, encoding="utf-8"):
+        r = json.loads(l)
+        mined["%s_%s" % (r.get("mined", "rephrase"), "dev" if form_key(r["utt"]) in dev else "train")] += 1
+    res["mined"] = dict(mined)
+    res["dev_phrasings"] = len(dev)
+    res["dev_phrasings_logged"] = len(dev & logged_keys)
     print(json.dumps(res, sort_keys=True))
 
 

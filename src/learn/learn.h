@@ -177,6 +177,11 @@ typedef struct learn_params {
     int slot_guard;         /* target's slot values must occur in the source (default 1) */
     size_t max_rewrites;    /* table size cap (default 100000)                          */
     double min_share;       /* N_uv: expected visits of the target from the source (0.1)  */
+    /* implicit positive feedback: a phrasing that works becomes training data labeled with
+     * its logged parse (examples only, never a rewrite) */
+    double positive_min_confidence; /* logged confidence of the turn; < 0: off (default -1) */
+    double positive_min_success;    /* the phrasing's success rate R_uS (default 0.5)       */
+    unsigned positive_min_users;    /* distinct users who said it (default 2)               */
 } learn_params;
 
 learn_params learn_default_params(void);
@@ -185,11 +190,20 @@ learn_params learn_default_params(void);
 typedef struct learn_stats {
     size_t turns, sessions, single_turn_sessions, rephrases, states, candidates, rewrites;
     size_t rejected_users, rejected_gain, rejected_model, rejected_slots, rejected_share;
+    /* positives: mined; phrasings with a confident turn that was not a defect, rejected by
+     * their success rate, their users, or because they are a rewrite source */
+    size_t positives, positive_candidates, rejected_pos_success, rejected_pos_users,
+        rejected_pos_source;
 } learn_stats;
 
-/* One mined training example: the failing phrasing labeled with the target's parse. */
+enum { LEARN_EX_REPHRASE = 0, LEARN_EX_POSITIVE = 1 };
+
+/* One mined training example: a failing phrasing labeled with its rephrase's parse
+ * (LEARN_EX_REPHRASE), or a phrasing that works labeled with its own logged parse
+ * (LEARN_EX_POSITIVE). */
 typedef struct learn_example {
     uint32_t locale, utt, intent, annot; /* offsets into the output strstore */
+    int kind;                            /* LEARN_EX_* */
 } learn_example;
 
 typedef struct learn_examples {
@@ -200,7 +214,8 @@ typedef struct learn_examples {
 void learn_examples_free(learn_examples *ex);
 
 /* Mine ts into rewrites (appended to out) and, when ex is not NULL, examples in MASSIVE
- * annot_utt form (slots carried over where their values occur verbatim in the source).
+ * annot_utt form (slots carried over where their values occur verbatim in the source); with
+ * p->positive_min_confidence >= 0 also the positives (after the rewrite examples).
  * Deterministic: the same turns give the same table, whatever their file order. */
 int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn parse, void *ud,
                learn_rewrites *out, learn_examples *ex, learn_stats *st, mille_error *err);

@@ -34,6 +34,17 @@
  * 5. Outputs: the rewrite (locale, raw source, raw target, users, sessions, x_v) and a
  *    training example: the source phrasing labeled with v's intent, slots carried over
  *    where their values occur verbatim in the source.
+ * 6. Positives (implicit positive feedback, off by default): a phrasing whose turns work
+ *    becomes a training example labeled with its own logged parse, i.e. self-training on
+ *    the logged traffic that the users' behaviour confirms. A turn counts when it was not
+ *    rephrased (absorbed), was not reported a defect and its logged confidence is >=
+ *    positive_min_confidence; its phrasing is mined when its success rate x_u (the same
+ *    R_uS as above: rephrases and defects count against it) is >= positive_min_success,
+ *    at least positive_min_users distinct users said it in such a turn, and it is not a
+ *    rewrite source (those are labeled by their rephrase). The label is the parse of its
+ *    most confident such turn. The gain is measured in docs/BENCHMARKS.md: mined data of
+ *    this kind is what the rewrite examples lack in volume; the confidence threshold is
+ *    the precision/volume knob (self-training amplifies the model's confident mistakes).
  *
  * Not here: self-aware monitoring of deployed rewrites (Ponnusamy et al. 2022).
  */
@@ -55,6 +66,9 @@ learn_params learn_default_params(void)
     p.slot_guard = 1;
     p.max_rewrites = 100000;
     p.min_share = 0.1;
+    p.positive_min_confidence = -1;
+    p.positive_min_success = 0.5;
+    p.positive_min_users = 2;
     return p;
 }
 
@@ -240,7 +254,7 @@ typedef struct span {
 /* The source labeled with the target's parse: annot_utt with the slots whose values occur
  * verbatim in the source (first occurrence not overlapping an earlier one). */
 static int add_example(learn_examples *ex, const char *locale, const char *utt, size_t ulen,
-                       const learn_interp *in)
+                       const learn_interp *in, int kind)
 {
     if (memchr(utt, '[', ulen) || memchr(utt, ']', ulen)) return 0; /* annot_utt syntax */
     span sp[64];
@@ -291,6 +305,7 @@ static int add_example(learn_examples *ex, const char *locale, const char *utt, 
              strstore_add(&ex->st, a, w, &e->annot);
     free(a);
     if (rc) return MILLE_ENOMEM;
+    e->kind = kind;
     ex->n++;
     return 0;
 }
@@ -328,6 +343,65 @@ static uint32_t count_who(const triple *t, size_t n, uint32_t u, uint32_t v)
 
 #define OOM(e) err_set(e, MILLE_ENOMEM, "out of memory")
 
+/* The support id of a turn: its user, or its session when it has no user. -1: no memory. */
+static int64_t who_of(const learn_turns *ts, const learn_turn *t, strtab *whos)
+{
+    const char *uname = learn_str(ts, t->user);
+    char who[512];
+    if (*uname)
+        snprintf(who, sizeof who, "u\x1f%s", uname);
+    else
+        snprintf(who, sizeof who, "s\x1f%s", learn_str(ts, t->session));
+    return strtab_intern(whos, who, strlen(who));
+}
+
+/* Step 6: the positives, after the rewrites (is_src marks their sources). best[u] is the
+ * turn (index + 1, 0 = none) that labels state u; pos holds (u, -, who) of every confident
+ * non-defect absorbed turn, sorted. */
+static int mine_positives(ctx *c, const uint32_t *best, const unsigned char *is_src,
+                          const triple *pos, size_t n_pos, learn_examples *ex, learn_stats *st,
+                          mille_error *err)
+{
+    const learn_turns *ts = c->ts;
+    const learn_params *p = c->p;
+    const char *slot[64], *value[64];
+    size_t lo = 0;
+    for (uint32_t u = 0; u < c->n_st; u++) {
+        uint32_t users = 0;
+        while (lo < n_pos && pos[lo].u < u) lo++;
+        for (size_t i = lo; i < n_pos && pos[i].u == u; i++)
+            if (i == lo || pos[i].who != pos[i - 1].who) users++;
+        if (!best[u]) continue;
+        const learn_turn *t = &ts->t[best[u] - 1];
+        const char *intent = learn_str(ts, t->intent);
+        if (!*intent || !strchr(c->key_str[u], '\x1f')[1]) continue; /* no parse, empty key */
+        st->positive_candidates++;
+        if (is_src[u]) {
+            st->rejected_pos_source++;
+            continue;
+        }
+        if (c->sts[u].x < p->positive_min_success) {
+            st->rejected_pos_success++;
+            continue;
+        }
+        if (users < p->positive_min_users) {
+            st->rejected_pos_users++;
+            continue;
+        }
+        learn_interp in = {intent, t->confidence, 0, slot, value};
+        for (uint32_t q = 0; q < t->n_slots && in.n_slots < 64; q++, in.n_slots++) {
+            slot[in.n_slots] = learn_str(ts, ts->sl[t->slot0 + q].slot);
+            value[in.n_slots] = learn_str(ts, ts->sl[t->slot0 + q].value);
+        }
+        size_t before = ex->n;
+        int rc = add_example(ex, learn_str(ts, t->locale), learn_str(ts, t->text), t->text_len, &in,
+                             LEARN_EX_POSITIVE);
+        if (rc < 0) return OOM(err);
+        st->positives += ex->n - before;
+    }
+    return 0;
+}
+
 int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn parse, void *ud,
                learn_rewrites *out, learn_examples *ex, learn_stats *stats, mille_error *err)
 {
@@ -347,8 +421,11 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
     strtab whos = {0};
     cand *cands = NULL;
     double *nv = NULL, *cur = NULL, *nxt = NULL;
-    unsigned char *seen = NULL;
-    uint32_t *touched = NULL;
+    unsigned char *seen = NULL, *is_src = NULL;
+    uint32_t *touched = NULL, *best = NULL;
+    triple *pos = NULL;
+    size_t n_pos = 0, cap_pos = 0;
+    const int positives = ex && p->positive_min_confidence >= 0;
     c.order = malloc(ts->n * sizeof *c.order);
     c.st_of = malloc(ts->n * sizeof *c.st_of);
     if (!c.order || !c.st_of) {
@@ -408,6 +485,10 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
     }
     if (rc) goto done;
     st->states = c.n_st;
+    if (positives && !(best = calloc(c.n_st, sizeof *best))) {
+        rc = OOM(err);
+        goto done;
+    }
 
     /* sessions: rephrase edges, absorption, and the (u, v, user) support triples */
     for (size_t k = 0; k < ts->n && rc == 0;) {
@@ -442,13 +523,7 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
                     edges[n_e++] = (edge){sa, sb, 1.0};
                     c.sts[sa].out_t += 1.0;
                     /* support: every earlier turn of the chain reaches b */
-                    const char *uname = learn_str(ts, b->user);
-                    char who[512];
-                    if (*uname)
-                        snprintf(who, sizeof who, "u\x1f%s", uname);
-                    else
-                        snprintf(who, sizeof who, "s\x1f%s", sid);
-                    int64_t wid = strtab_intern(&whos, who, strlen(who));
+                    int64_t wid = who_of(ts, b, &whos);
                     int64_t sidn = strtab_intern(&whos, sid, strlen(sid));
                     if (wid < 0 || sidn < 0) {
                         rc = OOM(err);
@@ -474,6 +549,21 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
                 c.sts[sa].out_s += s;
                 c.sts[sa].out_f += 1.0 - s;
                 chain0 = j + 1;
+                /* a positive turn: absorbed, not a defect, confident (compared in float, as
+                 * stored, so that a logged 0.9 passes a threshold of 0.9) */
+                if (positives && a->outcome != LEARN_OUTCOME_DEFECT &&
+                    a->confidence >= (float)p->positive_min_confidence) {
+                    uint32_t ti = c.order[j];
+                    if (!best[sa] || a->confidence > ts->t[best[sa] - 1].confidence)
+                        best[sa] = ti + 1;
+                    int64_t wid = who_of(ts, a, &whos);
+                    if (wid < 0 ||
+                        vec_reserve((void **)&pos, &cap_pos, n_pos + 1, sizeof *pos) < 0) {
+                        rc = OOM(err);
+                        break;
+                    }
+                    pos[n_pos++] = (triple){sa, 0, (uint32_t)wid};
+                }
             }
         }
         k = e;
@@ -512,7 +602,8 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
     seen = calloc(c.n_st, 1);
     touched = malloc(c.n_st * sizeof *touched);
     cands = malloc(c.n_st * sizeof *cands);
-    if (!nv || !cur || !nxt || !seen || !touched || !cands) {
+    is_src = calloc(c.n_st, 1);
+    if (!nv || !cur || !nxt || !seen || !touched || !cands || !is_src) {
         rc = OOM(err);
         goto done;
     }
@@ -608,12 +699,18 @@ int learn_mine(const learn_turns *ts, const learn_params *p, learn_parse_fn pars
                                     learn_str(ts, tv->text), tv->text_len, nusers,
                                     count_who(sess, n_s, (uint32_t)u, v), (float)sv->x, &c.tb, err);
             if (rc == 0 && ex)
-                rc = add_example(ex, loc, learn_str(ts, tu->text), tu->text_len, &in);
+                rc = add_example(ex, loc, learn_str(ts, tu->text), tu->text_len, &in,
+                                 LEARN_EX_REPHRASE);
             if (rc == MILLE_ENOMEM) OOM(err);
             st->rewrites++;
+            is_src[u] = 1;
             break;
         }
         free(usig);
+    }
+    if (rc == 0 && positives) {
+        if (n_pos) qsort(pos, n_pos, sizeof *pos, cmp_triple);
+        rc = mine_positives(&c, best, is_src, pos, n_pos, ex, st, err);
     }
 
 done:
@@ -634,5 +731,8 @@ done:
     free(nxt);
     free(seen);
     free(touched);
+    free(is_src);
+    free(best);
+    free(pos);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* fuzz_learnlog.c - libFuzzer target: arbitrary bytes as an interaction log (src/learn/log.c),
  * then mined (mine.c) with a fake model that parses every text as one intent with the first
- * word as a slot. Checks that every accepted turn is well formed and every rewrite is found
- * again by its own source. */
+ * word as a slot, positives on. Checks that every accepted turn is well formed, every rewrite
+ * is found again by its own source and every positive has an intent and no defect label. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.min_gain = 0;
         p.min_target_p = 0;
         p.min_share = 0;
+        p.positive_min_confidence = 0;
+        p.positive_min_users = 1;
         learn_rewrites rw = {0};
         learn_examples ex = {0};
         if (learn_mine(&ts, &p, fake_parse, NULL, &rw, &ex, NULL, &e) == 0) {
@@ -55,6 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (!learn_rewrites_find(&rw, src, strlen(src), *loc ? loc : NULL, &tb)) abort();
             }
             text_buf_free(&tb);
+            for (size_t i = 0; i < ex.n; i++)
+                if (!ex.st.buf[ex.e[i].intent] || !ex.st.buf[ex.e[i].utt]) abort();
         }
         learn_examples_free(&ex);
         learn_rewrites_free(&rw);
