@@ -210,10 +210,10 @@ deps:
 
 # ---- mille-voice (voice/, docs/voice.md): a separate program on the public header only, with
 # its own dependencies (pocketsphinx, libsndfile, SQLite; flite and espeak-ng run as programs).
-VOICE_SRC  := $(sort $(wildcard voice/*.c))
+VOICE_SRC  := $(sort $(wildcard voice/*.c dialogue/*.c))
 VOICE_OBJ  := $(VOICE_SRC:%.c=$(BUILD)/%.o)
 VOICE_PKG  := pocketsphinx sphinxbase sndfile sqlite3
-$(VOICE_OBJ): CPPFLAGS := -Iinclude $(shell pkg-config --cflags $(VOICE_PKG) 2>/dev/null)
+$(VOICE_OBJ): CPPFLAGS := -Iinclude -Ivoice -DVOICE_DATADIR='"dialogue"' $(shell pkg-config --cflags $(VOICE_PKG) 2>/dev/null)
 $(BUILD)/mille-voice: $(VOICE_OBJ) $(BUILD)/libmille.a
 	$(CC) $(LDFLAGS) -o $@ $(VOICE_OBJ) $(BUILD)/libmille.a \
 	  $(shell pkg-config --libs $(VOICE_PKG) 2>/dev/null) $(LDLIBS)

@@ -177,7 +177,7 @@ TEST(voice_alarm_skill_survives_a_restart)
     int fd = mkstemp(db);
     close(fd);
     unlink(db);
-    CHECK_INT(tpl_load("voice/responses.tsv", err), 0);
+    CHECK_INT(tpl_load("dialogue/responses.tsv", err), 0);
     skills *s = skills_open(db, NULL, err);
     CHECK(s != NULL);
     kv slots[1] = {{"time", "seven am"}};
@@ -226,7 +226,7 @@ TEST(voice_every_locale_has_every_key)
 {
     /* the response table: each locale with any template has all of en-US's keys (".one"
      * variants are optional), so a locale is either complete or absent */
-    FILE *f = fopen("voice/responses.tsv", "r");
+    FILE *f = fopen("dialogue/responses.tsv", "r");
     CHECK(f != NULL);
     if (!f) return;
     char line[2048], locales[64][16], keys[64][48];
@@ -244,7 +244,7 @@ TEST(voice_every_locale_has_every_key)
     }
     fclose(f);
     char err[VOICE_ERR];
-    CHECK_INT(tpl_load("voice/responses.tsv", err), 0);
+    CHECK_INT(tpl_load("dialogue/responses.tsv", err), 0);
     CHECK(nl >= 45); /* the target: the built-in skills answer in >= 45 locales */
     for (size_t i = 0; i < nl; i++)
         for (size_t k = 0; k < nk; k++) {
