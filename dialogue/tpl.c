@@ -1,5 +1,5 @@
 /*
- * tpl.c - response templates: the per-locale table (voice/responses.tsv), safe {slot}
+ * tpl.c - response templates: the per-locale table (dialogue/responses.tsv), safe {slot}
  * substitution, locale-aware times and dates through ICU (CLDR patterns: "7:00 AM", "07:00",
  * "午前7:00"), and a small parser of spoken English times ("seven thirty pm").
  *
@@ -16,7 +16,7 @@
 #include <unicode/udat.h>
 #include <unicode/ustring.h>
 
-#include "voice.h"
+#include "dlg.h"
 
 /* ---- safe text ------------------------------------------------------------------------------ */
 
@@ -76,6 +76,15 @@ static int put_clean(char *out, size_t cap, size_t *o, const char *s, size_t len
     return 1;
 }
 
+int tpl_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0, l; i < len; i += l)
+        if ((l = utf8_len(u + i, len - i)) == 0 || (l == 1 && (u[i] < 0x20 || u[i] == 0x7F)))
+            return 0;
+    return 1;
+}
+
 void tpl_clean(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
@@ -119,80 +128,116 @@ typedef struct entry {
     char locale[16], key[48];
     char *text;
 } entry;
-static entry *tab;
-static size_t n_tab;
+struct tpl_table {
+    entry *tab;
+    size_t n;
+};
 
-void tpl_unload(void)
+void tpl_free(tpl_table *t)
 {
-    for (size_t i = 0; i < n_tab; i++) free(tab[i].text);
-    free(tab);
-    tab = NULL;
-    n_tab = 0;
+    if (!t) return;
+    for (size_t i = 0; i < t->n; i++) free(t->tab[i].text);
+    free(t->tab);
+    free(t);
 }
 
-int tpl_load(const char *path, char *err)
+tpl_table *tpl_parse(const char *buf, size_t len, const char *name, char *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, VOICE_ERR, "%s: cannot open response table", path);
-        return -1;
-    }
-    char *line = NULL;
+    tpl_table *t = calloc(1, sizeof *t);
     size_t cap = 0, lineno = 0;
-    ssize_t len;
-    int rc = 0;
-    while ((len = getline(&line, &cap, f)) > 0) {
+    if (!t) goto oom;
+    for (size_t pos = 0; pos < len;) {
+        const char *line = buf + pos, *nl = memchr(line, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - line) : len - pos;
+        pos += n + (nl != NULL);
         lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        if (len == 0 || line[0] == '#') continue;
-        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        if (!t2 || (size_t)(t1 - line) >= sizeof tab->locale ||
-            (size_t)(t2 - t1 - 1) >= sizeof tab->key) {
-            snprintf(err, VOICE_ERR, "%s:%zu: expected locale<TAB>key<TAB>template", path, lineno);
-            rc = -1;
-            break;
+        while (n > 0 && line[n - 1] == '\r') n--;
+        if (n == 0 || line[0] == '#') continue;
+        const char *t1 = memchr(line, '\t', n);
+        const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(line + n - t1 - 1)) : NULL;
+        if (!t2 || (size_t)(t1 - line) >= sizeof t->tab->locale ||
+            (size_t)(t2 - t1 - 1) >= sizeof t->tab->key || memchr(line, 0, n)) {
+            snprintf(err, DLG_ERR, "%s:%zu: expected locale<TAB>key<TAB>template", name, lineno);
+            tpl_free(t);
+            return NULL;
         }
-        entry *nt = realloc(tab, (n_tab + 1) * sizeof *tab);
-        if (!nt) {
-            snprintf(err, VOICE_ERR, "out of memory");
-            rc = -1;
-            break;
+        if (t->n == cap) {
+            size_t nc = cap ? 2 * cap : 256;
+            entry *ne = realloc(t->tab, nc * sizeof *ne);
+            if (!ne) goto oom;
+            t->tab = ne;
+            cap = nc;
         }
-        tab = nt;
-        entry *e = &tab[n_tab];
+        entry *e = &t->tab[t->n];
         snprintf(e->locale, sizeof e->locale, "%.*s", (int)(t1 - line), line);
         snprintf(e->key, sizeof e->key, "%.*s", (int)(t2 - t1 - 1), t1 + 1);
-        if (!(e->text = strdup(t2 + 1))) {
-            rc = -1;
-            break;
-        }
-        n_tab++;
+        if (!(e->text = strndup(t2 + 1, (size_t)(line + n - t2 - 1)))) goto oom;
+        t->n++;
     }
-    free(line);
-    fclose(f);
-    return rc;
+    return t;
+oom:
+    snprintf(err, DLG_ERR, "%s: out of memory", name);
+    tpl_free(t);
+    return NULL;
 }
 
-static const char *find(const char *locale, const char *key, int lang_only)
+tpl_table *tpl_load(const char *path, char *err)
 {
-    for (size_t i = 0; i < n_tab; i++) {
-        if (strcmp(tab[i].key, key) != 0) continue;
-        if (!lang_only && strcmp(tab[i].locale, locale) == 0) return tab[i].text;
-        if (lang_only && strncmp(tab[i].locale, locale, 2) == 0 && tab[i].locale[2] == '-' &&
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (!f) {
+        snprintf(err, DLG_ERR, "%s: cannot open response table", path);
+        return NULL;
+    }
+    for (;;) {
+        if (n + 4096 > cap) {
+            char *nb = cap > ((size_t)64 << 20) ? NULL : realloc(buf, cap ? 2 * cap : 65536);
+            if (!nb) {
+                snprintf(err, DLG_ERR, "%s: too large, or out of memory", path);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = cap ? 2 * cap : 65536;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    tpl_table *t = NULL;
+    if (bad)
+        snprintf(err, DLG_ERR, "%s: read error", path);
+    else
+        t = tpl_parse(buf, n, path, err);
+    free(buf);
+    return t;
+}
+
+static const char *find(const tpl_table *t, const char *locale, const char *key, int lang_only)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const entry *e = &t->tab[i];
+        if (strcmp(e->key, key) != 0) continue;
+        if (!lang_only && strcmp(e->locale, locale) == 0) return e->text;
+        if (lang_only && strncmp(e->locale, locale, 2) == 0 && e->locale[2] == '-' &&
             locale[2] == '-')
-            return tab[i].text;
+            return e->text;
     }
     return NULL;
 }
 
-const char *tpl_get(const char *locale, const char *key, int *fallback)
+const char *tpl_get(const tpl_table *t, const char *locale, const char *key, int *fallback)
 {
-    const char *t = locale ? find(locale, key, 0) : NULL;
+    const char *s = locale ? find(t, locale, key, 0) : NULL;
     *fallback = 0;
-    if (t) return t;
+    if (s) return s;
     *fallback = 1;
-    if (locale && strlen(locale) > 2 && (t = find(locale, key, 1))) return t;
-    return find("en-US", key, 0);
+    if (locale && strlen(locale) > 2 && (s = find(t, locale, key, 1))) return s;
+    return find(t, "en-US", key, 0);
 }
 
 /* ---- ICU dates and times -------------------------------------------------------------------- */
@@ -212,7 +257,7 @@ static void format(const char *locale, double ms, UDateFormatStyle t, UDateForma
     UErrorCode st = U_ZERO_ERROR;
     icu_locale(locale, loc, sizeof loc);
     /* "UTC" keeps the output independent of the machine's zone; the clock given to the skills
-     * is already local wall time (main.c) */
+     * is already local wall time (mille_dialogue_request.now_ms) */
     static const UChar utc[] = {'U', 'T', 'C', 0};
     UDateFormat *f = udat_open(t, d, loc, utc, -1, NULL, -1, &st);
     UChar buf[128];

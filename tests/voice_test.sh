@@ -154,7 +154,9 @@ expect "declared skill, hostile text, verbatim" response "Ran: $HOSTILE" "$out"
 # a command that hangs (even after closing its stdout) is killed at its timeout
 printf '{"skills": [{"intent": "play_music", "timeout_ms": 300, "command": ["/bin/sh", "-c", "exec >&-; sleep 30"]}]}' > "$T/slow.json"
 out=$(turn --skills "$T/slow.json" --act 0 --confirm 0 --text "play some jazz")
-expect_has "hanging command killed" response "killed after 300 ms" "$out"
+expect_has "hanging command killed" skill_error "killed after 300 ms" "$out"
+expect "a failed skill falls back" action fallback "$out"
+expect "a failed skill says so" response "Sorry, that skill is not answering right now." "$out"
 printf '{"skills": [{"intent": "x", "command": ["relative/prog"]}]}' > "$T/bad.json"
 err=$(turn --skills "$T/bad.json" --text "hi" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && case "$err" in *"absolute path"*) true ;; *) false ;; esac && ok ||
