@@ -663,7 +663,9 @@ static void usage(FILE *f)
             "  --max-sessions N    dialogue sessions kept at most; the least recently used\n"
             "                      is evicted (default 1000)\n"
             "  --session-ttl S     a dialogue session unused for S seconds is forgotten\n"
-            "                      (default 3600)\n\n"
+            "                      (default 3600)\n"
+            "  --dialogue-act X    the dialogue acts at NLU confidence >= X (default 0.6)\n"
+            "  --dialogue-confirm X  ... asks to confirm at >= X, falls back below (0.3)\n\n"
             "signals: SIGHUP reloads the model file (requests in flight finish on the old\n"
             "one); SIGTERM and SIGINT stop gracefully. A signal that comes during a reload is\n"
             "handled after it.\n",
@@ -677,6 +679,7 @@ int cmd_serve(int argc, char **argv)
     mille_dialogue_params dp = mille_dialogue_default_params();
     const char *dialogue_db = NULL;
     long max_sessions = (long)dp.max_sessions, session_ttl = (long)dp.session_ttl_s;
+    double act = dp.act, confirm = dp.confirm;
     long log_max = 0;
     long port = 8080, threads = 2, admin_port = -2, timeout = 10, max_conn = 1024, drain = 10;
     long ip_rate = (long)IP_RATE_DEFAULT;
@@ -758,6 +761,10 @@ int cmd_serve(int argc, char **argv)
         } else if ((v = cli_opt_value(argc, argv, &i, "--max-sessions", &bad))) {
             if (cli_long("serve", "--max-sessions", v, 1, 1L << 24, &max_sessions))
                 return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--dialogue-act", &bad))) {
+            if (cli_double("serve", "--dialogue-act", v, 0, 1, &act)) return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--dialogue-confirm", &bad))) {
+            if (cli_double("serve", "--dialogue-confirm", v, 0, 1, &confirm)) return CLI_USAGE;
         } else if ((v = cli_opt_value(argc, argv, &i, "--session-ttl", &bad))) {
             if (cli_long("serve", "--session-ttl", v, 1, 1L << 30, &session_ttl)) return CLI_USAGE;
         } else if (!bad) {
@@ -852,7 +859,15 @@ int cmd_serve(int argc, char **argv)
         close(sfd);
         return CLI_USAGE;
     }
+    if (confirm > act) {
+        fprintf(stderr, "mille serve: --dialogue-confirm %g is above --dialogue-act %g\n", confirm,
+                act);
+        close(sfd);
+        return CLI_USAGE;
+    }
     dp.db = dialogue_db;
+    dp.act = (float)act;
+    dp.confirm = (float)confirm;
     dp.max_sessions = (size_t)max_sessions;
     dp.session_ttl_s = (double)session_ttl;
     if ((log_dir && mille_log_open(log_dir, (size_t)log_max, &cfg.log, &err) < 0) ||
