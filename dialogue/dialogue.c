@@ -403,6 +403,13 @@ int mille_dialogue_turn(mille_dialogue *d, mille_session *nlu, const mille_dialo
         err->code = MILLE_EINVAL;
         return MILLE_EINVAL;
     }
+    const char *nul = q->len ? memchr(q->text, 0, q->len) : NULL;
+    if (nul) {
+        snprintf(err->msg, sizeof err->msg, "text holds a NUL byte at offset %zu",
+                 (size_t)(nul - q->text));
+        err->code = MILLE_EINVAL;
+        return MILLE_EINVAL;
+    }
     turn *t = calloc(1, sizeof *t);
     char *text = malloc(q->len + 1);
     if (!t || !text) {
@@ -412,8 +419,6 @@ int mille_dialogue_turn(mille_dialogue *d, mille_session *nlu, const mille_dialo
     }
     if (q->len) memcpy(text, q->text, q->len);
     text[q->len] = 0;
-    /* the control words and the skills see the text up to a NUL; the NLU sees it all and
-     * refuses it (invalid input) */
     t->d = d;
     t->nlu = nlu;
     t->session = q->session;
@@ -524,6 +529,7 @@ void mille_dialogue_free(mille_dialogue *d)
 long mille_dialogue_sessions(mille_dialogue *d, double now_ms, mille_error *err)
 {
     char msg[DLG_ERR];
+    if (!d) return fail(err, MILLE_EINVAL, "mille_dialogue_sessions: NULL dialogue");
     long n = store_count(d->st, now_ms >= 0 ? now_ms : wall_ms(), msg);
     return n < 0 ? fail(err, MILLE_EIO, msg) : n;
 }

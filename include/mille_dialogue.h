@@ -34,7 +34,7 @@
  *         mille_session_new(model, &nlu, &err) < 0 || mille_dialogue_open(&p, &dlg, &err) < 0)
  *         return fprintf(stderr, "%s\n", err.msg), 1;
  *     mille_dialogue_request q = {"kitchen", "set an alarm", 12, "en-US", -1};
- *     mille_dialogue_reply *r = malloc(sizeof *r);                  // ~18 KiB: not the stack
+ *     mille_dialogue_reply *r = malloc(sizeof *r);                  // ~19 KiB: not the stack
  *     if (mille_dialogue_turn(dlg, nlu, &q, r, &err) == 0)
  *         printf("%s: %s\n", r->action, r->response);               // ask: For what time?
  *     q.text = "seven am", q.len = 8;

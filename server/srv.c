@@ -928,7 +928,7 @@ static void do_dialogue(srv *s, const char *body, size_t len, srv_reply *r)
     }
     sm = model_ref(s);
     ses = session_get(s, sm);
-    reply = malloc(sizeof *reply); /* ~18 KiB: not on a server thread's stack */
+    reply = malloc(sizeof *reply); /* ~19 KiB: not on a server thread's stack */
     if (!ses || !reply) {
         srv_error(s, r, 500, "internal", "out of memory");
         goto out;
