@@ -151,9 +151,11 @@ install: all
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/mille $(DESTDIR)$(PREFIX)/bin/mille
 	install -m 644 include/mille.h $(DESTDIR)$(PREFIX)/include/mille.h
+	install -m 644 include/mille_dialogue.h $(DESTDIR)$(PREFIX)/include/mille_dialogue.h
 	if [ -f models/mille.model ]; then install -d $(DESTDIR)$(PREFIX)/share/mille && \
 	  install -m 644 models/mille.model $(DESTDIR)$(PREFIX)/share/mille/mille.model; fi
 	install -m 644 $(BUILD)/libmille.a $(DESTDIR)$(PREFIX)/lib/libmille.a
+	install -m 644 $(BUILD)/libmille_dialogue.a $(DESTDIR)$(PREFIX)/lib/libmille_dialogue.a
 	install -m 755 $(BUILD)/libmille.so $(DESTDIR)$(PREFIX)/lib/libmille.so.$(VERSION)
 	ln -sf libmille.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmille.so.$(SOMAJOR)
 	ln -sf libmille.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libmille.so
