@@ -14,8 +14,8 @@
  * Thread safety: a mille_dialogue may be shared by any number of threads. Each call of
  * mille_dialogue_turn passes a mille_session that no other thread is using at that time.
  * Turns of one session id are run one at a time (a second waits for the first); turns of
- * different sessions run concurrently, with the SQLite work (microseconds per turn)
- * serialized inside.
+ * different sessions run concurrently, with their SQLite statements (one connection, a
+ * few statements per turn) serialized inside.
  *
  * Sessions are rows of the SQLite file: they survive the process (mille-voice runs one turn
  * per process). A session unused for session_ttl_s is forgotten, and at most max_sessions
