@@ -1132,6 +1132,17 @@ def dialogue_and_webhooks(tmp):
     finally:
         s.kill()
         hook.close()
+    # a declared command run by a server thread (fork + execve, no shell)
+    with open(sk, "w") as f:
+        json.dump({"skills": [{"intent": "datetime_query", "command": ["/bin/echo", "{text}"],
+                               "response": {"en-US": "Ran: {output}"}}]}, f)
+    s = Server(shipped, "--dialogue-db", os.path.join(tmp, "cmd.db"), "--skills", sk)
+    try:
+        st, j, _, _ = post(s.port, "/v1/dialogue", {"text": "what time is it $(id)"})
+        check("command skill through the server", st == 200
+              and j["response"] == "Ran: what time is it $(id)", j)
+    finally:
+        s.kill()
     # a skill file with another scheme is refused at start
     with open(sk, "w") as f:
         json.dump({"skills": [{"intent": "play_music", "webhook": "file:///etc/passwd"}]}, f)
