@@ -104,6 +104,12 @@ expect_not "after cancel the answer is a new request" skill alarm "$out"
 out=$(turn --session c --now $NOW --text "set an alarm")
 out=$(turn --session c --now $((NOW + 120000)) --timeout 60 --text "eight pm")
 expect_not "a pending question times out" skill alarm "$out"
+out=$(turn --session g --now $NOW --text "set an alarm")
+out=$(turn --session g --now $((NOW + 120000)) --timeout 1000 --session-ttl 60 --text "eight pm")
+expect_not "a session expires after --session-ttl" skill alarm "$out"
+out=$(turn --session h --now $NOW --text "set an alarm")
+out=$(turn --session h --now $((NOW + 120000)) --timeout 1000 --session-ttl 600 --text "eight pm")
+expect "a live session is completed" skill alarm "$out"
 
 # confirmation: with the act threshold at 1, every request is confirmed first
 out=$(turn --session d --act 1 --now $NOW --text "wake me up at six am")

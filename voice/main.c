@@ -45,6 +45,9 @@ static const char *usage =
     "  --act X            act at confidence >= X (default 0.6)\n"
     "  --confirm X        confirm at confidence >= X, fall back below (default 0.3)\n"
     "  --timeout S        a pending question expires after S seconds (default 60)\n"
+    "  --session-ttl S    a session unused for S seconds is forgotten (default 3600)\n"
+    "  --max-sessions N   sessions kept in --db at most, least recently used evicted\n"
+    "                     (default 1000)\n"
     "  --now EPOCH_MS     the clock, as local wall time in ms since 1970 (tests)\n"
     "  --json             print one JSON object (else the response text)\n";
 
@@ -70,7 +73,7 @@ int main(int argc, char **argv)
     const char *session = NULL, *db = "mille-voice.db", *skill_file = NULL, *out_wav = NULL;
     const char *responses = NULL, *lm = NULL, *dict = NULL, *hmm = NULL;
     double raw_rate = 0, channels = 1, asr_weight = 1, act = 0.6, confirm = 0.3, timeout = 60;
-    double clock_ms = -1;
+    double clock_ms = -1, session_ttl = 3600, max_sessions = 1000;
     int json = 0, rescore = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -118,6 +121,10 @@ int main(int argc, char **argv)
             if (num(v, 0, 1, &confirm) < 0) goto bad_value;
         } else if (OPT("--timeout")) {
             if (num(v, 0, 1e9, &timeout) < 0) goto bad_value;
+        } else if (OPT("--session-ttl")) {
+            if (num(v, 0, 1e9, &session_ttl) < 0) goto bad_value;
+        } else if (OPT("--max-sessions")) {
+            if (num(v, 1, 1e7, &max_sessions) < 0) goto bad_value;
         } else if (OPT("--now")) {
             if (num(v, 0, 1e15, &clock_ms) < 0) goto bad_value;
         } else {
@@ -163,6 +170,8 @@ int main(int argc, char **argv)
     dp.act = (float)act;
     dp.confirm = (float)confirm;
     dp.timeout_s = timeout;
+    dp.session_ttl_s = session_ttl;
+    dp.max_sessions = (size_t)max_sessions;
     if (!turn) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
