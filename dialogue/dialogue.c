@@ -355,9 +355,7 @@ static int step(turn *t, dlg_state *s, mille_error *e)
     take(t, &res);
     s->pending[0] = 0;
     if (res.confidence < d->p.confirm) {
-        SET(r->action, "fallback");
-        SET(r->intent, "");
-        SET(r->scenario, "");
+        SET(r->action, "fallback"); /* intent, confidence, slots: the NLU's best guess */
         say(t, "fallback", NULL, 0);
         return 0;
     }

@@ -112,7 +112,8 @@ typedef struct mille_dialogue_slot {
 typedef struct mille_dialogue_reply {
     char action[16]; /* "act", "confirm", "ask" or "fallback"                   */
     char intent[64]; /* the intent acted on or asked about; "cancel", "repeat"
-                        for those control words; "" for a fallback              */
+                        for those control words; for a fallback, the NLU's best
+                        guess ("" when nothing was heard)                       */
     char scenario[64];
     float confidence; /* the NLU's (1 for a yes to a confirmation)               */
     mille_dialogue_slot slots[MILLE_DIALOGUE_MAX_SLOTS];
