@@ -234,14 +234,23 @@ $(VOICE_LM).arpa: tools/voice_lm.py
 VOICE_TEST_OBJ := $(BUILD)/tests/voice/test_voice.o $(BUILD)/tests/harness.o \
                   $(filter-out $(BUILD)/voice/main.o,$(VOICE_OBJ))
 $(BUILD)/tests/voice/test_voice.o: CPPFLAGS := -Iinclude -Itests -Ivoice
-$(BUILD)/test_voice: $(VOICE_TEST_OBJ) $(BUILD)/libmille.a
-	$(CC) $(LDFLAGS) -o $@ $(VOICE_TEST_OBJ) $(BUILD)/libmille.a \
+$(BUILD)/test_voice: $(VOICE_TEST_OBJ) $(BUILD)/libmille.a $(BUILD)/libmille_dialogue.a
+	$(CC) $(LDFLAGS) -o $@ $(VOICE_TEST_OBJ) $(DLG_LINK) $(BUILD)/libmille.a \
 	  $(shell pkg-config --libs $(VOICE_PKG) 2>/dev/null) $(LDLIBS)
 voice-test: $(BUILD)/mille-voice $(BUILD)/test_voice voice-lm
 	$(BUILD)/test_voice $(VT)
 	MILLE_VOICE=$(BUILD)/mille-voice VOICE_LM=$(VOICE_LM) sh tests/voice_test.sh
-voice-bench: $(BUILD)/mille-voice voice-lm
-	MILLE_VOICE=$(BUILD)/mille-voice VOICE_LM=$(VOICE_LM) MASSIVE=$(MASSIVE) sh bench/voice_bench.sh
+	python3 tests/wyoming_test.py --voice $(BUILD)/mille-voice --lm $(VOICE_LM)
+voice-bench: $(BUILD)/mille-voice $(BUILD)/mille voice-lm
+	MILLE_VOICE=$(BUILD)/mille-voice MILLE=$(BUILD)/mille VOICE_LM=$(VOICE_LM) MASSIVE=$(MASSIVE) sh bench/voice_bench.sh
+
+# The Wyoming server (voice/wyoming.c: a thread per connection) under ThreadSanitizer, driven
+# by tests/wyoming_test.py (parallel clients included); a race stops the server and fails it.
+.PHONY: wyoming-tsan
+wyoming-tsan:
+	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/mille-voice voice-lm
+	TSAN_OPTIONS=halt_on_error=1 python3 tests/wyoming_test.py --voice build/tsan/mille-voice \
+	  --lm build/voice/massive-en-us
 
 # ---- the dialogue library (dialogue/, include/mille_dialogue.h, docs/dialogue.md): dialogue,
 # sessions, skills and templates on the public header only, linked by mille-voice and by

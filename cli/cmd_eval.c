@@ -18,6 +18,7 @@
 #include "data.h"
 #include "eval.h"
 #include "eval_html.h"
+#include "slu.h"
 
 #define NOTE_SHOWN 5 /* records shown per kind of note; the rest are only counted */
 
@@ -44,6 +45,8 @@ static void eval_usage(FILE *f)
         "                   reliability diagram (when predictions carry a confidence)\n"
         "  --baseline JSON  with --html: another run's `mille eval --json` output, drawn\n"
         "                   beside this one with the differences\n"
+        "  --slu-f1         also SLURP's SLU-F1 over all scored records (docs/eval.md):\n"
+        "                   slot values compared as text, partial credit for near misses\n"
         "\n"
         "When the predictions carry \"confidence\" (mille predict writes it), each locale also\n"
         "gets its expected calibration error of the intent (ece: percent, %d equal-width\n"
@@ -223,7 +226,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *paths[2] = {NULL, NULL}, *locales = NULL, *partition = NULL, *html = NULL,
                *baseline = NULL;
-    int json = 0, strict = 0, n_paths = 0, bad = 0;
+    int json = 0, strict = 0, n_paths = 0, bad = 0, slu_f1 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (cli_is_help(a)) {
@@ -243,6 +246,8 @@ int cmd_eval(int argc, char **argv)
             json = 1;
         } else if (strcmp(a, "--strict") == 0) {
             strict = 1;
+        } else if (strcmp(a, "--slu-f1") == 0) {
+            slu_f1 = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "mille eval: unknown option '%s'\n", a);
             bad = 1;
@@ -333,10 +338,26 @@ int cmd_eval(int argc, char **argv)
         goto out;
     }
     root = report_json(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
+    slu_acc slu = {0};
+    if (slu_f1 && slu_sets(&gold, &pred, pred_of, &slu, &err) < 0) {
+        fprintf(stderr, "mille eval: %s\n", err.msg);
+        goto out;
+    }
+    slu_metrics sm = slu_metrics_of(&slu);
+    if (slu_f1 && root)
+        json_object_set_new(root, "slu",
+                            json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "n", (json_int_t)sm.n,
+                                      "slu_f1", sm.slu.f1, "slu_precision", sm.slu.p, "slu_recall",
+                                      sm.slu.r, "span_f1", sm.span.f1, "word_f1", sm.word.f1,
+                                      "char_f1", sm.chr.f1));
     if (json) {
         rc = print_json(root);
     } else {
         print_table(&gold, &rep.acc, order, n, has_conf ? ece : NULL);
+        if (slu_f1)
+            printf("SLU-F1 %.2f (P %.2f R %.2f)  span F1 %.2f  word F1 %.2f  char F1 %.2f  "
+                   "(%zu records)\n",
+                   sm.slu.f1, sm.slu.p, sm.slu.r, sm.span.f1, sm.word.f1, sm.chr.f1, sm.n);
         rc = CLI_OK;
     }
     if (rc == CLI_OK && html) {

@@ -284,6 +284,19 @@ check "predict with an ensemble of two models" 0 "" '"annot_utt"'
 [ "$(wc -l <"$T/out")" -eq 2 ] && ok || bad "ensemble predict: expected 2 lines"
 run "$MILLE" predict --model "$T/m.model" --model "$T/nonexistent.model" "$T/plain.txt"
 check "ensemble with a missing member" 1 "nonexistent.model"
+# the perturbation rates are the user's: all zero makes no copy, typos alone make copies
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US --out "$T/x.model" \
+    --epochs 1 --hidden 16 --dim 8 --buckets 2048 --layers 2 --drop 0 --repeat 0 --typos 0 --swap 0
+check "distill with no perturbation" 0 " 0 perturbed copies" '"exact_match"'
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --locales en-US --out "$T/x.model" \
+    --epochs 1 --hidden 16 --dim 8 --buckets 2048 --layers 2 --drop 0 --repeat 0 --typos 1 --swap 0 --copy-labels teacher
+check "distill with typos only" 0 "typos 1 swap 0, teacher labels" '"exact_match"'
+grep -q " 0 perturbed copies" "$T/err" && bad "distill --typos 1: no copies were made" || ok
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --typos 0.6 \
+    --drop 0.5
+check "distill perturbation rates over 1" 2 "must be <= 1"
+run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --copy-labels gold
+check "distill bad --copy-labels" 2 "neither mixed nor teacher"
 run "$MILLE" distill --data "$SAMPLE" --out "$T/x.model"
 check "distill without --teacher" 2 "required"
 run "$MILLE" distill --teacher "$T/m.model" --data "$SAMPLE" --out "$T/x.model" --alpha 2
@@ -766,6 +779,15 @@ else
 fi
 run "$MILLE" learn --help
 check "learn --help" 0 "" "usage: mille learn"
+
+# SLURP's SLU-F1 (src/data/slu.c): "Seven A M" for "seven am" gets partial credit
+# (word F1 2/3, char F1 18/19, SLU-F1 36/46 after case folding; worked out in tests/test_slu.c)
+printf '%s\n' '{"id":"1","locale":"en-US","utt":"wake me up at seven am tomorrow","annot_utt":"wake me up at [time : seven am] [date : tomorrow]","intent":"alarm_set"}' >"$T/slu_gold.jsonl"
+printf '%s\n' '{"id":"1","locale":"en-US","annot_utt":"wake me up at [time : Seven A M] [date : tomorrow]","intent":"alarm_set"}' >"$T/slu_pred.jsonl"
+run "$MILLE" eval "$T/slu_gold.jsonl" "$T/slu_pred.jsonl" --slu-f1 --json
+check "eval --slu-f1" 0 "" '"slu_f1": 78\.26[0-9]*, .*"word_f1": 66\.66[0-9]*, "char_f1": 94\.73[0-9]*'
+run "$MILLE" eval "$T/slu_gold.jsonl" "$T/slu_pred.jsonl" --slu-f1
+check "eval --slu-f1 table" 0 "" "^SLU-F1 78\.26 "
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

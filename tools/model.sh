@@ -27,6 +27,11 @@ now() { date +%s; }
 stage() { echo "make model: $1: $(($(now) - $2)) s" | tee -a "$OUT/stages.txt" >&2; }
 : >"$OUT/stages.txt"
 
+# The shipped file was distilled with the copies labeled by the teacher alone and 8% typos
+# (the defaults of that time). `--copy-labels mixed --typos 0.25` measured better, clean and
+# with typos (docs/BENCHMARKS.md, "Typos"), and awaits a rebuild:
+# STUDENT_ARGS="--copy-labels mixed --typos 0.25" sh tools/model.sh
+STUDENT_ARGS=${STUDENT_ARGS:---copy-labels teacher --typos 0.08}
 TEACHERS=${TEACHERS:-1}
 t=$(now)
 if [ "$TEACHERS" = 1 ]; then
@@ -49,7 +54,7 @@ t=$(now)
 # shellcheck disable=SC2086
 "$B/mille" distill $TARGS --data "$M" \
     --out "$OUT/student.f32.model" --hidden 128 --layers 2 --buckets 131072 --copies 1 \
-    --epochs 8 --threads "$THREADS" --time-budget $((STUDENT_MIN * 60)) \
+    --epochs 8 --threads "$THREADS" --time-budget $((STUDENT_MIN * 60)) $STUDENT_ARGS \
     >"$OUT/student.json" 2>"$OUT/student.log"
 cat "$OUT/student.json"
 stage "distillation (labeling + student training)" "$t"

@@ -13,6 +13,7 @@
  * acoustic model in Debian 12.
  */
 #define _GNU_SOURCE
+#include <math.h>
 #include <pocketsphinx.h>
 #include <sphinxbase/err.h>
 #include <stdio.h>
@@ -111,4 +112,27 @@ void asr_close(asr *a)
     if (a->ps) ps_free(a->ps); /* drops the decoder's reference to the configuration */
     if (a->cfg) cmd_ln_free_r(a->cfg);
     free(a);
+}
+
+size_t asr_rescore(mille_session *nlu, const char *locale, const asr_hyp *hyps, size_t n,
+                   double weight, int rescore, asr_scored *out)
+{
+    size_t best_i = 0;
+    double best = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        mille_result r;
+        out[i].conf = 0;
+        out[i].intent[0] = '\0';
+        if (mille_parse(nlu, hyps[i].text, strlen(hyps[i].text), locale, &r, NULL) == 0) {
+            out[i].conf = r.confidence;
+            snprintf(out[i].intent, sizeof out[i].intent, "%s", r.intent);
+        }
+        /* ln(conf + 1e-9): a hypothesis the NLU cannot parse is not -inf, only far behind */
+        out[i].score = weight * (hyps[i].logp - hyps[0].logp) + log(out[i].conf + 1e-9);
+        if (rescore && out[i].score > best) {
+            best = out[i].score;
+            best_i = i;
+        }
+    }
+    return best_i;
 }

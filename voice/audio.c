@@ -172,10 +172,23 @@ int audio_read_raw(int fd, int rate, int channels, size_t max_bytes, audio_buf *
         if (r == 0) break;
         len += (size_t)r;
     }
+    int rc = audio_from_pcm(b, len, rate, channels, out, err);
+    free(b);
+    return rc;
+}
+
+int audio_from_pcm(const unsigned char *b, size_t len, int rate, int channels, audio_buf *out,
+                   char *err)
+{
+    out->pcm = NULL;
+    out->n = 0;
+    if (rate < 1000 || rate > 384000 || channels < 1 || channels > 64) {
+        snprintf(err, VOICE_ERR, "raw PCM: bad format %d Hz, %d channels", rate, channels);
+        return -1;
+    }
     size_t frames = len / (2 * (size_t)channels);
     float *mono = malloc((frames ? frames : 1) * sizeof *mono);
     if (!mono) {
-        free(b);
         snprintf(err, VOICE_ERR, "out of memory");
         return -1;
     }
@@ -187,7 +200,6 @@ int audio_read_raw(int fd, int rate, int channels, size_t max_bytes, audio_buf *
         }
         mono[i] = (float)(s / channels);
     }
-    free(b);
     int rc = finish(mono, frames, rate, out, err);
     free(mono);
     return rc;

@@ -5,6 +5,7 @@
  *   mille-voice --model M --wav IN.wav [--out-wav OUT.wav] [--locale L] [--session ID] --json
  *   mille-voice --model M --text "set an alarm" [--session ID] --json
  *   mille-voice --model M --raw 16000 < audio.s16le
+ *   mille-voice --model M --wyoming tcp://127.0.0.1:10700   (a Wyoming server: wyoming.c)
  *
  * Recognition is pocketsphinx (en-US only: the one packaged acoustic model); its n-best
  * hypotheses are rescored with the NLU's confidence: score = asr_weight * (logp - best logp)
@@ -23,7 +24,8 @@
 #include "voice.h"
 
 static const char *usage =
-    "usage: mille-voice --model M (--wav IN | --raw RATE | --text TEXT) [options]\n"
+    "usage: mille-voice --model M (--wav IN | --raw RATE | --text TEXT | --wyoming URI)\n"
+    "                   [options]\n"
     "  --model PATH       mille model (default models/mille.model)\n"
     "  --wav PATH         sound file, any rate and channel count (resampled to 16 kHz mono)\n"
     "  --raw RATE         raw signed 16-bit little-endian PCM on stdin at RATE Hz\n"
@@ -49,7 +51,11 @@ static const char *usage =
     "  --max-sessions N   sessions kept in --db at most, least recently used evicted\n"
     "                     (default 1000)\n"
     "  --now EPOCH_MS     the clock, as local wall time in ms since 1970 (tests)\n"
-    "  --json             print one JSON object (else the response text)\n";
+    "  --json             print one JSON object (else the response text)\n"
+    "  --wyoming URI      serve the Wyoming protocol on tcp://HOST:PORT until SIGINT/SIGTERM\n"
+    "                     (Home Assistant, Rhasspy 3; docs/voice.md)\n"
+    "  --wyoming-clients N  connections served at once (default 8; more are told busy)\n"
+    "  --wyoming-timeout S  an event must arrive whole within S seconds (default 30)\n";
 
 static double now_ms(void)
 {
@@ -73,7 +79,8 @@ int main(int argc, char **argv)
     const char *session = NULL, *db = "mille-voice.db", *skill_file = NULL, *out_wav = NULL;
     const char *responses = NULL, *lm = NULL, *dict = NULL, *hmm = NULL;
     double raw_rate = 0, channels = 1, asr_weight = 1, act = 0.6, confirm = 0.3, timeout = 60;
-    double clock_ms = -1, session_ttl = 3600, max_sessions = 1000;
+    double clock_ms = -1, session_ttl = 3600, max_sessions = 1000, wy_clients = 8, wy_timeout = 30;
+    const char *wyoming = NULL;
     int json = 0, rescore = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -125,6 +132,12 @@ int main(int argc, char **argv)
             if (num(v, 0, 1e9, &session_ttl) < 0) goto bad_value;
         } else if (OPT("--max-sessions")) {
             if (num(v, 1, 1e7, &max_sessions) < 0) goto bad_value;
+        } else if (OPT("--wyoming")) {
+            wyoming = v;
+        } else if (OPT("--wyoming-clients")) {
+            if (num(v, 1, 256, &wy_clients) < 0 || wy_clients != (int)wy_clients) goto bad_value;
+        } else if (OPT("--wyoming-timeout")) {
+            if (num(v, 0.1, 86400, &wy_timeout) < 0) goto bad_value;
         } else if (OPT("--now")) {
             if (num(v, 0, 1e15, &clock_ms) < 0) goto bad_value;
         } else {
@@ -136,8 +149,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "mille-voice: bad value for %s: %s\n", a, v);
         return 2;
     }
-    if ((wav != NULL) + (text != NULL) + (raw_rate > 0) != 1) {
-        fprintf(stderr, "mille-voice: give exactly one of --wav, --raw, --text\n%s", usage);
+    if ((wav != NULL) + (text != NULL) + (raw_rate > 0) + (wyoming != NULL) != 1) {
+        fprintf(stderr, "mille-voice: give exactly one of --wav, --raw, --text, --wyoming\n%s",
+                usage);
         return 2;
     }
     if (confirm > act) {
@@ -183,6 +197,23 @@ int main(int argc, char **argv)
     }
     t_load = now_ms() - t0;
 
+    if (wyoming) {
+        /* the recognizer is loaded once for all connections; without it the server still
+         * recognizes intents, handles and speaks, and says so to transcription requests */
+        if (!(rec = asr_open(hmm, lm, dict, err))) fprintf(stderr, "mille-voice: %s\n", err);
+        const char *slash = strrchr(model, '/');
+        wyo_config wc = {wyoming,    (int)wy_clients,
+                         wy_timeout, locale,
+                         m,          slash ? slash + 1 : model,
+                         lm,         rec,
+                         d,          (float)confirm,
+                         asr_weight, rescore,
+                         clock_ms};
+        if (wyoming_serve(&wc, err) < 0) goto fail;
+        rc = 0;
+        goto done;
+    }
+
     if (!text) {
         t0 = now_ms();
         if (wav ? audio_read_file(wav, &au, err) < 0
@@ -213,22 +244,14 @@ int main(int argc, char **argv)
             t0 = now_ms();
             /* rescoring: each hypothesis parsed; ASR log-probability difference (scaled) plus
              * the log of the NLU's confidence */
-            double best = -INFINITY;
-            for (size_t i = 0; i < nh; i++) {
-                mille_result r;
-                double conf = 0;
-                if (mille_parse(ms, hyps[i].text, strlen(hyps[i].text), locale, &r, NULL) == 0)
-                    conf = r.confidence;
-                double s = asr_weight * (hyps[i].logp - hyps[0].logp) + log(conf + 1e-9);
-                json_array_append_new(nbest_j, json_pack("{s:s,s:f,s:s,s:f,s:f}", "text",
-                                                         hyps[i].text, "asr_logp", hyps[i].logp,
-                                                         "intent", conf > 0 ? r.intent : "",
-                                                         "confidence", conf, "score", s));
-                if ((rescore && s > best) || (!rescore && i == 0)) {
-                    best = s;
-                    snprintf(transcript, sizeof transcript, "%s", hyps[i].text);
-                }
-            }
+            asr_scored sc[ASR_NBEST];
+            size_t pick = asr_rescore(ms, locale, hyps, nh, asr_weight, rescore, sc);
+            for (size_t i = 0; i < nh; i++)
+                json_array_append_new(nbest_j,
+                                      json_pack("{s:s,s:f,s:s,s:f,s:f}", "text", hyps[i].text,
+                                                "asr_logp", hyps[i].logp, "intent", sc[i].intent,
+                                                "confidence", sc[i].conf, "score", sc[i].score));
+            if (nh) snprintf(transcript, sizeof transcript, "%s", hyps[pick].text);
             t_rescore = now_ms() - t0;
             if (nh == 0) speech = 0;
         }

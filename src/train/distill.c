@@ -38,6 +38,8 @@ distill_params distill_default_params(void)
     p.alpha = 0.5f;
     p.beta = 0.5f;
     p.copies = 1;
+    p.aug = aug_default_opts();
+    p.copy_gold = 1;
     p.min_p = 1e-3f;
     return p;
 }
@@ -560,7 +562,7 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
     tg.n = st->labeled = td.n_train;
     int64_t part_aug = strtab_intern(&ds->partitions, "augmented", 9);
     if (part_aug < 0) goto oom;
-    aug_opts ao = aug_default_opts();
+    aug_opts ao = p->aug;
     ao.lx = lx.keys.n ? &lx : NULL;
     for (int c = 0; c < p->copies; c++)
         for (size_t i = 0; i < td.n_train; i++) {
@@ -572,7 +574,9 @@ int distill_run(const distill_params *p, eval_metrics *best_dev, distill_stats *
                 rc = k;
                 goto out;
             }
-            if (k) tg.rec[tg.n] = (uint32_t)(ds->n - 1), tg.gold[tg.n++] = 0, st->copies++;
+            if (k)
+                tg.rec[tg.n] = (uint32_t)(ds->n - 1),
+                tg.gold[tg.n++] = (uint8_t)(p->copy_gold != 0), st->copies++;
         }
     size_t before = ds->n;
     data_record like = ds->recs[td.train_idx[0]];

@@ -18,6 +18,7 @@
 #ifndef MILLE_DISTILL_H
 #define MILLE_DISTILL_H
 
+#include "augment.h"
 #include "eval.h"
 #include "train.h"
 
@@ -33,11 +34,14 @@ typedef struct distill_params {
     int n_unlabeled;
     const char *const *lexicons; /* code-switching in the perturbed copies (lexicon_load) */
     int n_lexicons;
-    float temp;  /* T of the intent distributions                                  */
-    float alpha; /* weight of the teachers' intent term on labeled utterances      */
-    float beta;  /* weight of the teachers' slot marginals on labeled utterances   */
-    int copies;  /* perturbed copies of each labeled training utterance            */
-    float min_p; /* target entries below this probability are dropped              */
+    float temp;    /* T of the intent distributions                                  */
+    float alpha;   /* weight of the teachers' intent term on labeled utterances      */
+    float beta;    /* weight of the teachers' slot marginals on labeled utterances   */
+    int copies;    /* perturbed copies of each labeled training utterance            */
+    aug_opts aug;  /* how a copy is perturbed (its lexicon comes from `lexicons`)    */
+    int copy_gold; /* 1: a copy's targets mix in its gold labels, as labeled ones do;
+                      0: the teachers' alone (they may be wrong where the noise is)  */
+    float min_p;   /* target entries below this probability are dropped              */
     /* one line per stage (what it did, what it cost), may be NULL */
     void (*note)(void *ud, const char *msg);
 } distill_params;

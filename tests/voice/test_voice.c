@@ -1,8 +1,9 @@
 /*
  * test_voice.c - unit tests of mille-voice's modules (voice/): resampling against the ideal
- * signal, speech detection, WAV round trip, locales without a voice. The dialogue library's
- * (templates, skills, sessions) are in tests/test_dialogue.c; the end-to-end tests
- * (recognition, dialogue over the CLI) are tests/voice_test.sh.
+ * signal, speech detection, WAV round trip, locales without a voice, and the Wyoming event
+ * reader (pieces, recovery, limits). The dialogue library's (templates, skills, sessions) are
+ * in tests/test_dialogue.c; the end-to-end tests (recognition, dialogue over the CLI) are
+ * tests/voice_test.sh.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -13,6 +14,7 @@
 
 #include "harness.h"
 #include "voice.h"
+#include "wyo_event.h"
 
 /* the tolerances: the sinc kernel (16 zero crossings, Blackman) passes a tone well inside the
  * pass band within about -50 dB; 0.01 of full scale is -40 dB */
@@ -134,4 +136,113 @@ TEST(voice_locales_without_a_voice)
         CHECK_INT(tts_speak(none[i], "halo", "/tmp/never-written.wav", err), -1);
         CHECK(strstr(err, none[i]) != NULL);
     }
+}
+
+/* ---- the Wyoming event reader (voice/wyo_event.c) ------------------------------------------ */
+
+typedef struct mem_stream {
+    const char *p;
+    size_t n, at, piece;
+} mem_stream;
+
+static ssize_t mem_read(void *ctx, void *buf, size_t cap)
+{
+    mem_stream *s = ctx;
+    size_t k = s->n - s->at;
+    if (k > cap) k = cap;
+    if (s->piece && k > s->piece) k = s->piece;
+    memcpy(buf, s->p + s->at, k);
+    s->at += k;
+    return (ssize_t)k;
+}
+
+TEST(voice_wyoming_events_in_one_byte_pieces)
+{
+    /* a header, extra data merged over inline data, a payload, then an event without data;
+     * read one byte per call so that every boundary falls inside a read */
+    static const char in[] = "{\"type\":\"audio-chunk\",\"data\":{\"rate\":8000,\"x\":1},"
+                             "\"data_length\":14,\"payload_length\":4}\n"
+                             "{\"rate\":16000}\x01\x02\x03\x04"
+                             "{\"type\":\"audio-stop\"}\r\n";
+    mem_stream s = {in, sizeof in - 1, 0, 1};
+    wyo_reader r = {mem_read, &s, NULL, 0, 0};
+    wyo_event e = {0};
+    wyo_error err;
+    CHECK_INT(wyo_read(&r, &e, &err), WYO_OK);
+    CHECK(strcmp(e.type, "audio-chunk") == 0);
+    CHECK_INT(json_integer_value(json_object_get(e.data, "rate")), 16000); /* extra data wins */
+    CHECK_INT(json_integer_value(json_object_get(e.data, "x")), 1);
+    CHECK_INT(e.payload_len, 4);
+    CHECK(e.payload && e.payload[0] == 1 && e.payload[3] == 4);
+    CHECK_INT(wyo_read(&r, &e, &err), WYO_OK); /* CRLF tolerated */
+    CHECK(strcmp(e.type, "audio-stop") == 0 && json_object_size(e.data) == 0 && !e.payload);
+    CHECK_INT(wyo_read(&r, &e, &err), WYO_END);
+    wyo_event_free(&e);
+    wyo_reader_free(&r);
+}
+
+TEST(voice_wyoming_bad_events_keep_the_stream_in_sync)
+{
+    /* bad ones whose lengths are readable are skipped whole; the good one after them is read */
+    static const char in[] = "nope\n"
+                             "{\"type\":7,\"payload_length\":3}\nabc"
+                             "{\"type\":\"x\",\"data_length\":4}\n[1] "
+                             "{\"type\":\"x\",\"data\":\"s\"}\n"
+                             "{\"type\":\"ok\"}\n";
+    mem_stream s = {in, sizeof in - 1, 0, 0};
+    wyo_reader r = {mem_read, &s, NULL, 0, 0};
+    wyo_event e = {0};
+    wyo_error err;
+    const char *codes[] = {"bad-json", "bad-event", "bad-json", "bad-event"};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(wyo_read(&r, &e, &err), WYO_EBAD);
+        CHECK(err.code && strcmp(err.code, codes[i]) == 0);
+    }
+    CHECK_INT(wyo_read(&r, &e, &err), WYO_OK);
+    CHECK(strcmp(e.type, "ok") == 0);
+    wyo_event_free(&e);
+    wyo_reader_free(&r);
+}
+
+TEST(voice_wyoming_limits_are_fatal)
+{
+    const char *cases[][2] = {
+        {"{\"type\":\"x\",\"payload_length\":1048577}\n", "too-large"},
+        {"{\"type\":\"x\",\"data_length\":65537}\n", "too-large"},
+        {"{\"type\":\"x\",\"data_length\":-1}\n", "bad-length"},
+        {"{\"type\":\"x\",\"payload_length\":\"3\"}\n", "bad-length"},
+        {"{\"type\":\"x\",\"payload_length\":10}\nshort", "truncated"},
+        {"{\"type\":\"x\"", "truncated"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mem_stream s = {cases[i][0], strlen(cases[i][0]), 0, 0};
+        wyo_reader r = {mem_read, &s, NULL, 0, 0};
+        wyo_event e = {0};
+        wyo_error err;
+        CHECK_INT(wyo_read(&r, &e, &err), WYO_EFATAL);
+        CHECK(err.code && strcmp(err.code, cases[i][1]) == 0);
+        CHECK(!e.data && !e.payload);
+        wyo_reader_free(&r);
+    }
+    /* a header line of 64 KiB without a newline; exactly at the limit with one is fine */
+    size_t n = WYO_HEADER_MAX + 10;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    mem_stream s = {big, n, 0, 0};
+    wyo_reader r = {mem_read, &s, NULL, 0, 0};
+    wyo_event e = {0};
+    wyo_error err;
+    CHECK_INT(wyo_read(&r, &e, &err), WYO_EFATAL);
+    CHECK(strcmp(err.code, "too-large") == 0);
+    wyo_reader_free(&r);
+    const char *h = "{\"type\":\"ok\"}";
+    memcpy(big, h, strlen(h));
+    big[WYO_HEADER_MAX - 1] = '\n';
+    mem_stream s2 = {big, WYO_HEADER_MAX, 0, 0};
+    wyo_reader r2 = {mem_read, &s2, NULL, 0, 0};
+    CHECK_INT(wyo_read(&r2, &e, &err), WYO_OK);
+    CHECK(strcmp(e.type, "ok") == 0);
+    wyo_event_free(&e);
+    wyo_reader_free(&r2);
+    free(big);
 }
