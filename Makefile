@@ -38,9 +38,10 @@ endif
 # src/ is grouped by layer, each depending only on those before it:
 #   core.c <- text/ <- data/ <- model/, lexicon/ <- train/ <- api.c; learn/ needs core.c, text/
 LAYERS   := text data model lexicon train learn
-CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -Iserver -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null)
+CPPFLAGS := -Iinclude -Isrc $(LAYERS:%=-Isrc/%) -Icli -Iserver -DMILLE_BUILD $(shell pkg-config --cflags icu-uc openblas 2>/dev/null) $(shell pkg-config --cflags hunspell 2>/dev/null || echo -I/usr/include/hunspell)
 CFLAGS   := -std=c11 $(OPT) $(WARN) -fvisibility=hidden -fPIC $(SAN) $(EXTRA_CFLAGS)
 LDLIBS   := -licui18n -licuuc -licudata -lutf8proc -ljansson -larchive -lz -lyaml \
+            $(shell pkg-config --libs hunspell 2>/dev/null || echo -lhunspell-1.7) \
             $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lm -lpthread
 LDFLAGS  := $(SAN)
 
@@ -97,6 +98,9 @@ TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predicti
               q8_model_agrees_with_f32_and_round_trips \
               srv_micro_batching_under_load \
               comm_ranks_give_the_weights_of_one_process \
+              comm_sharded_update_resumes_across_rank_counts \
+              codeswitch_training_threads_give_identical_weights \
+              langid_sessions_identify_in_threads \
               dialogue_concurrent_sessions srv_dialogue_under_load
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille

@@ -2,8 +2,9 @@
 # Training over MPI on one machine (docs/mpi.md): the same model, the same steps, trained by
 # 1 process x T threads and by T processes x 1 thread; prints the training throughput
 # (utterances/s over the optimizer steps, dev evaluations and data loading excluded), the
-# per-step compute / wait / exchange times and the bytes sent per step, and checks that the
-# two runs wrote the same model byte for byte (correctness before timing).
+# per-step compute / wait / exchange / update / gather times and the bytes sent per step (all
+# ranks), and checks that the two runs wrote the same model byte for byte (correctness before
+# timing).
 #
 #   sh bench/mpi_bench.sh            # MASSIVE=dir MILLE=build/mille LOCALES=... STEPS=... T=2
 #
@@ -56,10 +57,13 @@ bench() { # procs threads
     bytes=$(field '; \([0-9]*\) bytes sent per step' <"$W/lines" | median)
     dense=$(field 'dense gradient \([0-9]*\) floats' <"$W/lines" | median)
     rows=$(field ', \([0-9]*\) embedding rows' <"$W/lines" | median)
+    upd=$(field '; \([0-9.]*\) ms updating' <"$W/lines" | median)
+    gath=$(field ', \([0-9.]*\) ms gathering the updated' <"$W/lines" | median)
+    adds=$(field ', \([0-9.]*\) ms adding word' <"$W/lines" | median)
     dim=$(sed -n 's/.* dim=\([0-9]*\) .*/\1/p' "$W/err" | head -1)
     buckets=$(sed -n 's/.* buckets=\([0-9]*\) .*/\1/p' "$W/err" | head -1)
     ups=$(awk -v b="$BATCH" -v ms="$ms" 'BEGIN {printf "%.0f", b * 1000 / ms}')
-    echo "mpi_bench procs=$1 threads=$2 utt_per_s=$ups ms_step=$ms compute_ms=$comp wait_ms=$wait exchange_ms=$xch rows_ms=$rowsms bytes_step=$bytes dense_floats=$dense rows_step=$rows batch=$BATCH steps=$STEPS dim=$dim buckets=$buckets"
+    echo "mpi_bench procs=$1 threads=$2 utt_per_s=$ups ms_step=$ms compute_ms=$comp wait_ms=$wait exchange_ms=$xch rows_ms=$rowsms update_ms=$upd gather_ms=$gath adds_ms=$adds bytes_step=$bytes dense_floats=$dense rows_step=$rows batch=$BATCH steps=$STEPS dim=$dim buckets=$buckets"
 }
 
 echo "mpi_bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(mpirun --version | head -1)"

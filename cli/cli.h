@@ -24,6 +24,7 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_inflect(int argc, char **argv);
 int cmd_lexicons(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
@@ -35,6 +36,8 @@ int cmd_embed(int argc, char **argv);
 int cmd_lexicons_sources(int argc, char **argv); /* mille lexicons --coverage / --build */
 int cmd_calibrate(int argc, char **argv);
 int cmd_learn(int argc, char **argv);
+int cmd_langid_fit(int argc, char **argv);
+int cmd_langid_eval(int argc, char **argv);
 
 /* An option's number: 0 and *out set, or -1 after printing "mille CMD: NAME must be ... got
  * 'V'" to stderr. */

@@ -33,7 +33,9 @@ static void usage(FILE *f)
             "                 $MILLE_MODEL); repeat for an ensemble that averages the models'\n"
             "                 intent probabilities and slot label marginals (up to %d)\n"
             "  --locale L     locale of plain-text input (default: none, the script decides how\n"
-            "                 to split words); MASSIVE records use their own locale\n"
+            "                 to split words); MASSIVE records use their own locale. Without\n"
+            "                 one (or with \"auto\"), a model with a language-identification\n"
+            "                 head identifies it: the line then has \"locale\" and \"locale_p\"\n"
             "  --top K        intents listed in top_intents (default 3, at most %d)\n"
             "  --locales L1,L2     MASSIVE input: only these locales (default all)\n"
             "  --partitions P1,P2  MASSIVE input: only these partitions (default all)\n"
@@ -74,7 +76,15 @@ static void emit(void *ud, const cli_utt *u)
     }
     json_t *j = json_object();
     if (id) json_object_set_new(j, "id", json_string(id));
-    if (locale) json_object_set_new(j, "locale", json_string(locale));
+    /* without a locale, the one the model identified (mille.h: mille_session_locale) */
+    float lp = 0;
+    const char *found = mille_session_locale(o->s, 0, &lp);
+    if (found) {
+        json_object_set_new(j, "locale", json_string(found));
+        json_object_set_new(j, "locale_p", json_real((double)lp));
+    } else if (locale && strcmp(locale, MILLE_LOCALE_AUTO) != 0) {
+        json_object_set_new(j, "locale", json_string(locale));
+    }
     if (partition && *partition) json_object_set_new(j, "partition", json_string(partition));
     json_object_set_new(j, "utt", json_stringn(utt, len));
     if (rw == 1) json_object_set_new(j, "rewritten_from", json_stringn(from, from_len));

@@ -38,6 +38,8 @@ static void usage(FILE *f, const train_params *d)
         "  --bigrams 0|1        hashed bigrams of neighbouring words as features (default %u)\n"
         "  --subwords 0|1       pre-tokens (dictionary words in th/km/my/ja/zh) as features\n"
         "                       (default %u)\n"
+        "  --translit 0|1       the Latin spelling of words in other scripts (ICU Any-Latin) as\n"
+        "                       features, shared with Latin words (default %u)\n"
         "  --dropout X          dropout rate on word vectors and encoder outputs (default %g)\n"
         "  --threads N          worker threads; results do not depend on it (default %d)\n"
         "  --shards N           fixed shards of a step's batch, >= processes under mpirun; the\n"
@@ -56,11 +58,19 @@ static void usage(FILE *f, const train_params *d)
         "                       that keeps R of the in-scope dev utterances; 0 = neither\n"
         "                       (default %g)\n"
         "  --strict             stop at the first malformed record\n"
-        "  --quiet              no progress line\n",
+        "  --quiet              no progress line\n"
+        "  --code-switch LEX    code-switching: each epoch, every --cs-from training record is\n"
+        "                       also seen --cs-copies times with words swapped for translations\n"
+        "                       from the lexicons, remade every epoch (repeat: one lexicon per\n"
+        "                       language, PATH or LOCALE=PATH; docs/zeroshot.md)\n"
+        "  --cs-rate P          probability that a word is swapped (default %g)\n"
+        "  --cs-copies K        code-switched copies of each record per epoch (default %d)\n"
+        "  --cs-from LOCALE     the locale of the records to switch (default en-US)\n",
         d->epochs, d->batch, (double)d->lr, (double)d->emb_lr, (double)d->weight_decay, d->cfg.dim,
         d->cfg.hidden, d->cfg.layers, d->cfg.buckets, d->cfg.minn, d->cfg.maxn, d->cfg.bigrams,
-        d->cfg.subwords, (double)d->dropout, d->threads, LOOP_SHARDS, (unsigned long long)d->seed,
-        d->patience, d->evals_per_epoch, (double)d->reject_recall);
+        d->cfg.subwords, d->cfg.translit, (double)d->dropout, d->threads, LOOP_SHARDS,
+        (unsigned long long)d->seed, d->patience, d->evals_per_epoch, (double)d->reject_recall,
+        (double)d->cs_rate, d->cs_copies);
 }
 
 static void fmt_time(char *buf, size_t n, double s)
@@ -153,6 +163,8 @@ int cli_train_option(int argc, char **argv, int *i, train_params *p, train_ui *u
         *bad = cli_long(u->cmd, "--bigrams", v, 0, 1, &l) || (p->cfg.bigrams = (uint32_t)l, 0);
     } else if ((v = cli_opt_value(argc, argv, i, "--subwords", bad))) {
         *bad = cli_long(u->cmd, "--subwords", v, 0, 1, &l) || (p->cfg.subwords = (uint32_t)l, 0);
+    } else if ((v = cli_opt_value(argc, argv, i, "--translit", bad))) {
+        *bad = cli_long(u->cmd, "--translit", v, 0, 1, &l) || (p->cfg.translit = (uint32_t)l, 0);
     } else if ((v = cli_opt_value(argc, argv, i, "--dropout", bad))) {
         *bad = cli_double(u->cmd, "--dropout", v, 0, 0.9, &d) || (p->dropout = (float)d, 0);
     } else if ((v = cli_opt_value(argc, argv, i, "--patience", bad))) {
@@ -199,18 +211,36 @@ int cmd_train(int argc, char **argv)
     train_ui u;
     cli_train_ui_init(&u, "train");
     int bad = 0;
+    const char *cs[CLI_MAX_DATA];
+    const char *v;
+    long l;
+    double d;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_is_help(argv[i])) {
             usage(stdout, &p);
             return CLI_OK;
         } else if (cli_train_option(argc, argv, &i, &p, &u, &bad)) {
             continue;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--code-switch", &bad))) {
+            if (p.n_cs < CLI_MAX_DATA) {
+                cs[p.n_cs++] = v;
+            } else {
+                fprintf(stderr, "mille train: at most %d --code-switch options\n", CLI_MAX_DATA);
+                bad = 1;
+            }
+        } else if ((v = cli_opt_value(argc, argv, &i, "--cs-rate", &bad))) {
+            bad = cli_double("train", "--cs-rate", v, 0, 1, &d) || (p.cs_rate = (float)d, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--cs-copies", &bad))) {
+            bad = cli_long("train", "--cs-copies", v, 1, 100, &l) || (p.cs_copies = (int)l, 0);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--cs-from", &bad))) {
+            p.cs_from = v;
         } else if (!bad) {
             fprintf(stderr, "mille train: unknown option '%s' (see --help)\n", argv[i]);
             bad = 1;
         }
     }
     if (bad) return CLI_USAGE;
+    p.cs_lexicons = cs;
     if (!p.data || !p.out) {
         fprintf(stderr, "mille train: --data and --out are required (see --help)\n");
         return CLI_USAGE;
@@ -225,13 +255,17 @@ int cmd_train(int argc, char **argv)
                 "mille train: data=%s locales=%s out=%s epochs=%d batch=%d lr=%g emb_lr=%g wd=%g "
                 "dim=%u hidden=%u layers=%u buckets=%u ngrams=%u..%u bigrams=%u subwords=%u "
                 "dropout=%g threads=%d "
-                "seed=%llu time_budget=%gs%s%s%s%s%s\n",
+                "seed=%llu time_budget=%gs%s%s%s%s%s",
                 p.data, p.locales ? p.locales : "all", p.out, p.epochs, p.batch, (double)p.lr,
                 (double)p.emb_lr, (double)p.weight_decay, p.cfg.dim, p.cfg.hidden, p.cfg.layers,
                 p.cfg.buckets, p.cfg.minn, p.cfg.maxn, p.cfg.bigrams, p.cfg.subwords,
                 (double)p.dropout, p.threads, (unsigned long long)p.seed, p.time_budget,
                 p.resume ? " (resuming)" : "", p.init ? " init=" : "", p.init ? p.init : "",
                 p.dev_locales ? " dev_locales=" : "", p.dev_locales ? p.dev_locales : "");
+    if (!u.quiet && p.n_cs)
+        fprintf(stderr, " code_switch=%d lexicons rate=%g copies=%d from=%s", p.n_cs,
+                (double)p.cs_rate, p.cs_copies, p.cs_from ? p.cs_from : "en-US");
+    if (!u.quiet) fprintf(stderr, "\n");
     mille_error err;
     eval_metrics best;
     int rc = train_run(&p, NULL, &best, &err);
@@ -264,12 +298,13 @@ int cli_train_setup(train_params *p, train_ui *u)
 static void step_report(train_ui *u)
 {
     const train_progress *l = &u->last;
-    int64_t v[6] = {(int64_t)(l->compute_s * 1e6), (int64_t)(l->wait_s * 1e6),
-                    (int64_t)(l->comm_s * 1e6),    (int64_t)(l->step_s * 1e6),
-                    (int64_t)l->steps_run,         (int64_t)(l->rows_s * 1e6)};
+    int64_t v[9] = {
+        (int64_t)(l->compute_s * 1e6), (int64_t)(l->wait_s * 1e6),   (int64_t)(l->comm_s * 1e6),
+        (int64_t)(l->step_s * 1e6),    (int64_t)l->steps_run,        (int64_t)(l->rows_s * 1e6),
+        (int64_t)(l->update_s * 1e6),  (int64_t)(l->gather_s * 1e6), (int64_t)(l->adds_s * 1e6)};
     int64_t b[1] = {(int64_t)l->comm_bytes};
     const loop_comm *c = u->comm;
-    if (c && (c->allreduce_i64(c->ud, v, 6, LOOP_OP_MAX) ||
+    if (c && (c->allreduce_i64(c->ud, v, 9, LOOP_OP_MAX) ||
               c->allreduce_i64(c->ud, b, 1, LOOP_OP_SUM) || c->rank != 0))
         return;
     if (!v[4] || (!c && u->quiet)) return;
@@ -278,10 +313,12 @@ static void step_report(train_ui *u)
             "mille %s: %d process%s, %lld steps: %.2f ms per step (%.2f computing, %.2f waiting "
             "for the slowest rank, %.2f exchanging and summing, of which %.2f the embedding "
             "rows); %.0f bytes sent per step by all ranks; dense gradient %llu floats, %.0f "
-            "embedding rows touched per step\n",
+            "embedding rows touched per step; %.2f ms updating this rank's share, %.2f ms "
+            "gathering the updated weights, %.2f ms adding word gradients to rows\n",
             u->cmd, c ? c->size : 1, c ? "es" : "", (long long)v[4], (double)v[3] / ms,
             (double)v[0] / ms, (double)v[1] / ms, (double)v[2] / ms, (double)v[5] / ms,
-            (double)b[0] / n, (unsigned long long)l->n_dense, (double)l->rows_run / n);
+            (double)b[0] / n, (unsigned long long)l->n_dense, (double)l->rows_run / n,
+            (double)v[6] / ms, (double)v[7] / ms, (double)v[8] / ms);
 }
 
 int cli_train_finish(const train_params *p, train_ui *u, int rc, const mille_error *err,

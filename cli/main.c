@@ -38,6 +38,9 @@ static const cli_cmd commands[] = {
     {"embed", cmd_embed, "print utterance vectors (JSON lines) for rephrase / translation search"},
     {"calibrate", cmd_calibrate, "fit confidence temperature and rejection threshold on dev"},
     {"learn", cmd_learn, "mine interaction logs into rewrites and training data"},
+    {"inflect", cmd_inflect, "inflect lexicon translations by the forms unlabeled text uses"},
+    {"langid-fit", cmd_langid_fit, "fit a language-identification head (parse without a locale)"},
+    {"langid-eval", cmd_langid_eval, "accuracy of the language-identification head per locale"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };

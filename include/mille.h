@@ -307,6 +307,39 @@ MILLE_API int mille_log_open(const char *dir, size_t max_bytes, mille_log **out,
 MILLE_API int mille_log_turn(mille_log *l, const mille_turn *t, mille_error *err);
 MILLE_API void mille_log_close(mille_log *l); /* NULL is a no-op */
 
+/* ---- language identification (docs/api.md) ------------------------------------------------ */
+
+/* A model may carry a language-identification head (`mille langid-fit`; the shipped model
+ * does). Then a text given without a locale - locale NULL or MILLE_LOCALE_AUTO, in
+ * mille_parse, mille_parse_batch, mille_parse_rewrite and mille_embed - is first identified
+ * (words split by the text's script), then parsed as the locale found (its word split: a
+ * Japanese text in Latin letters is split into characters); mille_session_locale says which
+ * locale that was and its probability. Without a head, no locale means words split by
+ * script, as before. Added in 0.1 after the audit: the ABI only grows. */
+#define MILLE_LOCALE_AUTO "auto"
+
+/* 1 if m has a language-identification head, else 0 (also for NULL). */
+MILLE_API int mille_model_has_langid(const mille_model *m);
+
+/* The locale identified for input i of the session's last mille_parse (i = 0) or
+ * mille_parse_batch call, with its probability in *prob (may be NULL; 0 when none), or NULL
+ * when that input had a locale, failed, or the model has no head. The string is owned by
+ * the model. */
+MILLE_API const char *mille_session_locale(const mille_session *s, size_t i, float *prob);
+
+typedef struct mille_locale_score {
+    const char *locale; /* owned by the model */
+    float score;        /* probability         */
+} mille_locale_score;
+
+/* The k most probable locales of text[0..len) (words split by script), best first, into
+ * out[0..k). Returns how many were written (min(k, the head's locales)) or a negative code:
+ * MILLE_EINVAL (NULL argument, or the model has no head), MILLE_EUTF8, MILLE_ERANGE (longer
+ * than the session's text limit), MILLE_ELIMIT (more words than its word limit), MILLE_ENOMEM.
+ * Results of an earlier parse on s stay valid. */
+MILLE_API int mille_identify(mille_session *s, const char *text, size_t len,
+                             mille_locale_score *out, size_t k, mille_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -518,6 +518,21 @@ static json_t *result_json(const mille_input *in, const mille_result *res, const
     return o;
 }
 
+/* A request without a locale: the locale the model identified and its probability ("locale",
+ * "locale_p"; nothing when the model has no language-identification head). Takes o; NULL
+ * when o is NULL or JSON fails. */
+static json_t *add_found_locale(json_t *o, const mille_session *ses, size_t i)
+{
+    float p;
+    const char *loc = o ? mille_session_locale(ses, i, &p) : NULL;
+    if (loc && (json_object_set_new(o, "locale", json_string(loc)) ||
+                json_object_set_new(o, "locale_p", json_real((double)p)))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* Self-learning: replace each input by its rewrite target, keeping what it was in from[]
  * (NULL when not rewritten). Nothing is computed without a table. */
 static void rewrite_inputs(mille_session *ses, mille_input *in, size_t n, mille_input *from)
@@ -659,7 +674,8 @@ static void group_run(srv *s, group_job *list, size_t n)
         if (rc < 0)
             j->rc = rc;
         else if (res[i].intent)
-            j->json = result_out(s, j->req, &in[i], &from[i], &res[i], sm->m, j->reject);
+            j->json = add_found_locale(
+                result_out(s, j->req, &in[i], &from[i], &res[i], sm->m, j->reject), ses, i);
         else
             j->err = errs[i];
     }
@@ -835,8 +851,9 @@ static void do_parse(srv *s, const char *body, size_t len, int batch, int rasa, 
     }
     json_t *all = batch ? json_array() : NULL;
     for (size_t i = 0; i < n; i++) {
-        json_t *o = result_out(s, batch ? json_array_get(j, i) : j, &in[i], &from[i], &res[i],
-                               sm->m, reject[i]);
+        json_t *o = add_found_locale(result_out(s, batch ? json_array_get(j, i) : j, &in[i],
+                                                &from[i], &res[i], sm->m, reject[i]),
+                                     ses, i);
         if (!batch) {
             all = o;
         } else if (!all || json_array_append_new(all, o)) { /* o is freed either way */

@@ -19,6 +19,7 @@
 #include "crf.h"
 #include "data.h"
 #include "kern.h"
+#include "langid.h"
 #include "learn.h"
 #include "model.h"
 #include "text.h"
@@ -43,6 +44,8 @@ typedef struct item {
     int code;       /* 0 or the MILLE_E* of this input                          */
     int char_split; /* words are characters (ja/zh)                              */
     size_t word0, n_words, slot0, n_slots, annot0;
+    int64_t lid; /* the locale identified for it (id in the head), -1: none was      */
+    float lid_p; /* its probability                                                  */
 } item;
 
 struct mille_session {
@@ -81,6 +84,12 @@ struct mille_session {
     size_t cap_un, cap_uk, cap_scr;
     const struct mille_rewrites *rw; /* applied by mille_parse_rewrite (may be NULL) */
     text_buf rw_tb;                  /* scratch of the rewrite lookup */
+    /* language identification (langid.h): a one-utterance batch for the encoder features,
+     * dense features, probabilities; items of the last call */
+    batch lb;
+    model_ws lws;
+    float *lx, *lp; /* (F) (K) */
+    size_t cap_lx, cap_lp, n_items;
 };
 
 MILLE_API int mille_model_load(const char *path, mille_model **out, mille_error *err)
@@ -269,6 +278,10 @@ MILLE_API void mille_session_free(mille_session *s)
     free(s->annot);
     free(s->items);
     text_buf_free(&s->rw_tb);
+    batch_free(&s->lb);
+    model_ws_free(&s->lws);
+    free(s->lx);
+    free(s->lp);
     if (s->bm)
         for (size_t k = 0; k < s->mm->n_more; k++) {
             batch_free(&s->bm[k]);
@@ -302,32 +315,12 @@ static int locale_valid(const char *loc)
     return 1;
 }
 
-/* Check one input, split it into words (appended at s->words + it->word0) and add its
- * features to the batch. Returns 0 or the input's error code. */
-static int prepare(mille_session *s, const mille_input *in, item *it, mille_error *err)
+/* Split text into words (at s->words + it->word0, by it->char_split) and hash the first
+ * member's features into s->feats / s->foff. Returns the number of words or a code. */
+static int split_features(mille_session *s, const char *text, size_t len, item *it,
+                          mille_error *err)
 {
     const model *m = &s->mm->m;
-    const char *text = in->text, *locale = in->locale;
-    size_t len = in->len;
-    if (!text) return err_set(err, MILLE_EINVAL, "text is NULL");
-    if (len > s->max_text)
-        return err_set(err, MILLE_ERANGE, "text is %zu bytes, the limit is %zu", len, s->max_text);
-    size_t bad;
-    if (text_utf8_check(text, len, &bad))
-        return err_set(err, MILLE_EUTF8, "text: invalid UTF-8 at byte %zu", bad);
-    if (locale) {
-        if (!locale_valid(locale))
-            return err_set(err, MILLE_EINVAL,
-                           "locale \"%.32s\" is malformed (expected a tag like \"fr-FR\")", locale);
-        if (s->strict_locale && !mille_model_has_locale(s->mm, locale))
-            return err_set(err, MILLE_ENOTFOUND, "locale \"%s\" is not one of the model's %zu",
-                           locale, m->locales.n);
-        it->char_split = annot_char_split(locale, strlen(locale));
-    } else {
-        int sc = text_dominant_script(text, len);
-        it->char_split =
-            sc == TEXT_SCRIPT_HAN || sc == TEXT_SCRIPT_HIRAGANA || sc == TEXT_SCRIPT_KATAKANA;
-    }
     if (vec_reserve((void **)&s->words, &s->cap_words, it->word0 + len + 1, sizeof *s->words))
         return err_set(err, MILLE_ENOMEM, "out of memory");
     annot_word *words = s->words + it->word0;
@@ -343,14 +336,81 @@ static int prepare(mille_session *s, const mille_input *in, item *it, mille_erro
         return err_set(err, MILLE_ENOMEM, "out of memory");
     int rc = model_utt_features(&m->cfg, text, words, sizeof *words, (size_t)nw, &s->fsc, &s->feats,
                                 &nf, &s->cap_feats, s->foff, err);
-    if (rc) return rc;
+    return rc ? rc : nw;
+}
+
+/* The locale probabilities (s->lp, K) of the utterance whose nw words' features are in
+ * s->feats / s->foff, by the first member's head; the argmax is returned. */
+static int identify(mille_session *s, size_t nw, uint32_t *best)
+{
+    const model *m = &s->mm->m;
+    const langid_head *h = &m->lid;
+    if (vec_reserve((void **)&s->lp, &s->cap_lp, h->K, sizeof *s->lp) ||
+        vec_reserve((void **)&s->lx, &s->cap_lx, (size_t)h->F + 1, sizeof *s->lx))
+        return MILLE_ENOMEM;
+    const float *pool = NULL;
+    if (h->feats & LANGID_FEAT_POOL) { /* the encoder's features: a forward pass of its own */
+        batch_clear(&s->lb);
+        if (batch_add(&s->lb, s->feats, s->foff, nw, 0, NULL) || model_forward(m, &s->lb, &s->lws))
+            return MILLE_ENOMEM;
+        pool = s->lws.P;
+    }
+    langid_features(m, h->feats, s->feats, s->foff[nw], pool, s->lx);
+    *best = langid_predict(h, s->lx, s->feats, s->foff[nw], s->lp);
+    return MILLE_OK;
+}
+
+/* Check one input, split it into words (appended at s->words + it->word0) and add its
+ * features to the batch. Without a locale (NULL or MILLE_LOCALE_AUTO) and with a model that
+ * has a language-identification head, the locale is identified first on words split by
+ * script, and the text is split again when the locale found splits it otherwise. Returns 0
+ * or the input's error code. */
+static int prepare(mille_session *s, const mille_input *in, item *it, mille_error *err)
+{
+    const model *m = &s->mm->m;
+    const char *text = in->text, *locale = in->locale;
+    size_t len = in->len;
+    it->lid = -1;
+    if (!text) return err_set(err, MILLE_EINVAL, "text is NULL");
+    if (len > s->max_text)
+        return err_set(err, MILLE_ERANGE, "text is %zu bytes, the limit is %zu", len, s->max_text);
+    size_t bad;
+    if (text_utf8_check(text, len, &bad))
+        return err_set(err, MILLE_EUTF8, "text: invalid UTF-8 at byte %zu", bad);
+    if (locale && strcmp(locale, MILLE_LOCALE_AUTO) == 0) locale = NULL;
+    if (locale) {
+        if (!locale_valid(locale))
+            return err_set(err, MILLE_EINVAL,
+                           "locale \"%.32s\" is malformed (expected a tag like \"fr-FR\")", locale);
+        if (s->strict_locale && !mille_model_has_locale(s->mm, locale))
+            return err_set(err, MILLE_ENOTFOUND, "locale \"%s\" is not one of the model's %zu",
+                           locale, m->locales.n);
+        it->char_split = annot_char_split(locale, strlen(locale));
+    } else {
+        it->char_split = langid_char_split(text, len);
+    }
+    int nw = split_features(s, text, len, it, err);
+    if (nw < 0) return nw;
+    if (!locale && m->lid.K) {
+        uint32_t best;
+        if (identify(s, (size_t)nw, &best)) return err_set(err, MILLE_ENOMEM, "out of memory");
+        it->lid = best;
+        it->lid_p = s->lp[best];
+        const char *loc = strtab_str(&m->lid.locales, best);
+        int cs = annot_char_split(loc, m->lid.locales.lens[best]);
+        if (cs != it->char_split) { /* e.g. Japanese written in Latin letters: "ok google" */
+            it->char_split = cs;
+            if ((nw = split_features(s, text, len, it, err)) < 0) return nw;
+        }
+    }
+    annot_word *words = s->words + it->word0;
     if (batch_add(&s->b, s->feats, s->foff, (size_t)nw, 0, NULL))
         return err_set(err, MILLE_ENOMEM, "out of memory");
     /* the other members of an ensemble hash their own features */
     for (size_t k = 0; k < s->mm->n_more; k++) {
-        nf = 0;
-        rc = model_utt_features(&s->mm->more[k].m.cfg, text, words, sizeof *words, (size_t)nw,
-                                &s->fsc, &s->feats, &nf, &s->cap_feats, s->foff, err);
+        size_t nf = 0;
+        int rc = model_utt_features(&s->mm->more[k].m.cfg, text, words, sizeof *words, (size_t)nw,
+                                    &s->fsc, &s->feats, &nf, &s->cap_feats, s->foff, err);
         if (rc) return rc;
         if (batch_add(&s->bm[k], s->feats, s->foff, (size_t)nw, 0, NULL))
             return err_set(err, MILLE_ENOMEM, "out of memory");
@@ -450,6 +510,7 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
     if (n == 0) return 0;
     if (!in || !res) return MILLE_EINVAL;
     memset(res, 0, n * sizeof *res);
+    s->n_items = 0; /* set once the call succeeds: mille_session_locale reads the items */
     if (vec_reserve((void **)&s->items, &s->cap_items, n + 1, sizeof *s->items))
         return MILLE_ENOMEM;
     batch_clear(&s->b);
@@ -531,6 +592,7 @@ MILLE_API int mille_parse_batch(mille_session *s, const mille_input *in, size_t 
         u++;
     }
     int ok = 0;
+    s->n_items = n;
     for (size_t i = 0; i < n; i++) {
         const item *it = &s->items[i];
         if (it->code) continue;
@@ -599,9 +661,11 @@ MILLE_API int mille_embed(mille_session *s, const char *text, size_t len, const 
     for (size_t k = 0; k < mm->n_more; k++) batch_clear(&s->bm[k]);
     item *it = &s->items[0];
     memset(it, 0, sizeof *it);
+    s->n_items = 0;
     mille_input in = {text, len, locale};
     int rc = prepare(s, &in, it, err);
     if (rc) return rc;
+    s->n_items = 1;
     if (model_forward(&mm->m, &s->b, &s->ws)) return err_set(err, MILLE_ENOMEM, "out of memory");
     double part = 1.0 / sqrt((double)(1 + mm->n_more));
     size_t n = 2 * (size_t)mm->m.cfg.hidden;
@@ -694,7 +758,8 @@ MILLE_API int mille_parse_rewrite(mille_session *s, const char *text, size_t len
                                   size_t *parsed_len, mille_error *err)
 {
     size_t tl = 0;
-    const char *t = mille_session_rewrite(s, text, len, locale, &tl);
+    const char *t = mille_session_rewrite(
+        s, text, len, locale && strcmp(locale, MILLE_LOCALE_AUTO) == 0 ? NULL : locale, &tl);
     if (parsed) *parsed = t ? t : text;
     if (parsed_len) *parsed_len = t ? tl : len;
     int rc = mille_parse(s, t ? t : text, t ? tl : len, locale, res, err);
@@ -740,4 +805,53 @@ MILLE_API void mille_log_close(mille_log *l)
     if (!l) return;
     learn_log_close(l->lg);
     free(l);
+}
+
+/* ---- language identification (langid.h, docs/api.md) ----------------------------------- */
+
+MILLE_API int mille_model_has_langid(const mille_model *mm) { return mm && mm->m.lid.K > 0; }
+
+MILLE_API const char *mille_session_locale(const mille_session *s, size_t i, float *prob)
+{
+    if (prob) *prob = 0;
+    if (!s || i >= s->n_items || s->items[i].code || s->items[i].lid < 0) return NULL;
+    if (prob) *prob = s->items[i].lid_p;
+    return strtab_str(&s->mm->m.lid.locales, (size_t)s->items[i].lid);
+}
+
+MILLE_API int mille_identify(mille_session *s, const char *text, size_t len,
+                             mille_locale_score *out, size_t k, mille_error *err)
+{
+    if (!s || !out) return err_set(err, MILLE_EINVAL, "mille_identify: NULL argument");
+    const model *m = &s->mm->m;
+    if (!m->lid.K)
+        return err_set(err, MILLE_EINVAL,
+                       "the model has no language-identification head (mille langid-fit)");
+    if (!text) return err_set(err, MILLE_EINVAL, "text is NULL");
+    if (len > s->max_text)
+        return err_set(err, MILLE_ERANGE, "text is %zu bytes, the limit is %zu", len, s->max_text);
+    size_t bad;
+    if (text_utf8_check(text, len, &bad))
+        return err_set(err, MILLE_EUTF8, "text: invalid UTF-8 at byte %zu", bad);
+    item it; /* words and features go to the session's scratch; results stay valid */
+    memset(&it, 0, sizeof it);
+    it.char_split = langid_char_split(text, len);
+    int nw = split_features(s, text, len, &it, err);
+    if (nw < 0) return nw;
+    uint32_t best;
+    if (identify(s, (size_t)nw, &best)) return err_set(err, MILLE_ENOMEM, "out of memory");
+    size_t K = m->lid.K, n = k < K ? k : K;
+    /* the n best by selection: n is small, K a few dozen */
+    for (size_t j = 0; j < n; j++) {
+        size_t bj = SIZE_MAX;
+        for (size_t c = 0; c < K; c++) {
+            int taken = 0;
+            for (size_t q = 0; q < j && !taken; q++)
+                taken = out[q].locale == strtab_str(&m->lid.locales, c);
+            if (!taken && (bj == SIZE_MAX || s->lp[c] > s->lp[bj])) bj = c;
+        }
+        out[j].locale = strtab_str(&m->lid.locales, bj);
+        out[j].score = s->lp[bj];
+    }
+    return (int)n;
 }

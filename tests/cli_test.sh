@@ -788,6 +788,79 @@ run "$MILLE" eval "$T/slu_gold.jsonl" "$T/slu_pred.jsonl" --slu-f1 --json
 check "eval --slu-f1" 0 "" '"slu_f1": 78\.26[0-9]*, .*"word_f1": 66\.66[0-9]*, "char_f1": 94\.73[0-9]*'
 run "$MILLE" eval "$T/slu_gold.jsonl" "$T/slu_pred.jsonl" --slu-f1
 check "eval --slu-f1 table" 0 "" "^SLU-F1 78\.26 "
+# zero-shot v2 (issue 10): code-switching during training, transliteration, inflection
+printf 'alarm\tréveil\nmusic\tmusique\nplay\tjoue\nwake me up\tréveille-moi\n' >"$T/cs.tsv"
+run "$MILLE" train --data "$SAMPLE" --locales en-US,fr-FR --dev-locales en-US --out "$T/cs.model" \
+    --epochs 1 --dim 8 --hidden 16 --buckets 4096 --code-switch "fr-FR=$T/cs.tsv" --cs-copies 2 \
+    --cs-rate 0.6 --translit 1
+check "train --code-switch --translit" 0 "code_switch=1 lexicons rate=0.6 copies=2" '"exact_match"'
+run "$MILLE" inspect "$T/cs.model"
+check "inspect: the translit setting is kept" 0 "" "translit"
+run "$MILLE" train --data "$SAMPLE" --locales en-US --out "$T/cs2.model" --epochs 1 \
+    --code-switch "$T/missing.tsv"
+check "train --code-switch with a missing lexicon" 1 "missing.tsv"
+run "$MILLE" train --data "$SAMPLE" --out "$T/cs2.model" --cs-rate 2
+check "train --cs-rate out of range" 2 "cs-rate"
+printf 'SET UTF-8\nSFX A Y 1\nSFX A 0 а .\n' >"$T/ru.aff"
+printf '1\nбудильник/A\n' >"$T/ru.dic"
+printf 'поставь будильник\nвремя будильника\nнет будильника\n' >"$T/ru.txt"
+printf 'alarm\tбудильник\n' >"$T/ru.tsv"
+run "$MILLE" inflect --lexicon "$T/ru.tsv" --hunspell "$T/ru" --text "$T/ru.txt" --out "$T/ru.infl.tsv"
+check "inflect" 0 "1 of them with forms"
+[ "$(cat "$T/ru.infl.tsv" 2>/dev/null)" = "$(printf 'alarm\tбудильника\nalarm\tбудильник')" ] && ok ||
+    bad "inflect: the inflected lexicon"
+run "$MILLE" inflect --hunspell "$T/ru" --text "$T/ru.txt" --show будильник
+check "inflect --show" 0 "" "будильника.2"
+run "$MILLE" inflect --lexicon "$T/ru.tsv" --hunspell "$T/nope" --text "$T/ru.txt"
+check "inflect with a missing dictionary" 1 "nope.aff"
+run "$MILLE" inflect --lexicon "$T/ru.tsv"
+check "inflect without --hunspell" 2 "required"
+# ---- language identification (langid-fit, langid-eval, predict without a locale) ---------------
+run "$MILLE" langid-fit --help
+check "langid-fit --help" 0 "" "usage: mille langid-fit"
+run "$MILLE" langid-fit "$DATA/model_v1.mille" --data "$SAMPLE"
+check "langid-fit without --out" 2 "--out are required"
+run "$MILLE" langid-fit "$DATA/model_v1.mille" --data "$SAMPLE" --out "$T/lid.model" --features bogus
+check "langid-fit --features bogus" 2 "--features must be"
+run "$MILLE" langid-eval "$DATA/model_v1.mille" --data "$SAMPLE"
+check "langid-eval on a model without a head" 1 "has no language-identification head"
+# an old (version 1) model gets a head on the sample's 52 locales; twice with one seed: the same file
+run "$MILLE" langid-fit "$DATA/model_v1.mille" --data "$SAMPLE" --out "$T/lid.model" --rows 4096 \
+    --width 8 --epochs 3 --quiet
+check "langid-fit on the sample" 0 "" '"locales":52'
+run "$MILLE" langid-fit "$DATA/model_v1.mille" --data "$SAMPLE" --out "$T/lid2.model" --rows 4096 \
+    --width 8 --epochs 3 --quiet
+cmp -s "$T/lid.model" "$T/lid2.model" && ok || bad "langid-fit: two runs with one seed differ"
+run "$MILLE" langid-eval "$T/lid.model" --data "$SAMPLE"
+check "langid-eval" 0 "" '"close_pairs":\[\{"gold":"nb-NO","predicted":"da-DK"'
+[ "$(wc -l <"$T/out")" -eq 53 ] && ok || bad "langid-eval: expected 52 locale lines and a summary"
+# the intent and slot parses are the old model's, given the locale
+printf 'wake me up at nine am\n' >"$T/lid.txt"
+run "$MILLE" predict --model "$DATA/model_v1.mille" --locale en-US "$T/lid.txt"
+sed 's/"locale":"en-US",//' "$T/out" >"$T/lid_old.jsonl"
+run "$MILLE" predict --model "$T/lid.model" --locale en-US "$T/lid.txt"
+check "predict with a head and a locale" 0 "" '"locale":"en-US","utt"'
+sed 's/"locale":"en-US",//' "$T/out" | cmp -s - "$T/lid_old.jsonl" && ok ||
+    bad "predict: a head changed the parse of a text with a locale"
+grep -q locale_p "$T/out" && bad "predict: locale_p with a given locale" || ok
+# without a locale (or with "auto"): the identified locale and its probability
+run "$MILLE" predict --model "$T/lid.model" "$T/lid.txt"
+check "predict without a locale" 0 "" '^\{"locale":"[a-z]{2,3}-[A-Z]{2}","locale_p":[0-9.e-]+,"utt"'
+run "$MILLE" predict --model "$T/lid.model" --locale auto "$T/lid.txt"
+check "predict --locale auto" 0 "" '^\{"locale":"[a-z]{2,3}-[A-Z]{2}","locale_p":'
+run "$MILLE" predict --model "$DATA/model_v1.mille" "$T/lid.txt"
+check "predict without a head or a locale" 0 "" '^\{"utt":'
+# the shipped model identifies the locale of each line of data/demo.txt (no --locale) as
+# recorded when its head was fitted (tests/data/shipped_demo_locales.tsv: locale, then utt)
+run "$MILLE" predict data/demo.txt
+$PY -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    print(r.get("locale", "-") + "\t" + r["utt"])' "$T/out" >"$T/shipped_loc.tsv"
+if cmp -s "$T/shipped_loc.tsv" tests/data/shipped_demo_locales.tsv; then ok; else
+    bad "shipped model: locales of data/demo.txt differ from tests/data/shipped_demo_locales.tsv"
+    diff tests/data/shipped_demo_locales.tsv "$T/shipped_loc.tsv" | head -n 10 >&2
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

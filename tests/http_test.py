@@ -133,6 +133,7 @@ def main():
         micro_batching(model)
         rasa_endpoint(model)
         learn_rewrites_and_log(model, tmp)
+        langid_locale(model, tmp)
         dialogue_and_webhooks(tmp)
     finally:
         s.kill()
@@ -931,6 +932,45 @@ def recv_all(sock):
     return out
 
 
+def langid_locale(model, tmp):
+    """A request without a locale (absent, null or "auto") gets the locale the model's
+    language-identification head found and its probability ("locale", "locale_p"), single,
+    batched and micro-batched; a request with a locale, or a model without a head, does not."""
+    lid = os.path.join(tmp, "lid.model")
+    subprocess.run([MILLE, "langid-fit", model, "--data", os.path.join(ROOT, "data/sample"),
+                    "--out", lid, "--rows", "4096", "--width", "8", "--epochs", "3", "--quiet"],
+                   check=True, stdout=subprocess.DEVNULL)
+    en = "wake me up at nine am"
+    for args in ((), ("--batch-wait-us", "1000", "--batch-slots", "1")):
+        s = Server(lid, *args)
+        try:
+            for loc in (None, "auto"):
+                body = {"text": en} if loc is None else {"text": en, "locale": loc}
+                st, j, _, _ = post(s.port, "/v1/parse", body)
+                check(f"langid: locale {loc} {args}", st == 200 and
+                      re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", j.get("locale", "")) is not None
+                      and 0 < j.get("locale_p", 0) <= 1, j)
+            st, j, _, _ = post(s.port, "/v1/parse", {"text": en, "locale": None})
+            check(f"langid: locale null {args}", st == 200 and "locale_p" in j, j)
+            st, j, _, _ = post(s.port, "/v1/parse", {"text": en, "locale": "en-US"})
+            check(f"langid: a given locale is kept {args}", st == 200 and
+                  j.get("locale") == "en-US" and "locale_p" not in j, j)
+            st, j, _, _ = post(s.port, "/v1/parse/batch", [{"text": "今週は午前五時に起こして"},
+                                                           {"text": en, "locale": "en-US"}])
+            res = (j or {}).get("results", [])
+            check(f"langid: batch {args}", st == 200 and len(res) == 2 and "locale_p" in res[0]
+                  and "locale_p" not in res[1] and res[1]["locale"] == "en-US", j)
+            check("langid: stop", s.stop() == 0)
+        finally:
+            s.kill()
+    s = Server(model)
+    try:
+        st, j, _, _ = post(s.port, "/v1/parse", {"text": en})
+        check("langid: no head, no locale", st == 200 and "locale" not in j
+              and "locale_p" not in j, j)
+        check("langid: stop", s.stop() == 0)
+    finally:
+        s.kill()
 
 # ---- POST /v1/dialogue and webhooks (issue 12; docs/dialogue.md) ----------------------------
 

@@ -4,7 +4,8 @@
 #     threads (train and distill);
 #   - pretrain over 2 processes is reproducible and its result trains;
 #   - a run stopped after an epoch by 2 processes resumes with 1 and with 3 processes to the
-#     uninterrupted model, byte for byte;
+#     uninterrupted model, byte for byte; one stopped by 3 resumes with 2 (no dev set, so the
+#     last weights are compared: the sharded update's moments travel to the checkpoint);
 #   - failures: a rank that cannot read its data, a corrupt checkpoint read by rank 0, ranks
 #     with different settings, and a rank killed mid-run end every rank with an error
 #     (non-zero exit) within a timeout, never a hang; the killed run's checkpoint still
@@ -90,6 +91,20 @@ run "resume with 3 processes" 120 $MPIRUN -np 3 "$MILLE" train $A --epochs 3 --t
     --out r3.model --resume
 [ $rc = 0 ] && ok || { bad "resume 3 processes: exit $rc"; cat err; }
 same "stopped by 2 processes, resumed by 3" one.model r3.model
+
+# the sharded update: every rank's AdamW moments reach rank 0's checkpoint. Without a dev
+# set the last weights are the result (model selection could hide a wrong resume)
+N="$A --epochs 3 --dev-locales none"
+run "no dev, 1 process" 120 "$MILLE" train $N --threads 2 --out n1.model
+[ $rc = 0 ] && ok || { bad "no dev, 1 process: exit $rc"; cat err; }
+run "no dev, 3 processes, stopped" 120 $MPIRUN -np 3 "$MILLE" train $N --threads 1 \
+    --out n3.model --stop-after-epochs 1
+[ $rc = 0 ] && ok || { bad "no dev, stopped by 3: exit $rc"; cat err; }
+run "no dev, resume with 2 processes" 120 $MPIRUN -np 2 "$MILLE" train $N --threads 1 \
+    --out n3.model --resume
+[ $rc = 0 ] && ok || { bad "no dev, resume by 2: exit $rc"; cat err; }
+same "no dev: stopped by 3 processes, resumed by 2" n1.model n3.model
+grep -q "ms updating this rank's share" err && ok || bad "no step report of the sharded update"
 
 # ---- failures end every rank ----------------------------------------------------------------
 # rank 1 cannot read its data: one message, naming the file, from rank 1

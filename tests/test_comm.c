@@ -240,3 +240,58 @@ TEST(comm_a_failing_rank_stops_every_rank)
     for (int k = 0; k < 2; k++) model_free(&runs[k].m);
     unlink(out);
 }
+
+/* The sharded update keeps each rank's AdamW moments with it; a checkpoint gathers them to
+ * rank 0. A run stopped after its first epoch by 3 ranks resumes with 1 process (and one
+ * stopped by 1 process with 2 ranks) to the uninterrupted run's weights, bit for bit; with
+ * clipping off too (the gradient norm is not exchanged then). */
+TEST(comm_sharded_update_resumes_across_rank_counts)
+{
+    char out[256], ck[300];
+    snprintf(out, sizeof out, "/tmp/mille_test_commr_%ld.model", (long)getpid());
+    snprintf(ck, sizeof ck, "%s.ckpt", out);
+    for (int clip = 0; clip < 2; clip++) {
+        train_params p = small(out);
+        p.clip = clip ? p.clip : 0;
+        p.dev_locales = "none"; /* the last weights, not the best epoch's, are the result */
+        model one;
+        eval_metrics dev1;
+        mille_error e;
+        CHECK_INT(train_run(&p, &one, &dev1, &e), 0);
+        hub h;
+        rank_run runs[3];
+        for (int n = 1; n <= 3; n += 2) { /* stopped by n ranks, resumed by 3 - n + 1 */
+            train_params q = p;
+            q.stop_after_epochs = 1;
+            if (n == 1) {
+                model part;
+                CHECK_INT(train_run(&q, &part, NULL, &e), 0);
+                model_free(&part);
+                q = p;
+                q.resume = 1;
+                run_ranks(&h, runs, 2, &q, NULL);
+                for (int k = 0; k < 2; k++) {
+                    CHECK_INT(runs[k].rc, 0);
+                    if (!runs[k].rc)
+                        CHECK(memcmp(runs[k].m.p, one.p, one.n_params * sizeof *one.p) == 0);
+                    model_free(&runs[k].m);
+                }
+            } else {
+                run_ranks(&h, runs, n, &q, NULL);
+                for (int k = 0; k < n; k++) {
+                    CHECK_INT(runs[k].rc, 0);
+                    model_free(&runs[k].m);
+                }
+                q = p;
+                q.resume = 1;
+                model res;
+                CHECK_INT(train_run(&q, &res, NULL, &e), 0);
+                CHECK(memcmp(res.p, one.p, one.n_params * sizeof *one.p) == 0);
+                model_free(&res);
+            }
+        }
+        model_free(&one);
+        unlink(ck);
+    }
+    unlink(out);
+}

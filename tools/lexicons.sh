@@ -9,7 +9,8 @@
 # Then `mille lexicons --coverage --build OUTDIR` writes OUTDIR/LOCALE.tsv and prints the
 # coverage table (also saved as OUTDIR/coverage.txt).
 #
-# Environment: BUILD (build), MASSIVE (../shared/massive-1.1), TEXT (a directory of unlabeled
+# Environment: BUILD (build), MASSIVE (../shared/massive-1.1), LOCALES (L1,L2: only these;
+# default all 51), TEXT (a directory of unlabeled
 # LOCALE.txt files, tools/unlabeled.py; optional: ranks candidates and filters pivots),
 # INSTALL=1 installs the Debian packages when missing (apt-get; needs root or sudo).
 # The lexicons are built on the user's machine from the packages: several sources are GPL or
@@ -61,4 +62,5 @@ fi
 set -- --coverage --build "$out" --data "$M" --source "$out/src"
 [ -d "$DICT" ] && set -- "$@" --source "$DICT"
 [ -n "${TEXT:-}" ] && set -- "$@" --text "$TEXT"
+[ -n "${LOCALES:-}" ] && set -- "$@" --locales "$LOCALES"
 "$B/mille" lexicons "$@" | tee "$out/coverage.txt"

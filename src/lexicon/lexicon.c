@@ -1106,7 +1106,7 @@ static int push_translation(synth_ctx *c, size_t *nt, const char *tr, synth_tok 
 /* Rank among cnt translations: the first with probability 2/3, each later one a third as
  * likely as the one before, looking at most at the first 8 (later senses of big dictionaries
  * are mostly technical). */
-static size_t pick(rng *g, size_t cnt)
+size_t lexicon_pick(rng *g, size_t cnt)
 {
     size_t r = 0, lim = cnt < 8 ? cnt : 8;
     while (r + 1 < lim && rng_below(g, 3) == 0) r++;
@@ -1248,7 +1248,7 @@ int synth_record(synth_ctx *c, const lexicon *lx, const char *id, const char *ut
         if (cnt) {
             st->words_translated += (size_t)k;
             if (span) st->slot_words_translated += (size_t)k;
-            rc = push_translation(c, &nt, lexicon_str(lx, tr[pick(&g, cnt)]), base);
+            rc = push_translation(c, &nt, lexicon_str(lx, tr[lexicon_pick(&g, cnt)]), base);
         } else {
             rc = note_unknown(st, c->norm + c->noff[2 * i], c->noff[2 * i + 1]);
             if (!rc && !o->drop_unknown) {

@@ -91,6 +91,10 @@ int lexicon_normalize(const char *s, size_t n, text_buf *tb, mille_error *err);
 int lexicon_find(const lexicon *lx, const char *src, size_t n, text_buf *tb, const uint32_t **tr,
                  mille_error *err);
 
+/* Which of cnt translations to use: the first with probability 2/3, each later one a third
+ * as likely as the one before, among the first 8 (synthesis and code-switching). */
+size_t lexicon_pick(rng *g, size_t cnt);
+
 static inline const char *lexicon_str(const lexicon *lx, uint32_t tr)
 {
     return strtab_str(&lx->trans, tr);

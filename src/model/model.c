@@ -24,7 +24,7 @@
 model_config model_default_config(void)
 {
     /* chosen by the ablations in docs/design.md */
-    model_config c = {1u << 18, 48, 256, 0, 0, 3, 5, TEXT_NORM_DEFAULT, 0, 3, 1};
+    model_config c = {1u << 18, 48, 256, 0, 0, 3, 5, TEXT_NORM_DEFAULT, 0, 3, 1, 0};
     return c;
 }
 
@@ -118,6 +118,8 @@ void model_free(model *m)
     strtab_free(&m->locales);
     free(m->meta);
     free(m->q8_block);
+    free(m->lid.own);
+    strtab_free(&m->lid.locales);
     if (m->map) modelio_unmap(m->map, m->map_len);
     memset(m, 0, sizeof *m);
 }
@@ -228,6 +230,7 @@ void feat_scratch_free(feat_scratch *s)
 {
     text_buf_free(&s->nb);
     text_pretok_free(s->pt);
+    text_translit_free(s->tl);
     free(s->wh);
     free(s->tmp);
     free(s->toff);
@@ -250,7 +253,8 @@ int model_utt_features(const model_config *cfg, const char *text, const void *wo
 {
     if (vec_reserve((void **)&sc->wh, &sc->cap_wh, n + 1, sizeof *sc->wh) ||
         vec_reserve((void **)&sc->toff, &sc->cap_toff, n + 1, sizeof *sc->toff) ||
-        vec_reserve((void **)&sc->tmp, &sc->cap_tmp, n * (MODEL_MAX_FEATS + MODEL_MAX_SUBWORDS) + 1,
+        vec_reserve((void **)&sc->tmp, &sc->cap_tmp,
+                    n * ((cfg->translit ? 2 : 1) * MODEL_MAX_FEATS + MODEL_MAX_SUBWORDS) + 1,
                     sizeof *sc->tmp))
         return err_set(err, MILLE_ENOMEM, "features: out of memory");
     /* pass 1: each word's own features, and its hash for the bigrams */
@@ -272,6 +276,20 @@ int model_utt_features(const model_config *cfg, const char *text, const void *wo
                                     MODEL_MAX_FEATS, &sc->wh[k], err);
         if (r < 0) return r;
         t += (size_t)r;
+        /* the word's Latin spelling, hashed as a Latin word is (word and n-grams) */
+        if (cfg->translit && text_translit_needed(text + span[0], span[1] - span[0])) {
+            char lat[4 * 256 + 16];
+            if (!sc->tl && !(sc->tl = text_translit_new(err))) return err->code;
+            int ln =
+                text_translit_word(sc->tl, text + span[0], span[1] - span[0], lat, sizeof lat, err);
+            if (ln < 0) return ln;
+            if (ln > 0) {
+                r = model_word_features(cfg, lat, (size_t)ln, &sc->nb, sc->tmp + t, MODEL_MAX_FEATS,
+                                        NULL, err);
+                if (r < 0) return r;
+                t += (size_t)r;
+            }
+        }
         /* pre-tokens overlapping the word, whole (a Chinese character gets the dictionary
          * word it is part of; a long Thai "word" gets the words inside it) */
         while (j < ntok && tok[j].end <= span[0]) j++;

@@ -35,6 +35,9 @@ typedef struct model_config {
     uint32_t subwords;   /* 1: each word also gets the pre-tokens (text_pretokenize:
                             dictionary words in Thai, Khmer, Myanmar, Chinese, Japanese)
                             that overlap it                                       */
+    uint32_t translit;   /* 1: a word in a non-Latin script also gets the features of its
+                            Latin spelling (text_translit: ICU Any-Latin), in the Latin
+                            words' hash space ("радио" shares rows with "radio")       */
 } model_config;
 
 model_config model_default_config(void);
@@ -74,6 +77,23 @@ typedef struct tensor_info {
  * many are used); returns the total number of floats. */
 size_t model_layout(const model_config *cfg, tensor_info *t, int *n_tensors);
 
+/* The language-identification head (src/model/langid.c): p = softmax(b + W x + A h) over K
+ * locales, x the model's dense utterance features named by `feats` (LANGID_FEAT_EMB/POOL,
+ * width F, may be 0) and h the mean of the rows of the head's own n-gram table E picked by
+ * the utterance's feature ids (LANGID_FEAT_NGRAM, fastText). Shape vocabulary: K locales,
+ * F dense width, R rows of E, Q their width. */
+typedef struct langid_head {
+    uint32_t K, F, R, Q;
+    uint32_t feats; /* LANGID_FEAT_* bits                                          */
+    strtab locales; /* K locale names, class order                                 */
+    const float *b; /* (K)                                                         */
+    const float *w; /* (K, F), NULL when F == 0                                    */
+    const float *e; /* (R, Q) n-gram table, NULL without LANGID_FEAT_NGRAM          */
+    const float *a; /* (K, Q)                                                      */
+    float *own;     /* storage made by langid_head_set (owned), else NULL: the
+                       pointers above are into the file image                      */
+} langid_head;
+
 typedef struct model {
     model_config cfg;
     tensor_info t[MODEL_MAX_TENSORS];
@@ -104,6 +124,8 @@ typedef struct model {
     float temperature;   /* T > 0: intent probabilities are softmax(logits / T)           */
     float reject_below;  /* default rejection threshold on that probability, 0 = none     */
     float reject_recall; /* the in-scope dev recall the threshold was chosen for (info)  */
+    /* language identification head (langid.h; header "langid", optional: K == 0 = none) */
+    langid_head lid;
 } model;
 
 /* Allocate a model with cfg and zero parameters (tables empty). Returns 0 or MILLE_ENOMEM. */
@@ -145,6 +167,7 @@ int model_word_features(const model_config *cfg, const char *w, size_t n, text_b
 typedef struct feat_scratch {
     text_buf nb;
     struct text_pretok_ctx *pt; /* created on first use */
+    struct text_translit *tl;   /* created on first use (model_config.translit) */
     uint64_t *wh;               /* (n) word hashes */
     uint32_t *tmp, *toff;
     size_t cap_wh, cap_tmp, cap_toff;

@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "langid.h"
 #include "model.h"
 
 #define MODEL_MAGIC      "MILLEMDL"
@@ -98,6 +99,52 @@ static json_t *names_json(const strtab *t)
     return a;
 }
 
+/* The tensors of a langid head, in file order: name, data, shape (rows, cols); returns how
+ * many (absent parts are left out). */
+typedef struct lid_tensor {
+    const char *name;
+    const float *p;
+    size_t rows, cols;
+} lid_tensor;
+static int lid_tensors(const langid_head *l, lid_tensor *t)
+{
+    int n = 0;
+    t[n++] = (lid_tensor){"langid.b", l->b, l->K, 1};
+    if (l->F) t[n++] = (lid_tensor){"langid.w", l->w, l->K, l->F};
+    if (l->feats & LANGID_FEAT_NGRAM) {
+        t[n++] = (lid_tensor){"langid.a", l->a, l->K, l->Q};
+        t[n++] = (lid_tensor){"langid.e", l->e, l->R, l->Q};
+    }
+    return n;
+}
+
+/* The "langid" section of the header (docs/model-format.md): its version, features,
+ * locales, n-gram table shape and f32 tensors placed from data offset off on. Returns the
+ * offset past them. */
+static size_t langid_header(const model *m, json_t *h, size_t off)
+{
+    lid_tensor lt[4];
+    int n = lid_tensors(&m->lid, lt);
+    json_t *t = json_array();
+    for (int i = 0; i < n; i++) {
+        size_t size = lt[i].rows * lt[i].cols * 4;
+        json_array_append_new(t, json_pack("{s:s,s:s,s:[I,I],s:I,s:I}", "name", lt[i].name, "dtype",
+                                           "f32", "shape", (json_int_t)lt[i].rows,
+                                           (json_int_t)lt[i].cols, "offset", (json_int_t)off,
+                                           "size", (json_int_t)size));
+        off += aligned(size);
+    }
+    json_t *o = json_pack("{s:I,s:s,s:o}", "version", (json_int_t)LANGID_VERSION, "features",
+                          langid_feats_name(m->lid.feats), "locales", names_json(&m->lid.locales));
+    if (m->lid.feats & LANGID_FEAT_NGRAM) {
+        json_object_set_new(o, "rows", json_integer((json_int_t)m->lid.R));
+        json_object_set_new(o, "width", json_integer((json_int_t)m->lid.Q));
+    }
+    json_object_set_new(o, "tensors", t);
+    json_object_set_new(h, "langid", o);
+    return off;
+}
+
 int model_save(const model *m, const char *path, int half, mille_error *err)
 {
     const model_config *c = &m->cfg;
@@ -111,6 +158,8 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
                                   (json_int_t)c->maxn, "norm_flags", (json_int_t)c->norm_flags,
                                   "bigrams", (json_int_t)c->bigrams, "subwords",
                                   (json_int_t)c->subwords, "layers", (json_int_t)c->layers));
+    /* written only when on: files without it read as before */
+    if (c->translit) json_object_set_new(json_object_get(h, "config"), "translit", json_integer(1));
     json_object_set_new(h, "intents", names_json(&m->intents));
     json_object_set_new(h, "scenarios", names_json(&m->scenarios));
     json_object_set_new(h, "slots", names_json(&m->slots));
@@ -145,6 +194,8 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
         json_array_append_new(tensors, t);
     }
     json_object_set_new(h, "tensors", tensors);
+    size_t lid_off = off; /* the langid section's tensors follow the model's */
+    if (m->lid.K) off = langid_header(m, h, off);
     char *hs = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!hs) return err_set(err, MILLE_ENOMEM, "%s: out of memory", path);
@@ -191,6 +242,14 @@ int model_save(const model *m, const char *path, int half, mille_error *err)
             memcpy(dst, src, n * 4);
         }
         off += aligned(n * (f16 ? 2 : 4));
+    }
+    if (m->lid.K) { /* the langid tensors, in the order of langid_header */
+        lid_tensor lt[4];
+        int n = lid_tensors(&m->lid, lt);
+        for (int i = 0; i < n; i++) {
+            memcpy(buf + data_start + lid_off, lt[i].p, lt[i].rows * lt[i].cols * 4);
+            lid_off += aligned(lt[i].rows * lt[i].cols * 4);
+        }
     }
     uint32_t crc = file_crc32(buf, total - 8);
     memcpy(buf + total - 8, &crc, 4);
@@ -265,6 +324,94 @@ static int load_calibration(model *m, json_t *c, const char *path, mille_error *
     return MILLE_OK;
 }
 
+/* The optional "langid" section: {"version": 1, "features": "ngram" | "emb" | ... (langid.h),
+ * "locales": [K names], "rows": R, "width": Q (with ngram), "tensors": [langid.b (K, 1),
+ * langid.w (K, F) (with emb or pool), langid.a (K, Q), langid.e (R, Q) (with ngram)], all f32}.
+ * Added without a change of the file version (the model's own tensors are as before;
+ * readers from before it ignore the key and the bytes after the model's tensors); a section
+ * of a newer version than this reader knows is refused by naming both. Every field is
+ * checked like the model's tensors, and the weights must be finite. */
+static int load_langid(model *m, json_t *s, const unsigned char *data, size_t data_len,
+                       const char *path, mille_error *err)
+{
+    if (!s) return MILLE_OK;
+    uint32_t v;
+    if (!json_is_object(s) || get_uint(s, "version", 1, UINT32_MAX, &v))
+        return err_set(err, MILLE_EFORMAT, "%s: header \"langid\" needs a version >= 1", path);
+    if (v > LANGID_VERSION)
+        return err_set(err, MILLE_EFORMAT,
+                       "%s: langid section version %u, this mille reads version %u (upgrade "
+                       "mille)",
+                       path, v, LANGID_VERSION);
+    const char *fs = json_string_value(json_object_get(s, "features"));
+    uint32_t feats = fs ? langid_feats_parse(fs) : 0;
+    if (!feats)
+        return err_set(err, MILLE_EFORMAT,
+                       "%s: langid: unknown features \"%s\" (this mille reads ngram, emb, pool "
+                       "joined by +)",
+                       path, fs ? fs : "");
+    langid_head *l = &m->lid;
+    int rc = names_from(json_object_get(s, "locales"), &l->locales, "langid.locales", path, err);
+    if (rc) return rc;
+    uint32_t K = (uint32_t)l->locales.n, R = 0, Q = 0;
+    if (K < 2 || K > LANGID_MAX_LOCALES)
+        return err_set(err, MILLE_EFORMAT, "%s: langid: %u locales (must be 2..%u)", path, K,
+                       LANGID_MAX_LOCALES);
+    if ((feats & LANGID_FEAT_NGRAM) &&
+        (get_uint(s, "rows", 1, LANGID_MAX_ROWS, &R) || get_uint(s, "width", 1, LANGID_MAX_Q, &Q)))
+        return err_set(err, MILLE_EFORMAT, "%s: langid: \"rows\" must be 1..%u and \"width\" 1..%u",
+                       path, LANGID_MAX_ROWS, LANGID_MAX_Q);
+    l->K = K;
+    l->F = (uint32_t)langid_dim(&m->cfg, feats);
+    l->R = R;
+    l->Q = Q;
+    l->feats = feats;
+    lid_tensor lt[4];
+    int n = lid_tensors(l, lt);
+    json_t *tl = json_object_get(s, "tensors");
+    if (!json_is_array(tl) || json_array_size(tl) != (size_t)n)
+        return err_set(err, MILLE_EFORMAT, "%s: langid: expected %d tensors", path, n);
+    const float *ptr[4];
+    for (int i = 0; i < n; i++) {
+        json_t *t = json_array_get(tl, (size_t)i), *shape = json_object_get(t, "shape");
+        const char *name = json_string_value(json_object_get(t, "name"));
+        const char *dtype = json_string_value(json_object_get(t, "dtype"));
+        json_t *jo = json_object_get(t, "offset"), *js = json_object_get(t, "size");
+        if (!name || strcmp(name, lt[i].name) != 0 || !dtype || strcmp(dtype, "f32") != 0 ||
+            !json_is_array(shape) || json_array_size(shape) != 2 || !json_is_integer(jo) ||
+            !json_is_integer(js))
+            return err_set(err, MILLE_EFORMAT,
+                           "%s: langid tensor %d: expected \"%s\", dtype f32, shape, offset, size",
+                           path, i, lt[i].name);
+        json_int_t r0 = json_integer_value(json_array_get(shape, 0)),
+                   r1 = json_integer_value(json_array_get(shape, 1)), off = json_integer_value(jo),
+                   size = json_integer_value(js);
+        size_t want = lt[i].rows * lt[i].cols * 4;
+        if (r0 != (json_int_t)lt[i].rows || r1 != (json_int_t)lt[i].cols)
+            return err_set(err, MILLE_EFORMAT,
+                           "%s: tensor %s: shape [%lld, %lld], expected [%zu, %zu]", path,
+                           lt[i].name, (long long)r0, (long long)r1, lt[i].rows, lt[i].cols);
+        if (size != (json_int_t)want || off < 0 || off % MODEL_ALIGN || (size_t)off > data_len ||
+            want > data_len - (size_t)off)
+            return err_set(err, MILLE_EFORMAT,
+                           "%s: tensor %s: offset %lld size %lld outside the data (%zu bytes)",
+                           path, lt[i].name, (long long)off, (long long)size, data_len);
+        ptr[i] = (const float *)(const void *)(data + off);
+        for (size_t j = 0; j < lt[i].rows * lt[i].cols; j++)
+            if (!isfinite(ptr[i][j]))
+                return err_set(err, MILLE_EFORMAT, "%s: tensor %s: element %zu is not finite", path,
+                               lt[i].name, j);
+    }
+    int i = 0;
+    l->b = ptr[i++];
+    if (l->F) l->w = ptr[i++];
+    if (feats & LANGID_FEAT_NGRAM) {
+        l->a = ptr[i++];
+        l->e = ptr[i++];
+    }
+    return MILLE_OK;
+}
+
 static int load_header(model *m, json_t *h, uint32_t version, const unsigned char *data,
                        size_t data_len, const char *path, mille_error *err)
 {
@@ -288,6 +435,9 @@ static int load_header(model *m, json_t *h, uint32_t version, const unsigned cha
         return err_set(err, MILLE_EFORMAT, "%s: header config \"subwords\" must be 0 or 1", path);
     if (json_object_get(cfg, "bigrams") && get_uint(cfg, "bigrams", 0, 1, &c.bigrams))
         return err_set(err, MILLE_EFORMAT, "%s: header config \"bigrams\" must be 0 or 1", path);
+    c.translit = 0;
+    if (json_object_get(cfg, "translit") && get_uint(cfg, "translit", 0, 1, &c.translit))
+        return err_set(err, MILLE_EFORMAT, "%s: header config \"translit\" must be 0 or 1", path);
     strtab intents = {0}, slots = {0}, scen = {0}, locs = {0};
     int rc;
     /* "locales" is information only (optional) */
@@ -417,7 +567,9 @@ static int load_header(model *m, json_t *h, uint32_t version, const unsigned cha
             m->w[i] = (float *)(uintptr_t)(const void *)(data + off); /* read-only map */
         }
     }
-    if ((rc = load_calibration(m, json_object_get(h, "calibration"), path, err))) goto fail;
+    if ((rc = load_calibration(m, json_object_get(h, "calibration"), path, err)) ||
+        (rc = load_langid(m, json_object_get(h, "langid"), data, data_len, path, err)))
+        goto fail;
     m->intents = intents;
     m->slots = slots;
     m->scenarios = scen;
@@ -427,6 +579,7 @@ static int load_header(model *m, json_t *h, uint32_t version, const unsigned cha
 fail:
     free(m->intent_scenario);
     m->intent_scenario = NULL;
+    langid_head_clear(m);
     strtab_free(&intents);
     strtab_free(&slots);
     strtab_free(&scen);

@@ -21,6 +21,11 @@ int text_decode(const char *s, size_t n, int32_t *cp);
  * *bad_off set to the byte offset of the first bad sequence. */
 int text_utf8_check(const char *s, size_t n, size_t *bad_off);
 
+/* s[0..n) (valid UTF-8) with its first code point upper-cased (simple Unicode mapping),
+ * NUL-terminated in out: returns the length, or 0 when s is empty or invalid or cap < n + 5.
+ * ("musik" -> "Musik": dictionaries list German nouns capitalized.) */
+size_t text_upper_first(const char *s, size_t n, char *out, size_t cap);
+
 /* Whitespace exactly as Python's str.split() sees it (str.isspace): Unicode categories Zs,
  * Zl, Zp, the ASCII controls 9-13 and 28-31, and U+0085. MASSIVE's official preparation
  * splits words with str.split(), so this is the definition that keeps us identical to it.
@@ -209,5 +214,23 @@ typedef int (*text_pair_fn)(void *ud, const char *en, size_t en_n, const char *t
  * ("fr-FR" or "fr_FR"), from ICU's CLDR data. Items ICU lacks for the locale are skipped.
  * Returns 0, MILLE_EINVAL (malformed locale) or what fn returned. */
 int text_cldr_pairs(const char *locale, text_pair_fn fn, void *ud, mille_error *err);
+
+/* ---- transliteration (translit.c) ------------------------------------------------------- */
+
+/* ICU's "Any-Latin; Latin-ASCII" transliterator and its buffer. Not thread-safe: one per
+ * thread. Returns NULL with err set (MILLE_ENOMEM; MILLE_EIO when ICU lacks the rules). */
+typedef struct text_translit text_translit;
+text_translit *text_translit_new(mille_error *err);
+/* NULL is a no-op. */
+void text_translit_free(text_translit *t);
+/* 1 if s[0..n) has a character of a script other than Latin (Common and Inherited do not
+ * count), i.e. a word text_translit_word spells anew. */
+int text_translit_needed(const char *s, size_t n);
+/* The Latin (ASCII) spelling of the word s[0..n) (UTF-8), NUL-terminated in out (cap bytes):
+ * returns its length; 0 when there is nothing to do (a Latin, digit or punctuation word, a
+ * word over 256 bytes, an output that would not fit or that equals the input); MILLE_EUTF8
+ * for invalid UTF-8. */
+int text_translit_word(text_translit *t, const char *s, size_t n, char *out, size_t cap,
+                       mille_error *err);
 
 #endif /* MILLE_TEXT_H */

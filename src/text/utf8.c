@@ -2,6 +2,7 @@
  * utf8.c - UTF-8 decoding, validation and whitespace classes, on top of utf8proc.
  * Does not normalize (see norm.c) or segment (see pretok.c).
  */
+#include <string.h>
 #include <utf8proc.h>
 
 #include "text.h"
@@ -43,4 +44,18 @@ int text_is_space(int32_t cp)
     if (cp == 0x85) return 1;
     utf8proc_category_t c = utf8proc_category(cp);
     return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP;
+}
+
+size_t text_upper_first(const char *s, size_t n, char *out, size_t cap)
+{
+    int32_t cp;
+    int len = n ? text_decode(s, n, &cp) : -1;
+    if (len <= 0 || cap < n + 5) return 0;
+    utf8proc_uint8_t enc[4];
+    utf8proc_ssize_t k = utf8proc_encode_char(utf8proc_toupper(cp), enc);
+    if (k <= 0) return 0;
+    memcpy(out, enc, (size_t)k);
+    memcpy(out + k, s + len, n - (size_t)len);
+    out[(size_t)k + n - (size_t)len] = '\0';
+    return (size_t)k + n - (size_t)len;
 }

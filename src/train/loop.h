@@ -33,16 +33,21 @@
  * here, in loop.c, so that N processes compute bit for bit what one process computes:
  *
  *   - shards are global: rank r of N computes shards [S*r/N, S*(r+1)/N) of every step;
+ *   - the update is sharded: rank r owns a contiguous slice of the dense parameters and a
+ *     contiguous range of embedding rows (1024 fixed groups, whole groups per rank); it
+ *     sums, clips and updates only those, and the updated weights are all-gathered;
  *   - dense gradients are summed along the chain 0 -> 1 -> ... -> N-1: rank r receives the
  *     sum of shards 0..a-1 from rank r-1, adds its own shards one at a time in shard order
- *     and passes the sum on, in chunks so that the chain is a pipeline; the last rank
- *     broadcasts the total. These are the very float additions one process makes;
+ *     and passes the sum on, in chunks so that the chain is a pipeline; the last rank sends
+ *     each rank its slice. These are the very float additions one process makes;
  *   - the embedding gradient is sparse and travels before it is spread over rows: every
  *     rank gathers every shard's word-vector gradients (D floats per word, with the word's
- *     feature ids) and adds them to the rows itself, shard by shard, the way one process
- *     does; so every rank updates the same rows (the union of the touched rows, in
- *     first-touch order) with the same values, and AdamW's lazy row updates stay exact. A
- *     word's D floats stand for its ~15 feature rows: far fewer bytes than the rows;
+ *     feature ids), lists every touched row (the union, in first-touch order) and adds the
+ *     gradients to the rows it owns, shard by shard, the way one process does; AdamW's lazy
+ *     row updates stay exact. A word's D floats stand for its ~15 feature rows: far fewer
+ *     bytes than the rows;
+ *   - the gradient norm (clipping) is summed per group, then over the groups in order: the
+ *     same double for any N;
  *   - anything that can fail on one rank (a file, memory, a NaN) is agreed on by all ranks
  *     (loop_comm_agree) before the next exchange, so a failure stops every rank, never hangs.
  *
@@ -86,9 +91,10 @@ typedef struct loop_shard {
     float *g;    /* (n_dense) dense gradient, zeroed by the loop, ADDED to by the objective */
     float *dX;   /* (N, D) gradient of the word vectors, written by the objective */
     size_t dX_cap;
-    void *scratch; /* the objective's own per-shard memory (freed by its shard_free) */
-    double loss;   /* summed loss of the shard's items */
-    int rc;        /* 0 or a negative MILLE_E* code */
+    void *scratch;  /* the objective's own per-shard memory (freed by its shard_free) */
+    double loss;    /* summed loss of the shard's items */
+    int rc;         /* 0 or a negative MILLE_E* code */
+    uint64_t epoch; /* of the step (0-based), for objectives that remake items every epoch */
 } loop_shard;
 
 typedef struct loop_objective {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "calib.h"
+#include "codeswitch.h"
 #include "crf.h"
 #include "kern.h"
 #include "loop.h"
@@ -34,6 +35,8 @@ train_params train_default_params(void)
     p.evals_per_epoch = 1;
     p.half = 1;
     p.reject_recall = 0.95f;
+    p.cs_rate = 0.5f;
+    p.cs_copies = 1;
     return p;
 }
 
@@ -280,13 +283,41 @@ int predict_records(const model *m, const data_set *ds, const featset *fs, const
 
 typedef struct gold_obj {
     const train_params *p;
-    const train_data *td; /* item k of an epoch is record td->train_idx[k] */
+    const train_data *td; /* item k < n_train of an epoch is record td->train_idx[k] */
+    /* code-switching: item n_train + j is copy 1 + j / n_src of record cs_src[j % n_src] */
+    const cs_set *cs; /* NULL: off */
+    const uint32_t *cs_src;
+    size_t n_src;
 } gold_obj;
 
 typedef struct gold_scratch {
     int *tagbuf;
     size_t tag_cap;
+    cs_scratch cs;    /* the code-switched copy being made */
+    feat_scratch fsc; /* its features */
+    uint32_t *feats, *off;
+    size_t feat_cap, off_cap;
 } gold_scratch;
+
+/* Add the code-switched copy of item k (>= n_train) for this epoch to the shard's batch. */
+static int gold_add_switched(gold_obj *o, const model *m, loop_shard *h, gold_scratch *sc,
+                             uint32_t k)
+{
+    size_t j = k - o->td->n_train;
+    uint32_t r = o->cs_src[j % o->n_src], copy = (uint32_t)(1 + j / o->n_src);
+    mille_error err;
+    int rc = cs_record(o->cs, &o->td->ds, r, h->epoch, copy, &sc->cs, &err);
+    if (rc) return rc;
+    size_t n = sc->cs.n_words, nf = 0;
+    if (vec_reserve((void **)&sc->off, &sc->off_cap, n + 1, sizeof *sc->off) ||
+        vec_reserve((void **)&sc->tagbuf, &sc->tag_cap, n + 1, sizeof *sc->tagbuf))
+        return MILLE_ENOMEM;
+    if ((rc = model_utt_features(&m->cfg, sc->cs.text, sc->cs.words, sizeof(data_word), n, &sc->fsc,
+                                 &sc->feats, &nf, &sc->feat_cap, sc->off, &err)))
+        return rc;
+    for (size_t w = 0; w < n; w++) sc->tagbuf[w] = (int)sc->cs.words[w].label;
+    return batch_add(&h->b, sc->feats, sc->off, n, o->td->ds.recs[r].intent, sc->tagbuf);
+}
 
 static void gold_shard(void *ud, const model *m, const crf_trans *tr, loop_shard *h,
                        const uint32_t *items, size_t n, float scale)
@@ -298,6 +329,14 @@ static void gold_shard(void *ud, const model *m, const crf_trans *tr, loop_shard
         return;
     }
     for (size_t i = 0; i < n; i++) {
+        if (items[i] >= o->td->n_train) {
+            int rc = gold_add_switched(o, m, h, sc, items[i]);
+            if (rc) {
+                h->rc = rc;
+                return;
+            }
+            continue;
+        }
         uint32_t r = o->td->train_idx[items[i]];
         const data_record *rec = &o->td->ds.recs[r];
         if (vec_reserve((void **)&sc->tagbuf, &sc->tag_cap, rec->n_words + 1, sizeof *sc->tagbuf) ||
@@ -318,7 +357,13 @@ static void gold_shard_free(void *ud, loop_shard *h)
 {
     (void)ud;
     gold_scratch *sc = h->scratch;
-    if (sc) free(sc->tagbuf);
+    if (sc) {
+        free(sc->tagbuf);
+        cs_scratch_free(&sc->cs);
+        feat_scratch_free(&sc->fsc);
+        free(sc->feats);
+        free(sc->off);
+    }
     free(sc);
     h->scratch = NULL;
 }
@@ -332,12 +377,13 @@ static int gold_evaluate(void *ud, const model *m, eval_metrics *em, mille_error
 uint64_t train_fingerprint(const train_params *p, const model *m, size_t n_train)
 {
     char buf[1024];
-    int n = snprintf(buf, sizeof buf, "%s|%s|%u|%u|%u|%u|%u|%u|%u|%d|%g|%g|%g|%g|%g|%llu|%zu|%zu",
-                     p->data, p->locales ? p->locales : "", m->cfg.buckets, m->cfg.dim,
-                     m->cfg.hidden, m->cfg.minn, m->cfg.maxn, m->cfg.norm_flags,
-                     m->cfg.bigrams * 2 + m->cfg.subwords + 4 * m->cfg.layers, p->batch,
-                     (double)p->lr, (double)p->emb_lr, (double)p->weight_decay, (double)p->clip,
-                     (double)p->dropout, (unsigned long long)p->seed, n_train, m->n_params);
+    int n = snprintf(
+        buf, sizeof buf, "%s|%s|%u|%u|%u|%u|%u|%u|%u|%d|%g|%g|%g|%g|%g|%llu|%zu|%zu", p->data,
+        p->locales ? p->locales : "", m->cfg.buckets, m->cfg.dim, m->cfg.hidden, m->cfg.minn,
+        m->cfg.maxn, m->cfg.norm_flags,
+        m->cfg.bigrams * 2 + m->cfg.subwords + 4 * m->cfg.layers + 64 * m->cfg.translit, p->batch,
+        (double)p->lr, (double)p->emb_lr, (double)p->weight_decay, (double)p->clip,
+        (double)p->dropout, (unsigned long long)p->seed, n_train, m->n_params);
     return hash_bytes(buf, (size_t)(n > 0 ? n : 0));
 }
 
@@ -529,6 +575,27 @@ int train_calibrate(const train_params *p, model *m, const train_data *td, mille
     return MILLE_OK; /* MILLE_ENOTFOUND: no in-scope dev record, the model stays uncalibrated */
 }
 
+/* The training records code-switching copies: those of p->cs_from (en-US by default). */
+static int cs_sources(const train_params *p, const train_data *td, uint32_t **src, size_t *n,
+                      mille_error *err)
+{
+    const char *from = p->cs_from ? p->cs_from : "en-US";
+    if (p->cs_copies < 1 || p->cs_rate < 0 || p->cs_rate > 1)
+        return err_set(err, MILLE_EINVAL,
+                       "train: code-switching needs copies >= 1, rate in [0, 1]");
+    if (!(*src = malloc((td->n_train + 1) * sizeof **src)))
+        return err_set(err, MILLE_ENOMEM, "train: out of memory");
+    *n = 0;
+    for (size_t i = 0; i < td->n_train; i++) {
+        const data_record *rec = &td->ds.recs[td->train_idx[i]];
+        const char *loc = strtab_str(&td->ds.locales, rec->locale);
+        if (strcmp(loc, from) == 0) (*src)[(*n)++] = td->train_idx[i];
+    }
+    if (*n == 0)
+        return err_set(err, MILLE_ENOTFOUND, "train: no %s training records to code-switch", from);
+    return MILLE_OK;
+}
+
 int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_error *err)
 {
     kern_init();
@@ -537,18 +604,35 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
     train_data td;
     model m;
     memset(&m, 0, sizeof m);
+    cs_set cs;
+    memset(&cs, 0, sizeof cs);
+    uint32_t *cs_src = NULL;
     char ckpt_path[4096];
     train_ckpt_path(p, ckpt_path, sizeof ckpt_path);
     /* every process reads the data; a failure on any of them stops them all (agreed) */
     if (!(rc = train_data_load(p, &td, err)) && !(rc = train_model_new(p, &td.ds, &m, err)))
         rc = featset_build(&td.fs, &td.ds, &m.cfg, p->threads, err);
+    gold_obj go = {p, &td, NULL, NULL, 0};
+    size_t n_items = td.n_train;
+    uint64_t fp = 0;
+    if (!rc && p->n_cs > 0 &&
+        !(rc = cs_load(&cs, p->cs_lexicons, (size_t)p->n_cs, p->cs_rate, p->seed, err)))
+        rc = cs_sources(p, &td, &cs_src, &go.n_src, err);
     if ((rc = loop_comm_agree(p->comm, rc, err))) goto out;
-    gold_obj go = {p, &td};
-    loop_objective obj = {&go, td.n_train, gold_shard, td.n_dev ? gold_evaluate : NULL,
+    if (p->n_cs > 0) {
+        go.cs = &cs;
+        go.cs_src = cs_src;
+        n_items += go.n_src * (size_t)p->cs_copies;
+    }
+    fp = train_fingerprint(p, &m, n_items);
+    if (p->n_cs > 0) { /* the lexicons and settings of code-switching are part of the run */
+        fp = hash_more(fp, &p->cs_rate, sizeof p->cs_rate);
+        for (int i = 0; i < p->n_cs; i++)
+            fp = hash_more(fp, p->cs_lexicons[i], strlen(p->cs_lexicons[i]) + 1);
+    }
+    loop_objective obj = {&go, n_items, gold_shard, td.n_dev ? gold_evaluate : NULL,
                           gold_shard_free};
-    if ((rc = loop_run(p, &m, &obj, train_fingerprint(p, &m, td.n_train), ckpt_path, t0, best_dev,
-                       err)))
-        goto out;
+    if ((rc = loop_run(p, &m, &obj, fp, ckpt_path, t0, best_dev, err))) goto out;
     /* every rank holds the same model (and computes the same calibration): rank 0 writes it */
     rc = train_calibrate(p, &m, &td, err);
     if (!rc && loop_comm_rank(p->comm) == 0) rc = model_save(&m, p->out, p->half, err);
@@ -560,5 +644,7 @@ int train_run(const train_params *p, model *out, eval_metrics *best_dev, mille_e
 out:
     model_free(&m);
     train_data_free(&td);
+    cs_free(&cs);
+    free(cs_src);
     return rc;
 }

@@ -36,6 +36,9 @@ typedef struct train_progress {
     uint64_t rows_run;  /* embedding rows those steps touched, summed over the steps */
     uint64_t n_dense;   /* dense parameters (each step sums a gradient of that many floats) */
     double rows_s;      /* of comm_s: gathering word gradients and adding them to rows */
+    double update_s;    /* clipping and AdamW of this rank's share of the parameters */
+    double gather_s;    /* all-gathering the gradient norm's parts and the updated weights */
+    double adds_s;      /* of rows_s: reading the word gradients, adding them to own rows */
 } train_progress;
 
 typedef struct train_params {
@@ -77,6 +80,14 @@ typedef struct train_params {
                    result depends on it, not on the threads or processes computing them   */
     int stop_after_epochs; /* stop (with a checkpoint) once this many epochs are done, to
                               resume later, e.g. elsewhere or with other processes (0 = never) */
+    /* code-switching (codeswitch.h): every epoch, each training record of cs_from is also seen
+     * cs_copies times with words swapped for lexicon translations (probability cs_rate),
+     * remade each epoch; n_cs = 0: off */
+    const char *const *cs_lexicons; /* "PATH" or "LOCALE=PATH" */
+    int n_cs;
+    float cs_rate;
+    int cs_copies;
+    const char *cs_from; /* NULL = "en-US" */
 } train_params;
 
 train_params train_default_params(void);

@@ -1,13 +1,14 @@
 /* fuzz_model.c - libFuzzer target for the model file loader: any bytes as a model image
  * (checksum not enforced, so that mutations reach the header and tensor checks); a model
- * that loads must run a forward pass on a short utterance without touching memory outside
- * the image. */
+ * that loads must run a forward pass on a short utterance (and its language-identification
+ * head, when it has one) without touching memory outside the image. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crf.h"
 #include "data.h"
+#include "langid.h"
 #include "model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,6 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 int tags[8];
                 model_decode(&m, &b, &ws, &intent, NULL, tags);
                 if (intent >= m.cfg.n_intents) abort();
+                if (m.lid.K) { /* the language-identification head, as mille_parse runs it */
+                    float *x = malloc(((size_t)m.lid.F + 1) * sizeof *x);
+                    if (x) {
+                        langid_features(&m, m.lid.feats, b.feats, nf, ws.P, x);
+                        if (langid_predict(&m.lid, x, b.feats, nf, NULL) >= m.lid.K) abort();
+                        free(x);
+                    }
+                }
             }
             batch_free(&b);
             model_ws_free(&ws);
