@@ -77,13 +77,13 @@ SOMAJOR  := $(shell sed -n 's/^\#define MILLE_VERSION_MAJOR *\([0-9]*\)/\1/p' in
 $(BUILD)/libmille.so: $(LIB_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libmille.so.$(SOMAJOR) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd $(MPI_LIBS)
+$(BUILD)/mille: $(CLI_OBJ) $(BUILD)/libmille.a $(BUILD)/libmille_dialogue.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(DLG_LINK) $(BUILD)/libmille.a $(LDLIBS) -lmicrohttpd $(MPI_LIBS)
 
 # the tests also drive the HTTP request handler (server/srv.c) and the rate limiter, without sockets
 TEST_SRV := $(BUILD)/server/srv.o $(BUILD)/server/rasa.o $(BUILD)/server/ratelimit.o $(BUILD)/gen/playground.o
-$(BUILD)/test_mille: $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a $(LDLIBS)
+$(BUILD)/test_mille: $(TEST_OBJ) $(TEST_SRV) $(BUILD)/libmille.a $(BUILD)/libmille_dialogue.a
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(TEST_SRV) $(DLG_LINK) $(BUILD)/libmille.a $(LDLIBS)
 
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
@@ -100,7 +100,8 @@ TSAN_TESTS := train_threads_give_identical_weights model_save_load_same_predicti
               comm_ranks_give_the_weights_of_one_process \
               comm_sharded_update_resumes_across_rank_counts \
               codeswitch_training_threads_give_identical_weights \
-              langid_sessions_identify_in_threads
+              langid_sessions_identify_in_threads \
+              dialogue_concurrent_sessions srv_dialogue_under_load
 tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/test_mille
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/test_mille $(TSAN_TESTS)
@@ -119,10 +120,11 @@ FUZZ_CFLAGS  := -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_SRV     := server/srv.c server/rasa.c build/fuzz/gen/playground.c
 fuzz:
 	$(MAKE) CC=clang BUILD=build/fuzz OPT="-O1 -g" SAN="$(FUZZ_CFLAGS)" build/fuzz/libmille.a \
-	  build/fuzz/gen/playground.c
+	  build/fuzz/gen/playground.c build/fuzz/libmille_dialogue.a
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
-	    tests/fuzz/fuzz_$$t.c $(FUZZ_SRV) build/fuzz/libmille.a $(LDLIBS) -o build/fuzz/fuzz_$$t; \
+	  clang $(CPPFLAGS) -Idialogue -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined \
+	    tests/fuzz/fuzz_$$t.c $(FUZZ_SRV) build/fuzz/libmille_dialogue.a build/fuzz/libmille.a \
+	    $(LDLIBS) $(DLG_LIBS) -o build/fuzz/fuzz_$$t; \
 	  mkdir -p build/fuzz/corpus_$$t tests/fuzz/corpus/$$t; \
 	  echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
 	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
@@ -153,9 +155,11 @@ install: all
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/mille $(DESTDIR)$(PREFIX)/bin/mille
 	install -m 644 include/mille.h $(DESTDIR)$(PREFIX)/include/mille.h
+	install -m 644 include/mille_dialogue.h $(DESTDIR)$(PREFIX)/include/mille_dialogue.h
 	if [ -f models/mille.model ]; then install -d $(DESTDIR)$(PREFIX)/share/mille && \
 	  install -m 644 models/mille.model $(DESTDIR)$(PREFIX)/share/mille/mille.model; fi
 	install -m 644 $(BUILD)/libmille.a $(DESTDIR)$(PREFIX)/lib/libmille.a
+	install -m 644 $(BUILD)/libmille_dialogue.a $(DESTDIR)$(PREFIX)/lib/libmille_dialogue.a
 	install -m 755 $(BUILD)/libmille.so $(DESTDIR)$(PREFIX)/lib/libmille.so.$(VERSION)
 	ln -sf libmille.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmille.so.$(SOMAJOR)
 	ln -sf libmille.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libmille.so
@@ -216,10 +220,10 @@ deps:
 # its own dependencies (pocketsphinx, libsndfile, SQLite; flite and espeak-ng run as programs).
 VOICE_SRC  := $(sort $(wildcard voice/*.c))
 VOICE_OBJ  := $(VOICE_SRC:%.c=$(BUILD)/%.o)
-VOICE_PKG  := pocketsphinx sphinxbase sndfile sqlite3
+VOICE_PKG  := pocketsphinx sphinxbase sndfile
 $(VOICE_OBJ): CPPFLAGS := -Iinclude $(shell pkg-config --cflags $(VOICE_PKG) 2>/dev/null)
-$(BUILD)/mille-voice: $(VOICE_OBJ) $(BUILD)/libmille.a
-	$(CC) $(LDFLAGS) -o $@ $(VOICE_OBJ) $(BUILD)/libmille.a \
+$(BUILD)/mille-voice: $(VOICE_OBJ) $(BUILD)/libmille.a $(BUILD)/libmille_dialogue.a
+	$(CC) $(LDFLAGS) -o $@ $(VOICE_OBJ) $(DLG_LINK) $(BUILD)/libmille.a \
 	  $(shell pkg-config --libs $(VOICE_PKG) 2>/dev/null) $(LDLIBS)
 all: $(BUILD)/mille-voice
 DEPS += $(VOICE_OBJ:.o=.d)
@@ -234,8 +238,8 @@ $(VOICE_LM).arpa: tools/voice_lm.py
 VOICE_TEST_OBJ := $(BUILD)/tests/voice/test_voice.o $(BUILD)/tests/harness.o \
                   $(filter-out $(BUILD)/voice/main.o,$(VOICE_OBJ))
 $(BUILD)/tests/voice/test_voice.o: CPPFLAGS := -Iinclude -Itests -Ivoice
-$(BUILD)/test_voice: $(VOICE_TEST_OBJ) $(BUILD)/libmille.a
-	$(CC) $(LDFLAGS) -o $@ $(VOICE_TEST_OBJ) $(BUILD)/libmille.a \
+$(BUILD)/test_voice: $(VOICE_TEST_OBJ) $(BUILD)/libmille.a $(BUILD)/libmille_dialogue.a
+	$(CC) $(LDFLAGS) -o $@ $(VOICE_TEST_OBJ) $(DLG_LINK) $(BUILD)/libmille.a \
 	  $(shell pkg-config --libs $(VOICE_PKG) 2>/dev/null) $(LDLIBS)
 voice-test: $(BUILD)/mille-voice $(BUILD)/test_voice voice-lm
 	$(BUILD)/test_voice $(VT)
@@ -251,3 +255,25 @@ wyoming-tsan:
 	$(MAKE) BUILD=build/tsan OPT="-O1 -g" SAN="-fsanitize=thread" build/tsan/mille-voice voice-lm
 	TSAN_OPTIONS=halt_on_error=1 python3 tests/wyoming_test.py --voice build/tsan/mille-voice \
 	  --lm build/voice/massive-en-us
+
+# ---- the dialogue library (dialogue/, include/mille_dialogue.h, docs/dialogue.md): dialogue,
+# sessions, skills and templates on the public header only, linked by mille-voice and by
+# `mille serve` (POST /v1/dialogue). Its own dependencies: SQLite (skill state, sessions) and
+# libcurl (webhooks); the response table is embedded (build/gen/responses.c).
+DLG_SRC    := $(sort $(wildcard dialogue/*.c))
+DLG_OBJ    := $(DLG_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/responses.o
+DLG_PKG    := sqlite3 libcurl
+DLG_LIBS   := $(shell pkg-config --libs $(DLG_PKG) 2>/dev/null || echo -lsqlite3 -lcurl)
+DLG_LINK    = $(BUILD)/libmille_dialogue.a $(DLG_LIBS)
+$(DLG_OBJ): CPPFLAGS := -Iinclude -Idialogue $(shell pkg-config --cflags icu-uc $(DLG_PKG) 2>/dev/null)
+$(BUILD)/gen/responses.c: dialogue/responses.tsv tools/embed.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed.sh mille_dialogue_responses_tsv $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/responses.o: $(BUILD)/gen/responses.c
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/libmille_dialogue.a: $(DLG_OBJ)
+	rm -f $@ && ar rcs $@ $^
+all: $(BUILD)/libmille_dialogue.a
+-include $(DLG_OBJ:.o=.d)
+# the unit tests of the library (tests/test_dialogue.c) see its internal header
+$(BUILD)/tests/test_dialogue.o: CPPFLAGS += -Idialogue

@@ -609,7 +609,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mille serve --model MODEL [options]\n\n"
             "Serve a model over HTTP/JSON (docs/http.md): POST /v1/parse, POST /v1/parse/batch,\n"
-            "GET /healthz, GET /v1/model, GET /metrics, and a playground page at /.\n\n"
+            "GET /healthz, GET /v1/model, GET /metrics, and a playground page at /;\n"
+            "POST /v1/dialogue with --dialogue-db.\n\n"
             "options:\n"
             "  --model PATH        model file (default: the shipped model, models/mille.model,\n"
             "                      or $MILLE_MODEL)\n"
@@ -652,7 +653,19 @@ static void usage(FILE *f)
             "                      reloaded with the model (default: none; docs/learn.md)\n"
             "  --log DIR           log requests that carry a \"session\" to DIR/turns.jsonl\n"
             "                      (default: no log; docs/learn.md for what is recorded)\n"
-            "  --log-max-bytes N   rotate the log at N bytes (default 64 MiB)\n\n"
+            "  --log-max-bytes N   rotate the log at N bytes (default 64 MiB)\n"
+            "  --dialogue-db PATH  turn on POST /v1/dialogue: dialogue sessions and the\n"
+            "                      built-in skills' state in this SQLite file (created if\n"
+            "                      missing; docs/dialogue.md)\n"
+            "  --skills PATH       declared skills of the dialogue (JSON: templates, commands,\n"
+            "                      webhooks; default none)\n"
+            "  --responses PATH    response templates of the dialogue (default: built in)\n"
+            "  --max-sessions N    dialogue sessions kept at most; the least recently used\n"
+            "                      is evicted (default 1000)\n"
+            "  --session-ttl S     a dialogue session unused for S seconds is forgotten\n"
+            "                      (default 3600)\n"
+            "  --dialogue-act X    the dialogue acts at NLU confidence >= X (default 0.6)\n"
+            "  --dialogue-confirm X  ... asks to confirm at >= X, falls back below (0.3)\n\n"
             "signals: SIGHUP reloads the model file (requests in flight finish on the old\n"
             "one); SIGTERM and SIGINT stop gracefully. A signal that comes during a reload is\n"
             "handled after it.\n",
@@ -663,6 +676,10 @@ int cmd_serve(int argc, char **argv)
 {
     const char *model = NULL, *host = "127.0.0.1", *admin_host = "127.0.0.1";
     const char *token_file = NULL, *log_dir = NULL;
+    mille_dialogue_params dp = mille_dialogue_default_params();
+    const char *dialogue_db = NULL;
+    long max_sessions = (long)dp.max_sessions, session_ttl = (long)dp.session_ttl_s;
+    double act = dp.act, confirm = dp.confirm;
     long log_max = 0;
     long port = 8080, threads = 2, admin_port = -2, timeout = 10, max_conn = 1024, drain = 10;
     long ip_rate = (long)IP_RATE_DEFAULT;
@@ -735,6 +752,21 @@ int cmd_serve(int argc, char **argv)
             log_dir = v;
         } else if ((v = cli_opt_value(argc, argv, &i, "--log-max-bytes", &bad))) {
             if (cli_long("serve", "--log-max-bytes", v, 4096, 1L << 40, &log_max)) return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--dialogue-db", &bad))) {
+            dialogue_db = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--skills", &bad))) {
+            dp.skills = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--responses", &bad))) {
+            dp.responses = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--max-sessions", &bad))) {
+            if (cli_long("serve", "--max-sessions", v, 1, 1L << 24, &max_sessions))
+                return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--dialogue-act", &bad))) {
+            if (cli_double("serve", "--dialogue-act", v, 0, 1, &act)) return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--dialogue-confirm", &bad))) {
+            if (cli_double("serve", "--dialogue-confirm", v, 0, 1, &confirm)) return CLI_USAGE;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--session-ttl", &bad))) {
+            if (cli_long("serve", "--session-ttl", v, 1, 1L << 30, &session_ttl)) return CLI_USAGE;
         } else if (!bad) {
             fprintf(stderr, "mille serve: unknown argument '%s' (see mille serve --help)\n",
                     argv[i]);
@@ -822,10 +854,28 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&sv.mu, NULL);
     sv.conns.next = sv.conns.prev = &sv.conns;
     mille_error err = {0, ""};
+    if ((dp.skills || dp.responses) && !dialogue_db) {
+        fprintf(stderr, "mille serve: --skills and --responses need --dialogue-db\n");
+        close(sfd);
+        return CLI_USAGE;
+    }
+    if (confirm > act) {
+        fprintf(stderr, "mille serve: --dialogue-confirm %g is above --dialogue-act %g\n", confirm,
+                act);
+        close(sfd);
+        return CLI_USAGE;
+    }
+    dp.db = dialogue_db;
+    dp.act = (float)act;
+    dp.confirm = (float)confirm;
+    dp.max_sessions = (size_t)max_sessions;
+    dp.session_ttl_s = (double)session_ttl;
     if ((log_dir && mille_log_open(log_dir, (size_t)log_max, &cfg.log, &err) < 0) ||
+        (dialogue_db && mille_dialogue_open(&dp, &cfg.dialogue, &err) < 0) ||
         srv_new(&sv.s, model, &cfg, &err) < 0) {
         fprintf(stderr, "mille serve: %s\n", err.msg);
         mille_log_close(cfg.log);
+        mille_dialogue_free(cfg.dialogue);
         close(sfd);
         return CLI_ERR;
     }
@@ -847,6 +897,7 @@ int cmd_serve(int argc, char **argv)
     if (!d) {
         srv_free(sv.s);
         mille_log_close(cfg.log);
+        mille_dialogue_free(cfg.dialogue);
         close(sfd);
         return CLI_ERR;
     }
@@ -894,6 +945,7 @@ int cmd_serve(int argc, char **argv)
     if (da) MHD_stop_daemon(da);
     srv_free(sv.s);
     mille_log_close(cfg.log);
+    mille_dialogue_free(cfg.dialogue);
     ratelimit_free(sv.rl);
     close(sfd);
     pthread_mutex_destroy(&sv.mu);

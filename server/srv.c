@@ -9,6 +9,8 @@
  *     POST /v1/parse       {"text": "...", "locale": "fr-FR"} -> one parse
  *     POST /v1/parse/batch [{"text": ...}, ...] -> {"results": [...]}
  *     POST /model/parse    {"text": "..."} -> one parse in Rasa NLU's shape (rasa.c)
+ *     POST /v1/dialogue    {"session": "...", "text": "...", "locale": "..."} -> one turn
+ *                          of the dialogue (include/mille_dialogue.h), when one is configured
  *     POST /admin/reload   admin listener only; body {} or {"model": "PATH"}; needs the
  *                          admin token, a loopback Host, no foreign Origin, JSON content
  *
@@ -42,10 +44,22 @@
 
 /* ---- metrics ----------------------------------------------------------------------------- */
 
-enum { R_PARSE, R_BATCH, R_HEALTH, R_MODEL, R_METRICS, R_PAGE, R_RELOAD, R_RASA, R_OTHER, R_COUNT };
-static const char *const route_names[R_COUNT] = {"parse",  "parse_batch", "healthz",
-                                                 "model",  "metrics",     "playground",
-                                                 "reload", "rasa_parse",  "other"};
+enum {
+    R_PARSE,
+    R_BATCH,
+    R_HEALTH,
+    R_MODEL,
+    R_METRICS,
+    R_PAGE,
+    R_RELOAD,
+    R_RASA,
+    R_DIALOGUE,
+    R_OTHER,
+    R_COUNT
+};
+static const char *const route_names[R_COUNT] = {"parse",    "parse_batch", "healthz", "model",
+                                                 "metrics",  "playground",  "reload",  "rasa_parse",
+                                                 "dialogue", "other"};
 
 static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 413, 415, 500, 503};
 #define N_STATUS ((int)(sizeof statuses / sizeof statuses[0]))
@@ -128,7 +142,7 @@ srv_config srv_default_config(void)
 {
     /* clang-format off */
     srv_config c = {4096, 1u << 20, 256, 1, MILLE_MAX_WORDS_DEFAULT, MILLE_MAX_BATCH_WORDS_DEFAULT,
-                    NULL, NULL,     0,   0, NULL, NULL};
+                    NULL, NULL,     0,   0, NULL, NULL, NULL};
     /* clang-format on */
     return c;
 }
@@ -872,6 +886,98 @@ out:
     json_decref(j);
 }
 
+/* ---- the dialogue route ------------------------------------------------------------------ */
+
+/* POST /v1/dialogue: {"session": "...", "text": "...", "locale": "..."} -> one turn, in the
+ * JSON of mille_dialogue_reply_json (the fields mille-voice --json prints). The body is
+ * checked as /v1/parse's (size, UTF-8, JSON, text limits); "session" is optional (without it
+ * the turn has no state). The NLU session comes from the current model's pool, so a reload
+ * applies to the next turn. */
+static void do_dialogue(srv *s, const char *body, size_t len, srv_reply *r)
+{
+    size_t bad;
+    if (!s->cfg.dialogue) {
+        srv_error(s, r, 404, "not_found",
+                  "the dialogue is off: start mille serve with --dialogue-db PATH "
+                  "(docs/dialogue.md)");
+        return;
+    }
+    if (len == 0) {
+        srv_error(s, r, 400, "bad_json", "the body is empty: expected a JSON object");
+        return;
+    }
+    if (text_utf8_check(body, len, &bad)) {
+        srv_error(s, r, 400, "invalid_utf8", "the body has invalid UTF-8 at byte %zu", bad);
+        return;
+    }
+    size_t g = srv_json_garbage(body, len);
+    if (g < len) {
+        srv_error(s, r, 400, "bad_json",
+                  "the body is not valid JSON: unexpected character at byte %zu (outside a "
+                  "string)",
+                  g);
+        return;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        srv_error(s, r, 400, "bad_json", "the body is not valid JSON: %s (line %d, column %d)",
+                  je.text, je.line, je.column);
+        return;
+    }
+    mille_input in;
+    float reject;
+    srv_model *sm = NULL;
+    mille_session *ses = NULL;
+    mille_dialogue_reply *reply = NULL;
+    if (read_input(s, r, j, "", &in, &reject)) goto out;
+    const json_t *sj = json_object_get(j, "session");
+    const char *session = NULL;
+    if (sj && !json_is_null(sj)) {
+        session = json_string_value(sj);
+        size_t n = json_string_length(sj);
+        if (!session || n == 0 || n > MILLE_DIALOGUE_MAX_ID || strlen(session) != n) {
+            srv_error(s, r, 400, "bad_request",
+                      "session must be a string of 1..%d bytes without NUL characters",
+                      MILLE_DIALOGUE_MAX_ID);
+            goto out;
+        }
+    }
+    sm = model_ref(s);
+    ses = session_get(s, sm);
+    reply = malloc(sizeof *reply); /* ~19 KiB: not on a server thread's stack */
+    if (!ses || !reply) {
+        srv_error(s, r, 500, "internal", "out of memory");
+        goto out;
+    }
+    mille_dialogue_request q = {session, in.text, in.len, in.locale, -1};
+    mille_error e;
+    if (mille_dialogue_turn(s->cfg.dialogue, ses, &q, reply, &e) < 0) {
+        const char *code = "internal";
+        int status = 500;
+        if (e.code == MILLE_EINVAL && strncmp(e.msg, "session", 7) == 0)
+            status = 400, code = "bad_request";
+        else if (e.code != MILLE_EIO && e.code != MILLE_ENOMEM)
+            status = parse_error_kind(&e, &code);
+        srv_error(s, r, status, code, "%s", e.msg);
+        goto out;
+    }
+    r->body = mille_dialogue_reply_json(reply, session);
+    if (!r->body) {
+        srv_error(s, r, 500, "internal", "out of memory");
+        goto out;
+    }
+    r->status = 200;
+    r->content_type = "application/json";
+    r->len = strlen(r->body);
+    atomic_fetch_add(&s->met.utterances, 1);
+out:
+    if (ses) session_put(sm, ses);
+    model_unref(sm);
+    free(reply);
+    json_decref(j);
+}
+
 /* ---- the admin route --------------------------------------------------------------------- */
 
 /* The admin listener is on loopback, but a browser on the same machine can reach loopback:
@@ -1137,6 +1243,7 @@ static const route routes[] = {
     {"/healthz", SRV_ADMIN, 0, R_HEALTH},
     {"/metrics", SRV_ADMIN, 0, R_METRICS},
     {"/model/parse", SRV_PUBLIC, 1, R_RASA},
+    {"/v1/dialogue", SRV_PUBLIC, 1, R_DIALOGUE},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -1180,6 +1287,8 @@ void srv_handle_request(srv *s, const srv_request *q, srv_reply *r)
         r->allow = rt->post ? "POST" : "GET, HEAD";
     } else if (id == R_PARSE || id == R_BATCH || id == R_RASA) {
         do_parse(s, body, len, id == R_BATCH, id == R_RASA, r);
+    } else if (id == R_DIALOGUE) {
+        do_dialogue(s, body, len, r);
     } else if (id == R_RELOAD) {
         if (admin_check(s, q, r) == 0) do_reload(s, body, len, r);
     } else if (id == R_METRICS) {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "mille.h"
+#include "mille_dialogue.h"
 
 typedef struct srv_config {
     size_t max_text;   /* bytes of one utterance (default 4 KiB)                   */
@@ -42,6 +43,9 @@ typedef struct srv_config {
      * none; owned by the caller, must outlive the srv). Not copied. */
     const char *rewrites;
     mille_log *log;
+    /* POST /v1/dialogue (docs/dialogue.md): the dialogue its turns run in (NULL, the default:
+     * the route answers 404). Owned by the caller, must outlive the srv. */
+    mille_dialogue *dialogue;
 } srv_config;
 
 srv_config srv_default_config(void);

@@ -134,6 +134,7 @@ def main():
         rasa_endpoint(model)
         learn_rewrites_and_log(model, tmp)
         langid_locale(model, tmp)
+        dialogue_and_webhooks(tmp)
     finally:
         s.kill()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -970,6 +971,241 @@ def langid_locale(model, tmp):
         check("langid: stop", s.stop() == 0)
     finally:
         s.kill()
+
+# ---- POST /v1/dialogue and webhooks (issue 12; docs/dialogue.md) ----------------------------
+
+class Hook:
+    """A local webhook (http.server in a thread) that records what it is sent and answers by
+    a marker word in the request's text: "garbage" (not JSON), "slowly" (after 3 s), "huge"
+    (200 KB, over the 64 KiB cap), "redirect" (302 to file:///etc/passwd), "broken" (500),
+    else {"text": "hook heard <text>"}."""
+
+    def __init__(self):
+        import http.server
+        hook = self
+        self.got = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def answer(self, status, body, headers=()):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(n)
+                try:
+                    req = json.loads(raw)
+                except ValueError:
+                    req = {"unparsed": raw.decode(errors="replace")}
+                hook.got.append((self.headers.get("Content-Type"), req))
+                text = req.get("text", "")
+                if "garbage" in text:
+                    self.answer(200, b"this is not json {")
+                elif "slowly" in text:
+                    time.sleep(3)
+                    self.answer(200, b'{"text": "too late"}')
+                elif "huge" in text:
+                    self.answer(200, json.dumps({"text": "x" * 200000}).encode())
+                elif "redirect" in text:
+                    self.answer(302, b"", [("Location", "file:///etc/passwd")])
+                elif "broken" in text:
+                    self.answer(500, b'{"text": "no"}')
+                else:
+                    self.answer(200, json.dumps({"text": "hook heard " + text}).encode())
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def dialogue_and_webhooks(tmp):
+    """The shipped model behind POST /v1/dialogue: a session asks for a missing slot and is
+    completed by the answer, cancel, repeat, stateless turns, the error shape and limits of
+    the other routes; then declared webhooks: hostile text reaches the hook as JSON strings,
+    and a hook that times out, answers garbage, too much, a redirect or 500, or is not there
+    gives the fallback answer and a reason, while the server stays up."""
+    shipped = os.path.join(ROOT, "models", "mille.model")
+    db = os.path.join(tmp, "dialogue.db")
+    # the route is off without --dialogue-db
+    s = Server(shipped, "--max-body", "4096", "--max-text", "200")
+    try:
+        expect_error("dialogue: off without --dialogue-db", s.port, "POST", "/v1/dialogue",
+                     '{"text": "hi"}', 404, "not_found", "--dialogue-db")
+    finally:
+        s.kill()
+    s = Server(shipped, "--dialogue-db", db, "--max-body", "4096", "--max-text", "200",
+               "--max-sessions", "5")
+    try:
+        def say(text, session="kitchen", **kw):
+            body = dict({"text": text, "locale": "en-US"}, **kw)
+            if session:
+                body["session"] = session
+            return post(s.port, "/v1/dialogue", body)
+        st, j, _, _ = say("set an alarm")
+        check("dialogue: missing slot asks", st == 200 and j["action"] == "ask"
+              and j["response"] == "For what time?" and j["session"] == "kitchen", j)
+        check("dialogue: the fields of mille-voice --json", j and {"intent", "scenario",
+              "confidence", "slots", "action", "response", "locale", "skill",
+              "template_fallback"} <= set(j), j)
+        st, j, _, _ = say("repeat")
+        check("dialogue: repeat", st == 200 and j["response"] == "For what time?", j)
+        st, j, _, _ = say("seven thirty pm")
+        check("dialogue: the answer fills the slot", st == 200 and j["action"] == "act"
+              and j["skill"] == "alarm" and "7:30" in j["response"]
+              and j["slots"] and j["slots"][0]["slot"] == "time"
+              and j["slots"][0]["value"] == "seven thirty pm" and j["slots"][0]["start"] == 0, j)
+        st, j, _, _ = say("set an alarm", session="other")
+        st, j, _, _ = say("cancel", session="other")
+        check("dialogue: cancel", st == 200 and j["response"] == "Okay, cancelled.", j)
+        st, j, _, _ = say("seven pm", session="other")
+        check("dialogue: after cancel no alarm", st == 200 and j["skill"] != "alarm", j)
+        st, j, _, _ = say("set an alarm", session=None)
+        st2, j2, _, _ = say("seven pm", session=None)
+        check("dialogue: no session, no state", st == 200 and j["action"] == "ask"
+              and st2 == 200 and j2["skill"] != "alarm" and "session" not in j2, (j, j2))
+        st, j, _, _ = say("wie spät ist es", session=None, locale="de-DE")
+        check("dialogue: answers in the locale", st == 200 and j["locale"] == "de-DE"
+              and j["response"].startswith("Es ist"), j)
+        # clients inventing ids: the store keeps 5
+        for i in range(12):
+            say("what time is it", session=f"invented-{i}")
+        st, j, _, _ = say("seven pm")
+        check("dialogue: an evicted session is new", st == 200 and j["skill"] != "alarm", j)
+        # errors have the server's shape; limits are the other routes'
+        p = s.port
+        expect_error("dialogue: empty body", p, "POST", "/v1/dialogue", "", 400, "bad_json")
+        expect_error("dialogue: not JSON", p, "POST", "/v1/dialogue", "{text", 400, "bad_json")
+        expect_error("dialogue: no text", p, "POST", "/v1/dialogue", '{"session": "a"}', 400,
+                     "missing_text")
+        expect_error("dialogue: session not a string", p, "POST", "/v1/dialogue",
+                     '{"text": "hi", "session": 1}', 400, "bad_request", "session")
+        expect_error("dialogue: session too long", p, "POST", "/v1/dialogue",
+                     json.dumps({"text": "hi", "session": "s" * 129}), 400, "bad_request")
+        expect_error("dialogue: text too long", p, "POST", "/v1/dialogue",
+                     json.dumps({"text": "a " * 150}), 413, "text_too_long")
+        expect_error("dialogue: body too large", p, "POST", "/v1/dialogue",
+                     json.dumps({"text": "hi", "pad": "x" * 5000}), 413, "body_too_large")
+        expect_error("dialogue: invalid UTF-8", p, "POST", "/v1/dialogue",
+                     b'{"text": "set an alarm \xff"}', 400, "invalid_utf8")
+        expect_error("dialogue: unknown locale", p, "POST", "/v1/dialogue",
+                     '{"text": "hi", "locale": "xx-XX"}', 400, "unknown_locale")
+        expect_error("dialogue: GET", p, "GET", "/v1/dialogue", None, 405, "method_not_allowed")
+        check("dialogue: stop", s.stop() == 0)
+    finally:
+        s.kill()
+    # the session survives a restart (SQLite)
+    s = Server(shipped, "--dialogue-db", db)
+    try:
+        post(s.port, "/v1/dialogue", {"session": "r", "text": "set an alarm"})
+        s.stop()
+        s = Server(shipped, "--dialogue-db", db)
+        st, j, _, _ = post(s.port, "/v1/dialogue", {"session": "r", "text": "eight am"})
+        check("dialogue: a session survives a restart", st == 200 and j["skill"] == "alarm", j)
+    finally:
+        s.kill()
+
+    hook = Hook()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    dead = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    intents = json.loads(subprocess.run([MILLE, "inspect", shipped], capture_output=True,
+                                        check=True).stdout)["intents"]
+    url = f"http://127.0.0.1:{hook.port}/hook"
+    skills = [{"intent": i, "webhook": url, "timeout_ms": 500,
+               "response": {"en-US": "Hook: {output}"}}
+              for i in intents if i not in ("weather_query", "datetime_query")]
+    skills.append({"intent": "weather_query", "webhook": f"http://127.0.0.1:{dead}/x",
+                   "timeout_ms": 500})
+    skills.append({"intent": "datetime_query", "webhook": url, "timeout_ms": 500})
+    sk = os.path.join(tmp, "skills.json")
+    with open(sk, "w") as f:
+        json.dump({"skills": skills}, f)
+    s = Server(shipped, "--dialogue-db", os.path.join(tmp, "hooks.db"), "--skills", sk,
+               "--dialogue-act", "0", "--dialogue-confirm", "0", "--max-text", "1000")
+    try:
+        def say(text):
+            return post(s.port, "/v1/dialogue", {"text": text, "locale": "en-US",
+                                                 "session": "hooks"})
+        hostile = ("play \"jazz\" '; touch /tmp/mille-pwned; echo $(id) `id` | tee && "
+                   "rm -rf x \\ {time} \u00e9\u6771")
+        hook.got.clear()
+        st, j, _, _ = say(hostile)
+        got = hook.got[-1][1] if hook.got else {}
+        check("webhook: called with JSON", hook.got and hook.got[-1][0] == "application/json"
+              and set(got) == {"intent", "scenario", "slots", "locale", "session", "text"},
+              hook.got)
+        check("webhook: hostile text arrives intact", got.get("text") == hostile
+              and got.get("session") == "hooks" and got.get("locale") == "en-US", got)
+        check("webhook: slot values are pieces of the text, intact",
+              all(sl["value"] in hostile for sl in got.get("slots", [])), got)
+        check("webhook: its text is the response", st == 200 and j["action"] == "act"
+              and j["response"] == "Hook: hook heard " + hostile and j["skill"] == "declared",
+              j)
+        check("webhook: no shell ran", not os.path.exists("/tmp/mille-pwned"))
+        # invalid UTF-8 never reaches a hook: the body is refused first
+        n = len(hook.got)
+        expect_error("webhook: invalid UTF-8 refused", s.port, "POST", "/v1/dialogue",
+                     b'{"text": "play \xff\xfe jazz", "session": "hooks"}', 400, "invalid_utf8")
+        check("webhook: not called for invalid UTF-8", len(hook.got) == n)
+        for word, why in (("garbage", "not JSON"), ("slowly", "within 500 ms"),
+                          ("huge", "over 65536 bytes"), ("redirect", "redirects are not followed"),
+                          ("broken", "status 500")):
+            t0 = time.time()
+            st, j, _, _ = say(f"play {word} music by the beatles")
+            check(f"webhook {word}: fallback answer, reason", st == 200
+                  and j["action"] == "fallback"
+                  and j["response"] == "Sorry, that skill is not answering right now."
+                  and why in j.get("skill_error", ""), j)
+            check(f"webhook {word}: bounded time", time.time() - t0 < 2.5, time.time() - t0)
+        st, j, _, _ = say("what is the weather like today")
+        check("webhook unreachable: fallback answer", st == 200 and j["action"] == "fallback"
+              and j.get("skill_error", "").startswith("webhook: ")
+              and j["intent"] == "weather_query", j)
+        st, j, _, _ = say("what time is it")
+        check("webhook without a template: its text", st == 200
+              and j["response"] == "hook heard what time is it", j)
+        st, _, _, _ = request(s.port, "GET", "/healthz")
+        check("webhook: the server is still up", st == 200)
+        check("webhook: stop", s.stop() == 0)
+    finally:
+        s.kill()
+        hook.close()
+    # a declared command run by a server thread (fork + execve, no shell)
+    with open(sk, "w") as f:
+        json.dump({"skills": [{"intent": "datetime_query", "command": ["/bin/echo", "{text}"],
+                               "response": {"en-US": "Ran: {output}"}}]}, f)
+    s = Server(shipped, "--dialogue-db", os.path.join(tmp, "cmd.db"), "--skills", sk)
+    try:
+        st, j, _, _ = post(s.port, "/v1/dialogue", {"text": "what time is it $(id)"})
+        check("command skill through the server", st == 200
+              and j["response"] == "Ran: what time is it $(id)", j)
+    finally:
+        s.kill()
+    # a skill file with another scheme is refused at start
+    with open(sk, "w") as f:
+        json.dump({"skills": [{"intent": "play_music", "webhook": "file:///etc/passwd"}]}, f)
+    r = subprocess.run([MILLE, "serve", "--model", shipped, "--port", "0", "--dialogue-db",
+                        os.path.join(tmp, "x.db"), "--skills", sk], capture_output=True,
+                       timeout=60)
+    check("webhook: file:// refused at start", r.returncode == 1 and b"http://" in r.stderr,
+          r.stderr)
 
 
 if __name__ == "__main__":

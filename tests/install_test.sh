@@ -40,6 +40,20 @@ for exe in parse parse_static; do
     fi
 done
 ldd "$T/parse" | grep -q "$T/prefix/lib/libmille.so" && ok || bad "example uses the installed .so"
+# the dialogue library: its header and archive, linked before libmille
+for f in include/mille_dialogue.h lib/libmille_dialogue.a; do
+    [ -e "$T/prefix/$f" ] && ok || bad "installed $f"
+done
+$CC -std=c11 -Wall -Wextra -Werror examples/dialogue.c $(pkg-config --cflags mille) \
+    "$T/prefix/lib/libmille_dialogue.a" $(pkg-config --libs mille) -lsqlite3 -lcurl -licui18n \
+    -licuuc -ljansson \
+    -Wl,-rpath,"$T/prefix/lib" -o "$T/dialogue" && ok || bad "build the dialogue example"
+if [ -x "$T/dialogue" ]; then
+    "$T/dialogue" "$T/m.model" "wake me up at five am" "repeat" >"$T/out" 2>&1 && ok ||
+        bad "dialogue example ran"
+    [ "$(grep -cE '^(act|ask|confirm|fallback): ' "$T/out")" -eq 2 ] && ok ||
+        { bad "dialogue example output"; cat "$T/out" >&2; }
+fi
 "$T/parse" "$T/m.model" "" >"$T/out" 2>&1
 [ $? -eq 1 ] && grep -q "error: text is empty\|error: text has no words" "$T/out" && ok ||
     { bad "example reports a bad input"; cat "$T/out" >&2; }

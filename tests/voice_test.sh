@@ -104,6 +104,12 @@ expect_not "after cancel the answer is a new request" skill alarm "$out"
 out=$(turn --session c --now $NOW --text "set an alarm")
 out=$(turn --session c --now $((NOW + 120000)) --timeout 60 --text "eight pm")
 expect_not "a pending question times out" skill alarm "$out"
+out=$(turn --session g --now $NOW --text "set an alarm")
+out=$(turn --session g --now $((NOW + 120000)) --timeout 1000 --session-ttl 60 --text "eight pm")
+expect_not "a session expires after --session-ttl" skill alarm "$out"
+out=$(turn --session h --now $NOW --text "set an alarm")
+out=$(turn --session h --now $((NOW + 120000)) --timeout 1000 --session-ttl 600 --text "eight pm")
+expect "a live session is completed" skill alarm "$out"
 
 # confirmation: with the act threshold at 1, every request is confirmed first
 out=$(turn --session d --act 1 --now $NOW --text "wake me up at six am")
@@ -154,7 +160,9 @@ expect "declared skill, hostile text, verbatim" response "Ran: $HOSTILE" "$out"
 # a command that hangs (even after closing its stdout) is killed at its timeout
 printf '{"skills": [{"intent": "play_music", "timeout_ms": 300, "command": ["/bin/sh", "-c", "exec >&-; sleep 30"]}]}' > "$T/slow.json"
 out=$(turn --skills "$T/slow.json" --act 0 --confirm 0 --text "play some jazz")
-expect_has "hanging command killed" response "killed after 300 ms" "$out"
+expect_has "hanging command killed" skill_error "killed after 300 ms" "$out"
+expect "a failed skill falls back" action fallback "$out"
+expect "a failed skill says so" response "Sorry, that skill is not answering right now." "$out"
 printf '{"skills": [{"intent": "x", "command": ["relative/prog"]}]}' > "$T/bad.json"
 err=$(turn --skills "$T/bad.json" --text "hi" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 1 ] && case "$err" in *"absolute path"*) true ;; *) false ;; esac && ok ||

@@ -12,10 +12,10 @@ set -eu
 PACKAGES="make gcc libc6-dev pkg-config python3 gzip libjansson-dev libutf8proc-dev libicu-dev
 libarchive-dev zlib1g-dev libopenblas-dev libmicrohttpd-dev libyaml-dev
 pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev libsndfile1-dev
-libsqlite3-dev flite espeak-ng libhunspell-dev"
+libsqlite3-dev flite espeak-ng libhunspell-dev libcurl4-openssl-dev"
 # the pkg-config names of the libraries, for systems without dpkg
 PCNAMES="jansson libutf8proc icu-uc libarchive zlib openblas libmicrohttpd yaml-0.1
-pocketsphinx sphinxbase sndfile sqlite3 hunspell"
+pocketsphinx sphinxbase sndfile sqlite3 hunspell libcurl"
 
 missing() {
     if command -v dpkg >/dev/null 2>&1; then

@@ -3,7 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 files=$(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'cli/*.c' 'cli/*.h' 'server/*.c' 'server/*.h' 'tests/*.c' 'tests/*.h' \
-        'tests/fuzz/*.c' 'bench/*.c' 'voice/*.c' 'voice/*.h' 'tests/voice/*.c' 2>/dev/null || true)
+        'tests/fuzz/*.c' 'bench/*.c' 'voice/*.c' 'voice/*.h' 'tests/voice/*.c' 'dialogue/*.c' 'dialogue/*.h' 2>/dev/null || true)
 [ -n "$files" ] || { echo "lint: no files"; exit 0; }
 status=0
 banned='\b(gets|sprintf|vsprintf|strcpy|strcat|strncpy|strtok|atoi|atof|atol|rand|srand)[[:space:]]*\('

@@ -23,10 +23,6 @@
 
 #include "voice.h"
 
-#ifndef VOICE_DATADIR
-#define VOICE_DATADIR "voice"
-#endif
-
 static const char *usage =
     "usage: mille-voice --model M (--wav IN | --raw RATE | --text TEXT | --wyoming URI)\n"
     "                   [options]\n"
@@ -39,7 +35,8 @@ static const char *usage =
     "  --session ID       multi-turn session (state kept in --db)\n"
     "  --db PATH          SQLite file of sessions and skills' state (default mille-voice.db)\n"
     "  --skills PATH      declarative skill file (JSON; docs/voice.md)\n"
-    "  --responses PATH   response templates (default " VOICE_DATADIR "/responses.tsv)\n"
+    "  --responses PATH   response templates (default: the built-in table,\n"
+    "                     dialogue/responses.tsv)\n"
     "  --out-wav PATH     speak the response into this WAV (flite en-US, espeak-ng others)\n"
     "  --lm PATH          pocketsphinx language model (ARPA or binary; default the package's)\n"
     "  --dict PATH        pocketsphinx dictionary (default the package's cmudict)\n"
@@ -50,6 +47,9 @@ static const char *usage =
     "  --act X            act at confidence >= X (default 0.6)\n"
     "  --confirm X        confirm at confidence >= X, fall back below (default 0.3)\n"
     "  --timeout S        a pending question expires after S seconds (default 60)\n"
+    "  --session-ttl S    a session unused for S seconds is forgotten (default 3600)\n"
+    "  --max-sessions N   sessions kept in --db at most, least recently used evicted\n"
+    "                     (default 1000)\n"
     "  --now EPOCH_MS     the clock, as local wall time in ms since 1970 (tests)\n"
     "  --json             print one JSON object (else the response text)\n"
     "  --wyoming URI      serve the Wyoming protocol on tcp://HOST:PORT until SIGINT/SIGTERM\n"
@@ -62,15 +62,6 @@ static double now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-/* local wall-clock time as ms since the epoch, so ICU formats it in UTC as local time */
-static double wall_ms(void)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    return ((double)t + (double)tm.tm_gmtoff) * 1000.0;
 }
 
 static int num(const char *s, double lo, double hi, double *out)
@@ -86,9 +77,9 @@ int main(int argc, char **argv)
 {
     const char *model = "models/mille.model", *wav = NULL, *text = NULL, *locale = "en-US";
     const char *session = NULL, *db = "mille-voice.db", *skill_file = NULL, *out_wav = NULL;
-    const char *responses = VOICE_DATADIR "/responses.tsv", *lm = NULL, *dict = NULL, *hmm = NULL;
+    const char *responses = NULL, *lm = NULL, *dict = NULL, *hmm = NULL;
     double raw_rate = 0, channels = 1, asr_weight = 1, act = 0.6, confirm = 0.3, timeout = 60;
-    double clock_ms = -1, wy_clients = 8, wy_timeout = 30;
+    double clock_ms = -1, session_ttl = 3600, max_sessions = 1000, wy_clients = 8, wy_timeout = 30;
     const char *wyoming = NULL;
     int json = 0, rescore = 1;
     for (int i = 1; i < argc; i++) {
@@ -137,6 +128,10 @@ int main(int argc, char **argv)
             if (num(v, 0, 1, &confirm) < 0) goto bad_value;
         } else if (OPT("--timeout")) {
             if (num(v, 0, 1e9, &timeout) < 0) goto bad_value;
+        } else if (OPT("--session-ttl")) {
+            if (num(v, 0, 1e9, &session_ttl) < 0) goto bad_value;
+        } else if (OPT("--max-sessions")) {
+            if (num(v, 1, 1e7, &max_sessions) < 0) goto bad_value;
         } else if (OPT("--wyoming")) {
             wyoming = v;
         } else if (OPT("--wyoming-clients")) {
@@ -171,8 +166,8 @@ int main(int argc, char **argv)
     int rc = 1;
     mille_model *m = NULL;
     mille_session *ms = NULL;
-    skills *sk = NULL;
-    dlg *d = NULL;
+    mille_dialogue *d = NULL;
+    mille_dialogue_reply *turn = calloc(1, sizeof *turn);
     asr *rec = NULL;
     audio_buf au = {0};
     json_t *nbest_j = json_array();
@@ -182,14 +177,24 @@ int main(int argc, char **argv)
     mille_error me;
 
     double t0 = now_ms();
-    if (tpl_load(responses, err) < 0) goto fail;
-    if (mille_model_load(model, &m, &me) < 0 || mille_session_new(m, &ms, &me) < 0) {
+    mille_dialogue_params dp = mille_dialogue_default_params();
+    dp.db = db;
+    dp.skills = skill_file;
+    dp.responses = responses;
+    dp.act = (float)act;
+    dp.confirm = (float)confirm;
+    dp.timeout_s = timeout;
+    dp.session_ttl_s = session_ttl;
+    dp.max_sessions = (size_t)max_sessions;
+    if (!turn) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    if (mille_model_load(model, &m, &me) < 0 || mille_session_new(m, &ms, &me) < 0 ||
+        mille_dialogue_open(&dp, &d, &me) < 0) {
         snprintf(err, sizeof err, "%s", me.msg);
         goto fail;
     }
-    if (!(sk = skills_open(db, skill_file, err))) goto fail;
-    dlg_params dp = {(float)act, (float)confirm, timeout};
-    if (!(d = dlg_open(ms, sk, db, dp, err))) goto fail;
     t_load = now_ms() - t0;
 
     if (wyoming) {
@@ -254,32 +259,23 @@ int main(int argc, char **argv)
         snprintf(transcript, sizeof transcript, "%s", text);
     }
 
-    dlg_turn turn;
-    memset(&turn, 0, sizeof turn);
-    turn.session = session;
-    turn.locale = locale;
-    turn.text = transcript;
-    turn.now_ms = clock_ms >= 0 ? clock_ms : wall_ms();
+    /* nothing heard is a turn with no text: a fallback without the NLU */
+    mille_dialogue_request q = {session, transcript, speech ? strlen(transcript) : 0, locale,
+                                clock_ms};
     double t_dlg = 0;
-    if (speech && transcript[0]) {
-        t0 = now_ms();
-        if (dlg_step(d, &turn, err) < 0) goto fail;
-        t_dlg = now_ms() - t0;
-    } else {
-        /* nothing heard: a fallback without the NLU */
-        int fb = 0;
-        const char *tpl = tpl_get(locale, "no_speech", &fb);
-        snprintf(turn.action, sizeof turn.action, "fallback");
-        tpl_render(tpl ? tpl : "", NULL, 0, turn.response, sizeof turn.response);
-        turn.tpl_fallback = fb;
+    t0 = now_ms();
+    if (mille_dialogue_turn(d, ms, &q, turn, &me) < 0) {
+        snprintf(err, sizeof err, "%s", me.msg);
+        goto fail;
     }
+    t_dlg = now_ms() - t0;
 
     const char *tts_prog = NULL, *tts_v = tts_voice(locale, &tts_prog);
     char tts_status[VOICE_ERR + 32] = "";
     if (out_wav) {
         t0 = now_ms();
         char terr[VOICE_ERR];
-        if (tts_speak(locale, turn.response, out_wav, terr) < 0)
+        if (tts_speak(locale, turn->response, out_wav, terr) < 0)
             snprintf(tts_status, sizeof tts_status, "unavailable: %s", terr);
         else
             snprintf(tts_status, sizeof tts_status, "%s:%s", tts_prog, tts_v);
@@ -290,33 +286,20 @@ int main(int argc, char **argv)
     }
 
     if (json) {
-        json_t *slots = json_array();
-        for (size_t i = 0; i < turn.n_slots; i++) {
-            json_t *sl =
-                json_pack("{s:s,s:s}", "slot", turn.slots[i].key, "value", turn.slots[i].val);
-            const char *at = strstr(transcript, turn.slots[i].val);
-            if (at && turn.slots[i].val[0]) { /* offsets when the value is in this turn */
-                json_object_set_new(sl, "start", json_integer(at - transcript));
-                json_object_set_new(
-                    sl, "end", json_integer(at - transcript + (long)strlen(turn.slots[i].val)));
-            }
-            json_array_append_new(slots, sl);
+        /* the dialogue's fields (the same as POST /v1/dialogue's), then the voice's */
+        char *dj = mille_dialogue_reply_json(turn, session);
+        json_t *o = json_object(), *dlg_o = dj ? json_loads(dj, 0, NULL) : NULL;
+        free(dj);
+        if (!o || !dlg_o) {
+            json_decref(o);
+            json_decref(dlg_o);
+            snprintf(err, sizeof err, "out of memory");
+            goto fail;
         }
-        json_t *o = json_object();
-        char shown[sizeof transcript * 3];
-        tpl_clean(transcript, strlen(transcript), shown, sizeof shown);
-        json_object_set_new(o, "transcript", json_string(shown));
-        json_object_set_new(o, "intent", json_string(turn.intent));
-        json_object_set_new(o, "scenario", json_string(turn.scenario));
-        json_object_set_new(o, "confidence", json_real(turn.confidence));
-        json_object_set_new(o, "slots", slots);
-        json_object_set_new(o, "action", json_string(turn.action));
-        json_object_set_new(o, "response", json_string(turn.response));
-        json_object_set_new(o, "locale", json_string(locale));
-        json_object_set_new(o, "skill", json_string(turn.skill));
-        json_object_set_new(o, "template_fallback", json_boolean(turn.tpl_fallback));
+        json_object_set_new(o, "transcript", json_string(transcript));
+        json_object_update(o, dlg_o);
+        json_decref(dlg_o);
         json_object_set_new(o, "speech_found", json_boolean(speech));
-        if (session) json_object_set_new(o, "session", json_string(session));
         if (!text) {
             json_object_set_new(o, "speech",
                                 json_pack("{s:f,s:f}", "start_s", sp_start / (double)VOICE_RATE,
@@ -327,15 +310,15 @@ int main(int argc, char **argv)
         json_object_set_new(o, "timings_ms",
                             json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "load", t_load,
                                       "read", t_read, "vad", t_vad, "asr", t_asr, "rescore",
-                                      t_rescore, "nlu", turn.nlu_ms, "dialogue",
-                                      t_dlg - turn.nlu_ms - turn.skill_ms, "skill", turn.skill_ms,
-                                      "tts", t_tts, "total", now_ms() - t_start));
+                                      t_rescore, "nlu", turn->nlu_ms, "dialogue",
+                                      t_dlg - turn->nlu_ms - turn->skill_ms, "skill",
+                                      turn->skill_ms, "tts", t_tts, "total", now_ms() - t_start));
         char *s = json_dumps(o, JSON_COMPACT);
         if (s) puts(s);
         free(s);
         json_decref(o);
     } else {
-        puts(turn.response);
+        puts(turn->response);
         if (out_wav && strncmp(tts_status, "unavailable", 11) == 0)
             fprintf(stderr, "mille-voice: %s\n", tts_status);
     }
@@ -347,10 +330,9 @@ done:
     json_decref(nbest_j);
     audio_free(&au);
     asr_close(rec);
-    dlg_close(d);
-    skills_close(sk);
+    mille_dialogue_free(d);
+    free(turn);
     mille_session_free(ms);
     mille_model_free(m);
-    tpl_unload();
     return rc;
 }

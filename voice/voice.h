@@ -1,18 +1,18 @@
 /*
  * voice.h - internal interfaces of mille-voice, the voice assistant around the NLU.
  *
- * mille-voice is a separate program: it uses only include/mille.h from the library, and
- * brings its own dependencies (libsndfile, pocketsphinx, SQLite, ICU; flite and espeak-ng as
- * separate processes), so the library's license and dependencies stay as they are.
+ * mille-voice is a separate program: it uses only include/mille.h and include/mille_dialogue.h
+ * (the dialogue library, dialogue/), and brings its own dependencies (libsndfile,
+ * pocketsphinx; flite and espeak-ng as separate processes), so the libraries' licenses and
+ * dependencies stay as they are.
  *
  * Flow of one turn: audio (WAV or raw PCM -> 16 kHz mono, energy speech detection) -> asr
- * (pocketsphinx n-best) -> NLU (mille_parse, used to rescore the n-best) -> dialogue
- * (confidence tiers, required slots, confirm/cancel/repeat, session state in SQLite) ->
- * skills (routing by intent; built-in SQLite skills; a declarative skill file) -> response
- * template in the locale -> tts (flite or espeak-ng as a child process) -> WAV.
+ * (pocketsphinx n-best) -> NLU (mille_parse, used to rescore the n-best) -> the dialogue
+ * library (confidence tiers, required slots, confirm/cancel/repeat, sessions, skills,
+ * responses in the locale) -> tts (flite or espeak-ng as a child process) -> WAV.
  *
- * Prefixes: audio_, asr_, dlg_, skill_, tpl_, tts_. Every function returning int returns 0
- * on success and -1 on failure with a message in a char buffer of VOICE_ERR bytes.
+ * Prefixes: audio_, asr_, tts_. Every function returning int returns 0 on success and -1 on
+ * failure with a message in a char buffer of VOICE_ERR bytes.
  */
 #ifndef MILLE_VOICE_H
 #define MILLE_VOICE_H
@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "mille.h"
+#include "mille_dialogue.h"
 
 #define VOICE_ERR  512
 #define VOICE_RATE 16000 /* what the en-US pocketsphinx acoustic model expects */
@@ -79,91 +80,6 @@ typedef struct asr_scored {
 size_t asr_rescore(mille_session *nlu, const char *locale, const asr_hyp *hyps, size_t n,
                    double weight, int rescore, asr_scored *out);
 
-/* ---- templates (tpl.c) -------------------------------------------------------------------- */
-
-/* One slot value: type and UTF-8 text. */
-typedef struct kv {
-    char key[64];
-    char val[1024];
-} kv;
-#define VOICE_MAX_SLOTS 16
-
-/* Substitute {name} in tpl with the values of vars[0..n); unknown names become "", "{{" is
- * "{". Values are copied as text only: invalid UTF-8 becomes U+FFFD and control characters
- * become spaces. Writes at most cap bytes (truncated at a character boundary). */
-void tpl_render(const char *tpl, const kv *vars, size_t n, char *out, size_t cap);
-/* Make s valid, printable UTF-8 in place-equivalent copy (see tpl_render). */
-void tpl_clean(const char *s, size_t len, char *out, size_t cap);
-/* Load the response table (TSV: locale, key, template). Returns -1 with err on a bad line. */
-int tpl_load(const char *path, char *err);
-/* The template for (locale, key): the locale's, else its language's (fr-CA -> fr-FR), else
- * en-US; *fallback is set to 1 when it is not the locale's own. NULL when no locale has it. */
-const char *tpl_get(const char *locale, const char *key, int *fallback);
-void tpl_unload(void);
-/* Locale-aware date and time strings through ICU (CLDR patterns). */
-void tpl_format_time(const char *locale, double epoch_ms, char *out, size_t cap);
-void tpl_format_date(const char *locale, double epoch_ms, char *out, size_t cap);
-/* Parse a spoken or written time of day ("seven am", "7:30 pm", "19:05", "noon") into
- * minutes after midnight; -1 when it is not understood. Numbers in words are English only. */
-int tpl_parse_time(const char *s);
-
-/* ---- skills.c ----------------------------------------------------------------------------- */
-
-typedef struct skills skills;
-/* A request routed to a skill. */
-typedef struct skill_req {
-    const char *locale, *intent, *scenario, *text;
-    const kv *slots;
-    size_t n_slots;
-    double now_ms; /* the clock, injectable for tests */
-} skill_req;
-typedef struct skill_resp {
-    char text[1024];
-    char skill[32];   /* which handler answered ("alarm", "declared", "not_connected") */
-    int tpl_fallback; /* the template came from another locale */
-    int ok;           /* the skill did what was asked */
-} skill_resp;
-
-/* db: SQLite file for the built-in skills' state; skill_file: optional declarative file. */
-skills *skills_open(const char *db, const char *skill_file, char *err);
-int skills_handle(skills *s, const skill_req *r, skill_resp *out, char *err);
-void skills_close(skills *s);
-/* the SQLite connection, shared with the dialogue's session table */
-struct sqlite3;
-struct sqlite3 *skills_db(skills *s);
-
-/* ---- dialogue.c --------------------------------------------------------------------------- */
-
-typedef struct dlg_params {
-    float act;        /* confidence >= act: do it              */
-    float confirm;    /* confirm <= confidence < act: ask first */
-    double timeout_s; /* a pending question older than this is forgotten */
-} dlg_params;
-
-typedef struct dlg_turn {
-    /* in */
-    const char *session, *locale, *text;
-    double now_ms;
-    /* out */
-    char action[16]; /* act | confirm | ask | fallback */
-    char intent[64], scenario[64];
-    float confidence;
-    kv slots[VOICE_MAX_SLOTS];
-    size_t n_slots;
-    char response[1024];
-    char skill[32];
-    int tpl_fallback;
-    double nlu_ms, skill_ms;
-} dlg_turn;
-
-/* The dialogue manager: sessions are rows of the same SQLite file as the skills' state. */
-typedef struct dlg dlg;
-dlg *dlg_open(mille_session *nlu, skills *sk, const char *db, dlg_params p, char *err);
-int dlg_step(dlg *d, dlg_turn *t, char *err);
-void dlg_close(dlg *d);
-/* Slots of an NLU result as kv pairs (text cleaned as tpl_clean). */
-size_t dlg_slots(const mille_result *r, const char *text, kv *out, size_t cap);
-
 /* ---- tts.c -------------------------------------------------------------------------------- */
 
 /* Speak text into out_wav with flite (en-US) or espeak-ng (other locales) run as a child
@@ -184,7 +100,8 @@ typedef struct wyo_config {
     const char *model_name; /* shown in info                                              */
     const char *lm_name;    /* the ASR language model shown in info (NULL: the package's)  */
     asr *rec;               /* NULL: no recognizer (transcription answers an error)        */
-    dlg *d;                 /* dialogue and skills, used under a mutex                     */
+    mille_dialogue *d;      /* dialogue and skills (thread-safe; each connection passes its
+                               own NLU session)                                           */
     float confirm;          /* recognize: below this confidence, not-recognized            */
     double asr_weight;      /* n-best rescoring as in main.c                               */
     int rescore;

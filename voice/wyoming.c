@@ -17,9 +17,9 @@
  *
  * Threads: one per connection, at most max_clients at a time (one more is told "busy" and
  * closed). The model is shared read-only and each connection has its own NLU session; the one
- * pocketsphinx decoder and the dialogue (one SQLite connection, the skills, the templates'
- * ICU formatting) are each behind a mutex, so recognitions and dialogue turns of different
- * clients queue while describe, recognize and synthesize run in parallel.
+ * pocketsphinx decoder is behind a mutex, so recognitions of different clients queue; the
+ * dialogue library is thread-safe (include/mille_dialogue.h: turns of one session run one at
+ * a time, others in parallel), and describe, recognize and synthesize run in parallel.
  *
  * Bounds (no unbounded resource use): per connection one header line (64 KiB), one event's
  * extra data (64 KiB) and payload (1 MiB), and one utterance of audio (WYO_AUDIO_MAX_S
@@ -101,7 +101,6 @@ struct server {
     const wyo_config *c;
     pthread_mutex_t mu;     /* slots: fd and state */
     pthread_mutex_t mu_asr; /* the pocketsphinx decoder */
-    pthread_mutex_t mu_dlg; /* dialogue, skills, their SQLite connection */
     conn *slots;
     unsigned char *info; /* the info event, formatted once (read-only afterwards) */
     size_t info_len;
@@ -159,10 +158,48 @@ static int send_event(conn *cn, const char *type, json_t *data, const void *payl
     return rc;
 }
 
+/* s[0..len) as valid, printable UTF-8 in out[cap]: invalid bytes become U+FFFD, control
+ * characters spaces, cut on a character (what the dialogue library does to slot values) */
+static void clean_text(const char *s, size_t len, char *out, size_t cap)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned c = u[i];
+        size_t l = c < 0x80                 ? 1
+                   : c >= 0xC2 && c <= 0xDF ? 2
+                   : c >= 0xE0 && c <= 0xEF ? 3
+                   : c >= 0xF0 && c <= 0xF4 ? 4
+                                            : 0;
+        if (l > len - i) l = 0;
+        unsigned cp = l > 1 ? c & (0x7Fu >> l) : c;
+        for (size_t k = 1; k < l; k++) {
+            if ((u[i + k] & 0xC0) != 0x80) l = 0;
+            if (l) cp = (cp << 6) | (u[i + k] & 0x3F);
+        }
+        if (l > 1 && (cp < (l == 2   ? 0x80u
+                            : l == 3 ? 0x800u
+                                     : 0x10000u) ||
+                      cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
+            l = 0;
+        const char *put = s + i;
+        size_t n = l;
+        if (l == 0)
+            put = "\xEF\xBF\xBD", n = 3, l = 1;
+        else if (l == 1 && (c < 0x20 || c == 0x7F))
+            put = " ", n = 1;
+        if (o + n + 1 > cap) break;
+        memcpy(out + o, put, n);
+        o += n;
+        i += l;
+    }
+    if (cap) out[o < cap ? o : cap - 1] = 0;
+}
+
 static int send_error(conn *cn, const char *code, const char *text)
 {
     char clean[512]; /* messages may quote the client's bytes */
-    tpl_clean(text, strlen(text), clean, sizeof clean);
+    clean_text(text, strlen(text), clean, sizeof clean);
     return send_event(cn, "error", json_pack("{s:s,s:s}", "text", clean, "code", code), NULL, 0);
 }
 
@@ -342,7 +379,7 @@ static int on_recognize(conn *cn, mille_session *nlu, json_t *data)
                       NULL, 0);
 }
 
-static int on_handle(conn *cn, json_t *data)
+static int on_handle(conn *cn, mille_session *nlu, json_t *data)
 {
     server *S = cn->srv;
     const wyo_config *c = S->c;
@@ -360,26 +397,26 @@ static int on_handle(conn *cn, json_t *data)
     char session[160] = "";
     if (conv && *conv) {
         char clean[128];
-        tpl_clean(conv, strlen(conv), clean, sizeof clean);
+        clean_text(conv, strlen(conv), clean, sizeof clean);
         snprintf(session, sizeof session, "wyoming:%s", clean);
     }
-    dlg_turn t;
-    memset(&t, 0, sizeof t);
-    t.session = session[0] ? session : NULL;
-    t.locale = locale;
-    t.text = text;
-    t.now_ms = c->clock_ms >= 0 ? c->clock_ms : wall_ms();
-    char err[VOICE_ERR];
-    pthread_mutex_lock(&S->mu_dlg);
-    int rc = dlg_step(c->d, &t, err);
-    pthread_mutex_unlock(&S->mu_dlg);
-    if (rc < 0) return SENT(send_error(cn, "dialogue", err));
+    /* the dialogue library is thread-safe: turns of one session run one at a time */
+    mille_dialogue_request q = {session[0] ? session : NULL, text, strlen(text), locale,
+                                c->clock_ms >= 0 ? c->clock_ms : wall_ms()};
+    mille_dialogue_reply *t = malloc(sizeof *t);
+    mille_error me;
+    if (!t) return SENT(send_error(cn, "dialogue", "out of memory"));
+    if (mille_dialogue_turn(c->d, nlu, &q, t, &me) < 0) {
+        free(t);
+        return SENT(send_error(cn, "dialogue", me.msg));
+    }
     /* a fallback ("Sorry, I did not understand") or a skill that is not connected is an
      * honest not-handled: the pipeline may try another agent */
-    int handled = strcmp(t.action, "fallback") != 0 && strcmp(t.skill, "not_connected") != 0;
+    int handled = strcmp(t->action, "fallback") != 0 && strcmp(t->skill, "not_connected") != 0;
     json_t *out =
-        json_pack("{s:s,s:s,s:s,s:s,s:f}", "text", t.response, "intent", t.intent, "action",
-                  t.action, "language", locale, "confidence", (double)t.confidence);
+        json_pack("{s:s,s:s,s:s,s:s,s:f}", "text", t->response, "intent", t->intent, "action",
+                  t->action, "language", locale, "confidence", (double)t->confidence);
+    free(t);
     if (conv) json_object_set_new(out, "context", json_pack("{s:s}", "conversation_id", conv));
     return send_event(cn, handled ? "handled" : "not-handled", out, NULL, 0);
 }
@@ -530,7 +567,7 @@ static int on_synthesize(conn *cn, json_t *data)
     }
     if (!locale) return SENT(send_error(cn, "no-voice", "no such voice or language"));
     char clean[WYO_TEXT_MAX * 3 + 4], err[VOICE_ERR], path[] = "/tmp/mille-wyoming-XXXXXX";
-    tpl_clean(text, strlen(text), clean, sizeof clean);
+    clean_text(text, strlen(text), clean, sizeof clean);
     int fd = mkstemp(path);
     if (fd < 0) return SENT(send_error(cn, "tts", "cannot create a temporary file"));
     close(fd);
@@ -566,14 +603,14 @@ static int dispatch(conn *cn, mille_session *nlu, utter *u, const wyo_event *e)
         return send_event(cn, "pong", s ? json_pack("{s:s}", "text", s) : json_object(), NULL, 0);
     }
     if (strcmp(t, "recognize") == 0) return on_recognize(cn, nlu, e->data);
-    if (strcmp(t, "transcript") == 0) return on_handle(cn, e->data);
+    if (strcmp(t, "transcript") == 0) return on_handle(cn, nlu, e->data);
     if (strcmp(t, "transcribe") == 0) return on_transcribe(cn, e->data);
     if (strcmp(t, "audio-start") == 0) return on_audio_start(cn, u, e->data);
     if (strcmp(t, "audio-chunk") == 0) return on_audio_chunk(cn, u, e);
     if (strcmp(t, "audio-stop") == 0) return on_audio_stop(cn, nlu, u);
     if (strcmp(t, "synthesize") == 0) return on_synthesize(cn, e->data);
     char msg[WYO_TYPE_MAX * 3 + 32], shown[WYO_TYPE_MAX * 3];
-    tpl_clean(t, strlen(t), shown, sizeof shown);
+    clean_text(t, strlen(t), shown, sizeof shown);
     snprintf(msg, sizeof msg, "unknown event type \"%s\"", shown);
     return SENT(send_error(cn, "unknown-event", msg));
 }
@@ -712,7 +749,6 @@ int wyoming_serve(const wyo_config *c, char *err)
     }
     pthread_mutex_init(&S.mu, NULL);
     pthread_mutex_init(&S.mu_asr, NULL);
-    pthread_mutex_init(&S.mu_dlg, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
@@ -793,7 +829,6 @@ int wyoming_serve(const wyo_config *c, char *err)
     }
     pthread_mutex_destroy(&S.mu);
     pthread_mutex_destroy(&S.mu_asr);
-    pthread_mutex_destroy(&S.mu_dlg);
     free(S.slots);
     free(S.info);
     return 0;

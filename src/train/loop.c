@@ -668,7 +668,7 @@ static double train_step(trainer *t, size_t start, size_t len, uint64_t step, do
     double tc4 = clock_s();
     float gscale = 1;
     if (p->clip > 0) {
-        double norm2;
+        double norm2 = 0; /* set by grad_norm2 on success; gcc -O1 with TSan cannot tell */
         if ((*rc = grad_norm2(t, g, &norm2))) return NAN;
         if (sqrt(norm2) > p->clip) gscale = (float)(p->clip / sqrt(norm2));
     }

@@ -1,4 +1,5 @@
-/* fuzz_http.c - libFuzzer target for the request handler of `mille serve` (server/srv.c): the
+/* fuzz_http.c - libFuzzer target for the request handler of `mille serve` (server/srv.c; with
+ * a dialogue in memory behind POST /v1/dialogue): the
  * first byte picks a method and route, the rest is the request body (for the admin route:
  * four NUL-terminated header values, Host, Origin, Content-Type and Authorization, then the
  * body). Every reply must be a well-formed status with a body; errors must be JSON naming a
@@ -20,11 +21,13 @@
 #include "srv.h"
 
 static srv *S;
+static mille_dialogue *D; /* POST /v1/dialogue, in memory, few sessions (so eviction runs) */
 static char path[64];
 
 static void cleanup(void)
 {
     srv_free(S);
+    mille_dialogue_free(D);
     unlink(path);
 }
 
@@ -71,6 +74,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     model_free(&m);
     srv_config cfg = srv_default_config(); /* the server's defaults, see the top */
     cfg.admin_token = token;
+    mille_dialogue_params dp = mille_dialogue_default_params();
+    dp.max_sessions = 16;
+    if (mille_dialogue_open(&dp, &D, &e)) abort();
+    cfg.dialogue = D;
     if (srv_new(&S, path, &cfg, &e)) abort();
     atexit(cleanup);
     return 0;
@@ -93,6 +100,7 @@ static const struct {
     {"POST", "/admin/reload", SRV_ADMIN},
     {"GET", "/metrics", SRV_ADMIN},
     {"POST", "/model/parse", SRV_PUBLIC},
+    {"POST", "/v1/dialogue", SRV_PUBLIC},
 };
 #define N_REQS (sizeof reqs / sizeof reqs[0])
 

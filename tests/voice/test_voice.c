@@ -1,9 +1,9 @@
 /*
  * test_voice.c - unit tests of mille-voice's modules (voice/): resampling against the ideal
- * signal, speech detection, WAV round trip, template substitution with hostile values,
- * spoken-time parsing, ICU time formats, the SQLite skills (state survives a reopen), and the
- * Wyoming event reader (pieces, recovery, limits).
- * The end-to-end tests (recognition, dialogue over the CLI) are tests/voice_test.sh.
+ * signal, speech detection, WAV round trip, locales without a voice, and the Wyoming event
+ * reader (pieces, recovery, limits). The dialogue library's (templates, skills, sessions) are
+ * in tests/test_dialogue.c; the end-to-end tests (recognition, dialogue over the CLI) are
+ * tests/voice_test.sh.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -124,92 +124,6 @@ TEST(voice_speech_detection_finds_the_burst)
     free(pcm);
 }
 
-TEST(voice_template_substitution_is_text_only)
-{
-    kv v[3] = {{"time", "7 am'; rm -rf / #"},
-               {"x", "{time} $(reboot) `id` \"q\""},
-               {"bad", "a\xff\xfe"
-                       "b\x01"
-                       "c\xc0\xaf"}};
-    char out[256];
-    tpl_render("Alarm for {time}.", v, 3, out, sizeof out);
-    CHECK_STR(out, "Alarm for 7 am'; rm -rf / #.");
-    tpl_render("[{x}]", v, 3, out, sizeof out); /* a value is never re-scanned */
-    CHECK_STR(out, "[{time} $(reboot) `id` \"q\"]");
-    tpl_render("{bad}|{missing}|{{lit}", v, 3, out, sizeof out);
-    CHECK_STR(out, "a\xEF\xBF\xBD\xEF\xBF\xBD"
-                   "b c\xEF\xBF\xBD\xEF\xBF\xBD||{lit}");
-    tpl_render("{unterminated", v, 3, out, sizeof out);
-    CHECK_STR(out, "{unterminated");
-    char small[8];
-    tpl_render("héhéhé{time}", v, 3, small, sizeof small); /* truncated on a character */
-    CHECK_STR(small, "héhéh"); /* 7 bytes + NUL: whole characters only */
-}
-
-TEST(voice_spoken_times)
-{
-    CHECK_INT(tpl_parse_time("seven am"), 7 * 60);
-    CHECK_INT(tpl_parse_time("seven thirty pm"), 19 * 60 + 30);
-    CHECK_INT(tpl_parse_time("7:45pm"), 19 * 60 + 45);
-    CHECK_INT(tpl_parse_time("19:05"), 19 * 60 + 5);
-    CHECK_INT(tpl_parse_time("twelve a.m."), 0);
-    CHECK_INT(tpl_parse_time("noon"), 12 * 60);
-    CHECK_INT(tpl_parse_time("five forty five in the morning"), 5 * 60 + 45);
-    CHECK_INT(tpl_parse_time("tomorrow"), -1);
-    CHECK_INT(tpl_parse_time("99:00"), -1);
-}
-
-TEST(voice_icu_times_follow_the_locale)
-{
-    char out[64];
-    double ms = (7 * 60) * 60000.0;
-    tpl_format_time("en-US", ms, out, sizeof out);
-    CHECK(strncmp(out, "7:00", 4) == 0 && strstr(out, "AM"));
-    tpl_format_time("de-DE", ms, out, sizeof out);
-    CHECK_STR(out, "07:00");
-    tpl_format_time("ja-JP", ms, out, sizeof out);
-    CHECK_STR(out, "7:00");
-    tpl_format_date("fr-FR", 0, out, sizeof out);
-    CHECK_STR(out, "jeudi 1 janvier 1970");
-}
-
-TEST(voice_alarm_skill_survives_a_restart)
-{
-    char db[] = "/tmp/mille-voice-db-XXXXXX", err[VOICE_ERR];
-    int fd = mkstemp(db);
-    close(fd);
-    unlink(db);
-    CHECK_INT(tpl_load("voice/responses.tsv", err), 0);
-    skills *s = skills_open(db, NULL, err);
-    CHECK(s != NULL);
-    kv slots[1] = {{"time", "seven am"}};
-    skill_req rq = {"en-US", "alarm_set", "alarm", "wake me up at seven am", slots, 1, 0};
-    skill_resp rs;
-    CHECK_INT(skills_handle(s, &rq, &rs, err), 0);
-    CHECK_STR(rs.skill, "alarm");
-    skills_close(s);
-    s = skills_open(db, NULL, err); /* a new process would see the same */
-    skill_req q = {"en-US", "alarm_query", "alarm", "what alarms", NULL, 0, 0};
-    CHECK_INT(skills_handle(s, &q, &rs, err), 0);
-    CHECK(strstr(rs.text, "7:00") != NULL);
-    skill_req rm = {"en-US", "alarm_remove", "alarm", "remove the seven am alarm", slots, 1, 0};
-    CHECK_INT(skills_handle(s, &rm, &rs, err), 0);
-    CHECK(strstr(rs.text, "1") != NULL);
-    CHECK_INT(skills_handle(s, &q, &rs, err), 0);
-    CHECK_STR(rs.text, "You have no alarms.");
-    skill_req other = {"en-US", "play_music", "play", "play jazz", NULL, 0, 0};
-    CHECK_INT(skills_handle(s, &other, &rs, err), 0);
-    CHECK_STR(rs.skill, "not_connected");
-    skills_close(s);
-    tpl_unload();
-    unlink(db);
-    char wal[64];
-    snprintf(wal, sizeof wal, "%s-wal", db);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", db);
-    unlink(wal);
-}
-
 TEST(voice_locales_without_a_voice)
 {
     const char *prog;
@@ -222,40 +136,6 @@ TEST(voice_locales_without_a_voice)
         CHECK_INT(tts_speak(none[i], "halo", "/tmp/never-written.wav", err), -1);
         CHECK(strstr(err, none[i]) != NULL);
     }
-}
-
-TEST(voice_every_locale_has_every_key)
-{
-    /* the response table: each locale with any template has all of en-US's keys (".one"
-     * variants are optional), so a locale is either complete or absent */
-    FILE *f = fopen("voice/responses.tsv", "r");
-    CHECK(f != NULL);
-    if (!f) return;
-    char line[2048], locales[64][16], keys[64][48];
-    size_t nl = 0, nk = 0;
-    while (fgets(line, sizeof line, f)) {
-        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        if (line[0] == '#' || !t2) continue;
-        *t1 = *t2 = 0;
-        size_t i;
-        for (i = 0; i < nl && strcmp(locales[i], line) != 0; i++) {
-        }
-        if (i == nl && nl < 64) snprintf(locales[nl++], sizeof locales[0], "%.15s", line);
-        if (strcmp(line, "en-US") == 0 && !strstr(t1 + 1, ".one") && nk < 64)
-            snprintf(keys[nk++], sizeof keys[0], "%.47s", t1 + 1);
-    }
-    fclose(f);
-    char err[VOICE_ERR];
-    CHECK_INT(tpl_load("voice/responses.tsv", err), 0);
-    CHECK(nl >= 45); /* the issue's target: the built-in skills answer in >= 45 locales */
-    for (size_t i = 0; i < nl; i++)
-        for (size_t k = 0; k < nk; k++) {
-            int fb = 0;
-            const char *t = tpl_get(locales[i], keys[k], &fb);
-            if (!t || fb) fprintf(stderr, "missing: %s %s\n", locales[i], keys[k]);
-            CHECK(t != NULL && !fb);
-        }
-    tpl_unload();
 }
 
 /* ---- the Wyoming event reader (voice/wyo_event.c) ------------------------------------------ */
