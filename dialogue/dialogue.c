@@ -420,7 +420,15 @@ int mille_dialogue_turn(mille_dialogue *d, mille_session *nlu, const mille_dialo
     t->d = d;
     t->nlu = nlu;
     t->session = q->session;
-    t->locale = q->locale ? q->locale : "en-US";
+    /* no locale: the model's language-identification head picks it (then the response is in
+     * the user's language), else en-US as before */
+    t->locale = q->locale && strcmp(q->locale, MILLE_LOCALE_AUTO) != 0 ? q->locale : "en-US";
+    if (!q->locale || strcmp(q->locale, MILLE_LOCALE_AUTO) == 0) {
+        mille_locale_score best;
+        mille_error ie;
+        if (q->len && mille_identify(nlu, text, q->len, &best, 1, &ie) == 1 && best.locale)
+            t->locale = best.locale;
+    }
     t->text = text;
     t->len = q->len;
     t->now_ms = q->now_ms >= 0 ? q->now_ms : wall_ms();

@@ -95,7 +95,9 @@ typedef struct mille_dialogue_request {
                             turn without state (no follow-up, no context)                */
     const char *text;    /* UTF-8, len bytes; len 0 means nothing was heard (a fallback)  */
     size_t len;
-    const char *locale; /* of the text and of the response; NULL: en-US                  */
+    const char *locale; /* of the text and of the response; NULL or "auto": identified by
+                           the model's language-identification head (mille_identify), en-US
+                           when it has none; the reply's locale says which                */
     double now_ms;      /* the clock, local wall time in ms since 1970 (the skills show it
                            in UTC, so it is shown as local time); < 0: now               */
 } mille_dialogue_request;

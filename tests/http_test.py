@@ -1082,6 +1082,9 @@ def dialogue_and_webhooks(tmp):
         st, j, _, _ = say("wie spät ist es", session=None, locale="de-DE")
         check("dialogue: answers in the locale", st == 200 and j["locale"] == "de-DE"
               and j["response"].startswith("Es ist"), j)
+        st, j, _, _ = post(s.port, "/v1/dialogue", {"text": "wie spät ist es"})
+        check("dialogue: without a locale, answers in the one identified", st == 200
+              and j["locale"] == "de-DE" and j["response"].startswith("Es ist"), j)
         # clients inventing ids: the store keeps 5
         for i in range(12):
             say("what time is it", session=f"invented-{i}")

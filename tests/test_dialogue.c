@@ -376,6 +376,39 @@ TEST(dialogue_cancel_forgets_the_question)
     fixture_close(&f);
 }
 
+TEST(dialogue_without_a_locale_answers_in_the_one_identified)
+{
+    /* the shipped model has a language-identification head: a turn without a locale is
+     * answered in the locale found; "auto" is the same; a given locale is kept */
+    fixture f;
+    mille_dialogue_params p = mille_dialogue_default_params();
+    CHECK_INT(fixture_open(&f, &p), 0);
+    if (!f.d) {
+        fixture_close(&f);
+        return;
+    }
+    mille_error e;
+    const char *fr = "réveille-moi à sept heures du matin";
+    mille_dialogue_request q = {NULL, fr, strlen(fr), NULL, NOW};
+    CHECK_INT(mille_dialogue_turn(f.d, f.nlu, &q, f.r, &e), 0);
+    CHECK_STR(f.r->locale, "fr-FR");
+    CHECK_INT(f.r->template_fallback, 0);
+    char first[1024];
+    snprintf(first, sizeof first, "%s", f.r->response);
+    q.locale = "auto";
+    CHECK_INT(mille_dialogue_turn(f.d, f.nlu, &q, f.r, &e), 0);
+    CHECK_STR(f.r->locale, "fr-FR");
+    CHECK_STR(f.r->response, first);
+    const char *ja = "明日の朝七時に起こして";
+    mille_dialogue_request qj = {NULL, ja, strlen(ja), NULL, NOW};
+    CHECK_INT(mille_dialogue_turn(f.d, f.nlu, &qj, f.r, &e), 0);
+    CHECK_STR(f.r->locale, "ja-JP");
+    q.locale = "de-DE"; /* given: kept, even for French text */
+    CHECK_INT(mille_dialogue_turn(f.d, f.nlu, &q, f.r, &e), 0);
+    CHECK_STR(f.r->locale, "de-DE");
+    fixture_close(&f);
+}
+
 TEST(dialogue_sessions_expire_and_are_bounded)
 {
     fixture f;

@@ -95,6 +95,11 @@ out=$(turn --session a --now $NOW --text "seven thirty pm")
 expect "answer fills the slot" action act "$out"
 expect_has "answer fills the slot" response "Alarm set for 7:30" "$out"  # ICU puts U+202F before PM
 
+# --locale auto: the model identifies the language and the answer is in it
+out=$(turn --now $NOW --locale auto --text "wie spät ist es")
+expect "--locale auto identifies the locale" locale de-DE "$out"
+expect_has "--locale auto answers in it" response "Es ist" "$out"
+
 out=$(turn --session b --now $NOW --text "set an alarm")
 out=$(turn --session b --now $NOW --text "cancel")
 expect "cancel" response "Okay, cancelled." "$out"

@@ -31,7 +31,8 @@ static const char *usage =
     "  --raw RATE         raw signed 16-bit little-endian PCM on stdin at RATE Hz\n"
     "  --channels N       channels of --raw input (default 1)\n"
     "  --text TEXT        skip recognition (any locale)\n"
-    "  --locale L         locale of the turn (default en-US)\n"
+    "  --locale L         locale of the turn (default en-US); with --text, 'auto' lets\n"
+    "                     the model identify it and answers in it\n"
     "  --session ID       multi-turn session (state kept in --db)\n"
     "  --db PATH          SQLite file of sessions and skills' state (default mille-voice.db)\n"
     "  --skills PATH      declarative skill file (JSON; docs/voice.md)\n"
@@ -260,8 +261,8 @@ int main(int argc, char **argv)
     }
 
     /* nothing heard is a turn with no text: a fallback without the NLU */
-    mille_dialogue_request q = {session, transcript, speech ? strlen(transcript) : 0, locale,
-                                clock_ms};
+    mille_dialogue_request q = {session, transcript, speech ? strlen(transcript) : 0,
+                                strcmp(locale, MILLE_LOCALE_AUTO) == 0 ? NULL : locale, clock_ms};
     double t_dlg = 0;
     t0 = now_ms();
     if (mille_dialogue_turn(d, ms, &q, turn, &me) < 0) {
@@ -270,6 +271,7 @@ int main(int argc, char **argv)
     }
     t_dlg = now_ms() - t0;
 
+    locale = turn->locale; /* the one identified, with --locale auto */
     const char *tts_prog = NULL, *tts_v = tts_voice(locale, &tts_prog);
     char tts_status[VOICE_ERR + 32] = "";
     if (out_wav) {
